@@ -1,0 +1,29 @@
+"""The `datacall` command: one typer app, one module per group of commands."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import campaigns, classifier, demo, requests, run
+
+app = typer.Typer(
+    name="datacall",
+    help="Run open-data calls for contribution on social networks, sort the replies, answer every requester.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(run.init)
+app.command()(run.run)
+app.command()(demo.demo)
+app.command()(run.status)
+app.add_typer(campaigns.app, name="campaign")
+app.command()(requests.queue)
+app.add_typer(requests.app, name="request")
+app.command()(classifier.classify)
+app.command()(classifier.train)
+app.command()(classifier.evaluate)
+
+
+def main() -> None:
+    app()

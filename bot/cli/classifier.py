@@ -1,0 +1,115 @@
+"""`datacall classify`, `train` and `evaluate`: the classifier from the command line."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+import classifiers
+from bot.cli.common import ConfigOption, config_or_exit, console, errors, fail
+from bot.runtime import _resolve
+
+
+def _model(config_path: Path | None) -> tuple[classifiers.TextClassifier, float, int]:
+    config = config_or_exit(config_path)
+    configured = config.classifier.model_path
+    path = _resolve(config, configured) if configured else None
+    try:
+        model_dir = classifiers.ensure_model(path, on_train=lambda text: errors.print(text, markup=False))
+    except classifiers.CorpusError as exc:
+        fail(str(exc), 2)
+    return classifiers.load(model_dir), config.classifier.threshold, config.classifier.batch_size
+
+
+def classify(
+    jsonl: bool = typer.Option(False, "--jsonl", help="Read JSON objects with a `text` field, not plain lines."),
+    config: ConfigOption = None,
+) -> None:
+    """Read one text per line on stdin; write one JSON object per line: label, score, lang."""
+    classifier, threshold, batch_size = _model(config)
+    texts = (_text(line, number, jsonl) for number, line in enumerate(sys.stdin, start=1))
+    while batch := list(itertools.islice(texts, batch_size)):
+        for prediction in classifier.predict(batch, threshold=threshold):
+            sys.stdout.write(
+                json.dumps(
+                    {"label": prediction.label, "score": round(prediction.score, 6), "lang": prediction.lang},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+        sys.stdout.flush()
+
+
+def _text(line: str, number: int, jsonl: bool) -> str:
+    line = line.rstrip("\n")
+    if not jsonl:
+        return line
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        fail(f"stdin:{number}: not JSON: {exc.msg}", 2)
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        fail(f"stdin:{number}: expected an object with a string `text` field", 2)
+    return record["text"]
+
+
+def train(
+    corpus: Path = typer.Option(None, help="Labelled JSONL (text, label, lang); default: the packaged corpus."),
+    out: Path = typer.Option(None, help="Model folder (default: [classifier] model_path, or the user cache)."),
+    config: ConfigOption = None,
+) -> None:
+    """Train the classifier and write its model folder with metrics.json."""
+    settings = config_or_exit(config)
+    corpus = corpus or classifiers.default_corpus_path()
+    if out is None:
+        configured = settings.classifier.model_path
+        out = _resolve(settings, configured) if configured else classifiers.default_model_path(corpus)
+    console.print(f"training on {corpus} into {out} …")
+    try:
+        metrics = classifiers.train(corpus, out)
+    except classifiers.CorpusError as exc:
+        fail(str(exc), 2)
+    _print_metrics(metrics.get("test") or metrics.get("dev") or metrics, title="held-out test split")
+    console.print(f"model written to {out} (metrics in {out / 'metrics.json'})")
+
+
+def evaluate(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labelled JSONL: text, label."),
+    out: Path = typer.Option(None, help="Also write the report as JSON here."),
+    config: ConfigOption = None,
+) -> None:
+    """Score the model on a labelled file: accuracy, macro-F1 per language, confusion matrix."""
+    classifier, threshold, _ = _model(config)
+    try:
+        records = classifiers.read_jsonl(file)
+    except classifiers.CorpusError as exc:
+        fail(str(exc), 2)
+    report = classifiers.evaluate(classifier, records, threshold=threshold)
+    _print_metrics(report, title=str(file))
+    if out:
+        out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        console.print(f"report written to {out}")
+
+
+def _print_metrics(report: dict, *, title: str) -> None:
+    console.print(
+        f"[bold]{title}[/bold]: n={report.get('n')} accuracy={report.get('accuracy', 0):.3f} "
+        f"macro-F1={report.get('macro_f1', 0):.3f}"
+    )
+    per_lang = report.get("per_language") or {}
+    if per_lang:
+        console.print(
+            "per language: "
+            + ", ".join(f"{lang} {values['macro_f1']:.3f} (n={values['n']})" for lang, values in sorted(per_lang.items()))
+        )
+    matrix = report.get("confusion")
+    if matrix:
+        table = Table("gold \\ predicted", *classifiers.LABELS)
+        for gold in classifiers.LABELS:
+            table.add_row(gold, *(str(matrix.get(gold, {}).get(p, 0)) for p in classifiers.LABELS))
+        console.print(table)

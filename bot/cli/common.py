@@ -1,0 +1,68 @@
+"""What every command shares: the --config option, one-line errors, the runtime."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from bot.config import Config, ConfigError, load_config
+from bot.replies.render import TemplateError
+from bot.runtime import Runtime
+from classifiers import CorpusError
+from storage.database import DatabaseError
+from storage.migrate import require_current
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML config file (default ./datacall.toml; missing keys take config.example.toml values).",
+        show_default=False,
+    ),
+]
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"datacall: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def config_or_exit(path: Path | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+
+
+@contextlib.contextmanager
+def runtime(path: Path | None, *, migrated: bool = True) -> Iterator[Runtime]:
+    """A runtime for one command; bad config, templates or database end in one line."""
+    config = config_or_exit(path)
+    try:
+        rt = Runtime.from_config(config, say=lambda text: errors.print(text, markup=False))
+    except (ConfigError, TemplateError) as exc:
+        fail(str(exc), 2)
+    try:
+        if migrated:
+            require_current(rt.engine)
+        yield rt
+    except DatabaseError as exc:
+        fail(str(exc))
+    except CorpusError as exc:
+        fail(str(exc), 2)
+    finally:
+        rt.close()
+
+
+def stdin_lines() -> Iterator[str]:
+    for line in sys.stdin:
+        yield line.rstrip("\n")

@@ -1,0 +1,73 @@
+"""`datacall demo`: the whole loop on SQLite and the sandbox network, in under a minute."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.panel import Panel
+
+from bot.cli.common import ConfigOption, config_or_exit, console, fail
+from bot.demo.scenario import play
+from bot.runtime import Runtime
+from storage import migrate
+
+DEMO_CONFIG = """# Written by `datacall demo`: the demo's database, with the sandbox network only.
+[database]
+url = "sqlite:///datacall.db"
+
+[networks.sandbox]
+enabled = true
+"""
+
+
+def demo(
+    directory: Path = typer.Option(Path("datacall-demo"), "--dir", help="Folder for the demo's database (emptied first)."),
+    config: ConfigOption = None,
+) -> None:
+    """Run the main job on the embedded default: SQLite, the sandbox network, sample replies."""
+    started = time.monotonic()
+    settings = config_or_exit(config)  # only [classifier] settings are taken from it
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("datacall.db*"):
+        stale.unlink()
+    config_file = directory / "datacall.toml"
+    config_file.write_text(DEMO_CONFIG, encoding="utf-8")
+    demo_settings = config_or_exit(config_file).model_copy(update={"classifier": settings.classifier})
+
+    console.print(f"datacall demo in {directory}")
+    rt = Runtime.from_config(demo_settings, say=lambda text: console.print(text, markup=False))
+    try:
+        migrate.upgrade(rt.engine)
+        outcome = play(rt)
+    finally:
+        rt.close()
+    if outcome.failures:
+        fail("the demo hit an error: " + "; ".join(outcome.failures))
+
+    total = sum(outcome.messages.values())
+    lines = [
+        f"[bold]messages[/bold]  {total} collected on the sandbox network: "
+        f"{outcome.messages.get('data_request', 0)} data requests, {outcome.messages.get('off_topic', 0)} off-topic "
+        f"(classifier agreed with the expected label on {outcome.agreed}/{total})",
+        f"[bold]requests[/bold]  " + ", ".join(f"{n} {status}" for status, n in sorted(outcome.requests.items())),
+        f"[bold]replies[/bold]   " + ", ".join(f"{n} {state}" for state, n in sorted(outcome.replies.items()))
+        + f"; a second pass sent {outcome.second_pass_new_replies} more",
+    ]
+    if outcome.published is not None:
+        lines.append(f"[bold]published[/bold] request #{outcome.published.id} \"{outcome.published.title}\"")
+    if outcome.merged:
+        lines.append(f"[bold]merged[/bold]    request #{outcome.merged[0]} into #{outcome.merged[1]} (same dataset, every supporter kept)")
+    lines += [
+        f"[bold]database[/bold]  {directory / 'datacall.db'}",
+        "",
+        "Try next:",
+        f"  datacall request list --config {config_file}",
+        f"  datacall request show {outcome.published.id if outcome.published else 1} --config {config_file}",
+        f"  datacall status --config {config_file}",
+        f"  echo 'Pouvez-vous publier les horaires des piscines ?' | datacall classify",
+        f"(took {time.monotonic() - started:.0f} s)",
+    ]
+    console.print(Panel("\n".join(lines), title="datacall demo", expand=False))

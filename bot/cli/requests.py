@@ -1,0 +1,138 @@
+"""`datacall request list|show|set-status` and `datacall queue`."""
+
+from __future__ import annotations
+
+import getpass
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from bot.cli.common import ConfigOption, console, fail, runtime
+from bot.jobs import reply_queuer
+from bot.pipeline.status import StatusError, set_status
+from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent
+
+app = typer.Typer(help="Dataset requests: list, inspect, answer.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(
+    status: str = typer.Option(None, help=f"Only this status: {', '.join(REQUEST_STATUSES)}."),
+    limit: int = typer.Option(50, min=1),
+    config: ConfigOption = None,
+) -> None:
+    """Requests, newest first, with their number of supporters."""
+    if status and status not in REQUEST_STATUSES:
+        fail(f"unknown status {status!r}; one of: {', '.join(REQUEST_STATUSES)}", 2)
+    with runtime(config) as rt, rt.sessions() as session:
+        supporters = (
+            select(Message.request_id, func.count(func.distinct(Message.requester_id)).label("n"))
+            .group_by(Message.request_id)
+            .subquery()
+        )
+        query = (
+            select(Request, func.coalesce(supporters.c.n, 0))
+            .outerjoin(supporters, supporters.c.request_id == Request.id)
+            .order_by(Request.id.desc())
+            .limit(limit)
+        )
+        if status:
+            query = query.where(Request.status == status)
+        table = Table("id", "status", "supporters", "title")
+        for request, count in session.execute(query):
+            table.add_row(str(request.id), request.status, str(count), request.title)
+        console.print(table)
+
+
+@app.command()
+def show(request_id: int = typer.Argument(..., metavar="ID"), config: ConfigOption = None) -> None:
+    """One request: its messages, its history and its replies."""
+    with runtime(config) as rt, rt.sessions() as session:
+        request = session.get(Request, request_id)
+        if request is None:
+            fail(f"no request #{request_id}", 2)
+        console.print(f"[bold]#{request.id}[/bold] {request.title}", highlight=False)
+        console.print(f"status: {request.status}" + (f" — {request.url}" if request.url else ""))
+        if request.duplicate_of_id:
+            console.print(f"duplicate of #{request.duplicate_of_id}")
+        messages = Table("message", "network", "from", "lang", "score", "text", title="supporting messages")
+        for message in session.scalars(select(Message).where(Message.request_id == request.id).order_by(Message.id)):
+            messages.add_row(
+                str(message.id), message.network, message.requester.handle or "", message.lang or "",
+                f"{message.score:.2f}" if message.score is not None else "", message.text,
+            )
+        console.print(messages)
+        history = Table("when", "status", "by", "answer", title="history")
+        for event in request.events:
+            history.add_row(
+                event.created_at.strftime("%Y-%m-%d %H:%M"), event.status, event.actor,
+                event.answer or event.url or "",
+            )
+        console.print(history)
+        replies = Table("reply", "to", "network", "state", "attempts", "error", title="replies")
+        rows = session.scalars(
+            select(Reply).join(StatusEvent).where(StatusEvent.request_id == request.id).order_by(Reply.id)
+        )
+        for reply in rows:
+            replies.add_row(
+                str(reply.id), reply.requester.handle or "", reply.network, reply.state,
+                str(reply.attempts), reply.last_error or "",
+            )
+        console.print(replies)
+
+
+@app.command("set-status")
+def set_status_command(
+    request_id: int = typer.Argument(..., metavar="ID"),
+    status: str = typer.Argument(..., metavar="STATUS", help=", ".join(REQUEST_STATUSES)),
+    answer: str = typer.Option(None, help="Public answer sent to every supporter."),
+    url: str = typer.Option(None, help="Dataset link (published, already_available)."),
+    of: int = typer.Option(None, "--of", help="For duplicate: the request it joins."),
+    actor: str = typer.Option(None, help="Who decides (default: your login name)."),
+    config: ConfigOption = None,
+) -> None:
+    """Change a request's status and queue a reply to every supporter."""
+    with runtime(config) as rt, rt.sessions() as session, session.begin():
+        try:
+            event = set_status(
+                session, request_id, status,
+                actor=actor or _login(), answer=answer, url=url, duplicate_of=of,
+                queue_replies=reply_queuer(rt),
+            )
+        except StatusError as exc:
+            fail(str(exc), 2)
+        queued = session.scalar(select(func.count()).where(Reply.status_event_id == event.id))
+    console.print(f"request #{request_id} is now {status}; {queued} reply(ies) queued for `datacall run`")
+
+
+def queue(
+    limit: int = typer.Option(30, min=1),
+    config: ConfigOption = None,
+) -> None:
+    """What waits for an officer: new requests first, then those under review."""
+    with runtime(config) as rt, rt.sessions() as session:
+        table = Table("id", "status", "created", "campaign", "title", title="requests to decide")
+        rows = session.scalars(
+            select(Request)
+            .where(Request.status.in_(("received", "under_review")))
+            .order_by(Request.status, Request.created_at)
+            .limit(limit)
+        )
+        count = 0
+        for request in rows:
+            count += 1
+            table.add_row(
+                str(request.id), request.status, request.created_at.strftime("%Y-%m-%d"),
+                str(request.campaign_id or ""), request.title,
+            )
+        console.print(table)
+        if count:
+            console.print("decide with: datacall request set-status ID STATUS [--answer TEXT] [--url URL]")
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "officer"

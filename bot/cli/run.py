@@ -1,0 +1,81 @@
+"""`datacall init`, `run` and `status`: the database and the main job."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from bot.cli.common import ConfigOption, console, errors, fail, runtime
+from bot.jobs import run_once
+from bot.scheduler import run_forever
+from storage import migrate, queries
+from storage.database import describe
+from storage.models import Message, NetworkCursor
+
+
+def init(config: ConfigOption = None) -> None:
+    """Create the database, or upgrade it to this version's schema."""
+    with runtime(config, migrated=False) as rt:
+        try:
+            before, after = migrate.upgrade(rt.engine)
+        except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
+            fail(f"cannot initialise {describe(rt.engine)}: {exc}")
+        if before == after:
+            console.print(f"database {describe(rt.engine)} is up to date (revision {after})")
+        elif before is None:
+            console.print(f"created database {describe(rt.engine)} (revision {after})")
+        else:
+            console.print(f"upgraded database {describe(rt.engine)} from {before} to {after}")
+
+
+def run(
+    config: ConfigOption = None,
+    once: bool = typer.Option(False, "--once", help="Run every job once and exit (for cron and tests)."),
+) -> None:
+    """Post due calls, poll every enabled network, classify, send due replies."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with runtime(config) as rt:
+        if not once:
+            run_forever(rt)
+            return
+        results = run_once(rt)
+        failed = False
+        for name, (count, error) in results.items():
+            if error is None:
+                console.print(f"{name}: {count}")
+            else:
+                failed = True
+                errors.print(f"{name}: failed: {error}", markup=False)
+        if failed:
+            raise typer.Exit(1)
+
+
+def status(config: ConfigOption = None) -> None:
+    """Queue depths, the last poll of each network, and the outbox."""
+    with runtime(config) as rt, rt.sessions() as session:
+        unclassified = session.scalar(select(func.count()).where(Message.classified_at.is_(None)))
+        unrouted = session.scalar(
+            select(func.count()).where(Message.classified_at.is_not(None), Message.routed_at.is_(None))
+        )
+        console.print(f"database: {describe(rt.engine)}")
+        console.print(f"messages waiting: {unclassified} to classify, {unrouted} to route")
+        console.print("requests: " + _counts(queries.request_counts(session)))
+        console.print("outbox: " + _counts(queries.reply_counts(session)))
+        table = Table("network", "last poll", "last success", "failures", "last error")
+        for row in session.scalars(select(NetworkCursor).order_by(NetworkCursor.network)):
+            table.add_row(
+                row.network, _when(row.last_poll_at), _when(row.last_success_at),
+                str(row.consecutive_failures), row.last_error or "",
+            )
+        console.print(table)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "never"

@@ -1,0 +1,192 @@
+"""The TOML configuration: schema, defaults and one-line errors.
+
+The defaults here are the values of `config.example.toml` (a test keeps them
+equal). Secrets never live in the file: each `*_env` key names an environment
+variable, read when the network is enabled.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIG_PATH = Path("datacall.toml")
+
+
+class ConfigError(Exception):
+    """One line naming the file and the key; the CLI prints it and exits with 2."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class DatabaseConfig(Section):
+    url: str = "sqlite:///datacall.db"
+
+
+class NetworkConfig(Section):
+    enabled: bool = False
+    # Longest text the network accepts in one post; replies are fitted to it.
+    max_length: Annotated[int, Field(ge=50)] = 500
+
+    def secret_keys(self) -> dict[str, str]:
+        """`*_env` key -> environment variable name, for the secrets this network needs."""
+        return {
+            name: value
+            for name, value in self.model_dump().items()
+            if name.endswith("_env") and value
+        }
+
+
+class SandboxConfig(NetworkConfig):
+    enabled: bool = True
+
+
+class TelegramConfig(NetworkConfig):
+    base_url: str = "https://api.telegram.org/bot"
+    token_env: str = "DATACALL_TELEGRAM_TOKEN"
+    channel: str = "@city_opendata"
+    max_length: Annotated[int, Field(ge=50)] = 4096
+
+
+class MastodonConfig(NetworkConfig):
+    api_base_url: str = "https://mastodon.example"
+    access_token_env: str = "DATACALL_MASTODON_ACCESS_TOKEN"
+
+
+class TwitterConfig(NetworkConfig):
+    api_base_url: str = "https://api.twitter.com"
+    bearer_token_env: str = "DATACALL_TWITTER_BEARER_TOKEN"
+    consumer_key_env: str = "DATACALL_TWITTER_CONSUMER_KEY"
+    consumer_secret_env: str = "DATACALL_TWITTER_CONSUMER_SECRET"
+    access_token_env: str = "DATACALL_TWITTER_ACCESS_TOKEN"
+    access_token_secret_env: str = "DATACALL_TWITTER_ACCESS_TOKEN_SECRET"
+    max_length: Annotated[int, Field(ge=50)] = 280
+
+
+class NetworksConfig(Section):
+    sandbox: SandboxConfig = SandboxConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    mastodon: MastodonConfig = MastodonConfig()
+    twitter: TwitterConfig = TwitterConfig()
+
+    def enabled(self) -> dict[str, NetworkConfig]:
+        return {
+            name: getattr(self, name)
+            for name in type(self).model_fields
+            if getattr(self, name).enabled
+        }
+
+
+class ClassifierConfig(Section):
+    # Empty: the model trained from the packaged corpus, cached per user.
+    model_path: str = ""
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    batch_size: Annotated[int, Field(ge=1)] = 256
+
+
+class CampaignsConfig(Section):
+    # Language of calls and of replies to requesters whose language is unknown.
+    default_language: Literal["fr", "en"] = "fr"
+
+
+class RepliesConfig(Section):
+    # Empty: the packaged bot/replies/templates.toml. Copy it to edit the texts.
+    templates: str = ""
+    max_attempts: Annotated[int, Field(ge=1)] = 8
+    # First retry delay; doubles at each failure, with jitter.
+    retry_base_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+
+class SchedulerConfig(Section):
+    poll_interval_seconds: Annotated[float, Field(gt=0)] = 60.0
+    classify_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    send_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    post_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+
+class WebConfig(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    # Public address of the dashboard, quoted in replies when set.
+    public_url: str = ""
+
+
+class Config(Section):
+    database: DatabaseConfig = DatabaseConfig()
+    networks: NetworksConfig = NetworksConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
+    campaigns: CampaignsConfig = CampaignsConfig()
+    replies: RepliesConfig = RepliesConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    web: WebConfig = WebConfig()
+    # The file this config came from (None: built-in defaults); relative paths resolve from its folder.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_source_in_file(cls, data):
+        if isinstance(data, dict) and "source" in data:
+            raise ValueError("'source' is not a config key")
+        return data
+
+    def secret(self, network: str, key: str) -> str:
+        """The value of a secret, from the environment variable the config names."""
+        variable = getattr(getattr(self.networks, network), key)
+        return os.environ[variable]
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read `path`, or ./datacall.toml if it exists, or fall back to the defaults."""
+    explicit = path is not None
+    path = Path(path) if explicit else DEFAULT_CONFIG_PATH
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"{path}: no such config file")
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    try:
+        config = Config.model_validate(data).model_copy(update={"source": path.resolve()})
+    except ValidationError as exc:
+        raise ConfigError(_first_error(path, exc)) from None
+    check_secrets(config, path)
+    return config
+
+
+def check_secrets(config: Config, path: Path | str) -> None:
+    """Every enabled network's secrets must be set in the environment, before any work."""
+    for name, network in config.networks.enabled().items():
+        for key, variable in network.secret_keys().items():
+            if not os.environ.get(variable):
+                if name == "twitter" and not _twitter_needs(key, network):
+                    continue
+                raise ConfigError(
+                    f"{path}: networks.{name}.{key}: environment variable {variable} is not set"
+                )
+
+
+def _twitter_needs(key: str, network: NetworkConfig) -> bool:
+    """X takes a user-context OAuth 1.0a key set, or else a bearer token alone."""
+    user_keys = [k for k in network.secret_keys() if k != "bearer_token_env"]
+    user_context = all(os.environ.get(getattr(network, k)) for k in user_keys)
+    if key == "bearer_token_env":
+        return not user_context
+    return not os.environ.get(network.bearer_token_env)
+
+
+def _first_error(path: Path, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{path}: {key}: unknown key"
+    return f"{path}: {key}: {error['msg'].lower()} (got {error.get('input')!r})"

@@ -1,0 +1,91 @@
+"""The jobs of `datacall run`: each one pass over its rows, safe to repeat and to interrupt."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from bot.pipeline import ingest
+from bot.pipeline.classify import classify_pending
+from bot.pipeline.outbox import post_due, send_due_replies
+from bot.pipeline.replies import queue_status_replies
+from bot.pipeline.route import route_classified
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[], int]
+    interval_seconds: float
+
+
+def reply_queuer(runtime: Runtime) -> Callable[..., object]:
+    """`queue_status_replies` with this deployment's templates, limits and language."""
+    return partial(
+        queue_status_replies,
+        templates=runtime.templates,
+        max_length={name: runtime.max_length(name) for name in runtime.connectors},
+        default_language=runtime.config.campaigns.default_language,
+        public_url=runtime.config.web.public_url,
+    )
+
+
+def build_jobs(runtime: Runtime) -> list[Job]:
+    """Due posts, one poll per enabled network, classification and routing, then replies."""
+    config = runtime.config
+    retry = {"max_attempts": config.replies.max_attempts, "retry_base_seconds": config.replies.retry_base_seconds}
+    jobs = [
+        Job(
+            "post",
+            lambda: post_due(runtime.sessions, runtime.connectors, **retry),
+            config.scheduler.post_interval_seconds,
+        )
+    ]
+    for name, connector in runtime.connectors.items():
+        jobs.append(
+            Job(
+                f"poll:{name}",
+                partial(ingest.poll, connector, runtime.sessions),
+                config.scheduler.poll_interval_seconds,
+            )
+        )
+    jobs.append(Job("classify", partial(classify_and_route, runtime), config.scheduler.classify_interval_seconds))
+    jobs.append(
+        Job(
+            "send",
+            lambda: send_due_replies(runtime.sessions, runtime.connectors, **retry),
+            config.scheduler.send_interval_seconds,
+        )
+    )
+    return jobs
+
+
+def classify_and_route(runtime: Runtime) -> int:
+    """Classify new messages, then turn data requests into requests (two committed steps)."""
+    classifier_config = runtime.config.classifier
+    classify_pending(
+        runtime.sessions,
+        runtime.classifier,
+        threshold=classifier_config.threshold,
+        batch_size=classifier_config.batch_size,
+    )
+    return route_classified(runtime.sessions, queue_replies=reply_queuer(runtime))
+
+
+def run_job(job: Job) -> tuple[int | None, Exception | None]:
+    """Run one job; a failure is logged and returned, never raised, so the others go on."""
+    try:
+        return job.run(), None
+    except Exception as exc:  # noqa: BLE001 - any failure of one job must not stop the loop
+        log.exception("job %s failed", job.name)
+        return None, exc
+
+
+def run_once(runtime: Runtime) -> dict[str, tuple[int | None, Exception | None]]:
+    """One pass of every job, in pipeline order."""
+    return {job.name: run_job(job) for job in build_jobs(runtime)}

@@ -1,0 +1,93 @@
+"""The connector interface: what datacall needs from any network.
+
+A connector is one file implementing `Connector`. Platform objects (tweepy,
+Mastodon.py, python-telegram-bot) are turned into the frozen dataclasses below
+inside the connector, so the pipeline never sees them. The interface is
+blocking; asyncio libraries are driven from inside their connector.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message a citizen sent: a reply, a mention or a private message."""
+
+    external_id: str
+    author_id: str
+    author_handle: str
+    text: str
+    sent_at: datetime | None = None
+    in_reply_to_id: str | None = None
+    conversation_id: str | None = None
+    # The language the network states, if any; datacall detects it otherwise.
+    lang: str | None = None
+    url: str | None = None
+    is_private: bool = False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one fetch returned, and the cursor to store with it in one transaction."""
+
+    messages: tuple[Incoming, ...]
+    cursor: str | None
+    state: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """Where something datacall published lives on the network."""
+
+    external_id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """The message to answer, with what a network needs to thread and address it."""
+
+    external_id: str
+    author_id: str
+    author_handle: str
+    is_private: bool = False
+    conversation_id: str | None = None
+
+
+class NetworkError(Exception):
+    """A call to the network failed; `retry_after` says when trying again makes sense."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Connector(ABC):
+    """One network. Build it with its client (or session factory) so tests can aim it at a fake."""
+
+    name: str
+    max_length: int
+    # True when the network itself drops a second send with the same idempotency key,
+    # so a send interrupted by a crash can be retried safely.
+    idempotent_sends: bool = False
+
+    @abstractmethod
+    def post(self, text: str, *, idempotency_key: str) -> PostRef:
+        """Publish a call, reminder or note on the account's public timeline."""
+
+    @abstractmethod
+    def fetch(self, cursor: str | None, *, state: dict, watched: Sequence[str] = ()) -> Batch:
+        """Messages newer than `cursor`, oldest first; `watched` are our posts whose replies count."""
+
+    @abstractmethod
+    def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
+        """Answer `target` in its thread, privately if it was private."""
+
+    def close(self) -> None:
+        """Release connections; the default has none."""

@@ -1,0 +1,119 @@
+"""The sandbox network: a real connector whose timeline is a table in the database.
+
+It powers `datacall demo` and the end-to-end tests: citizens' messages are
+injected with `say`, and what the bot posted is read back with `timeline`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.networks.base import Batch, Connector, Incoming, PostRef, ReplyTarget
+from storage.models import SandboxEntry
+
+BOT_ID = "0"
+BOT_HANDLE = "@datacall"
+
+
+class SandboxConnector(Connector):
+    name = "sandbox"
+    idempotent_sends = True
+
+    def __init__(self, sessions: sessionmaker[Session], *, max_length: int = 500, page_size: int = 200):
+        self.sessions = sessions
+        self.max_length = max_length
+        self.page_size = page_size
+
+    def post(self, text: str, *, idempotency_key: str) -> PostRef:
+        return self._publish(text, idempotency_key=idempotency_key)
+
+    def fetch(self, cursor: str | None, *, state: dict, watched: Sequence[str] = ()) -> Batch:
+        after = int(cursor or 0)
+        with self.sessions() as session:
+            entries = session.scalars(
+                select(SandboxEntry)
+                .where(SandboxEntry.id > after, SandboxEntry.from_bot.is_(False))
+                .order_by(SandboxEntry.id)
+                .limit(self.page_size)
+            ).all()
+        messages = tuple(_incoming(entry) for entry in entries)
+        return Batch(messages, str(entries[-1].id) if entries else cursor)
+
+    def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
+        return self._publish(
+            text,
+            idempotency_key=idempotency_key,
+            in_reply_to_id=int(target.external_id),
+            is_private=target.is_private,
+        )
+
+    def _publish(self, text, *, idempotency_key, in_reply_to_id=None, is_private=False) -> PostRef:
+        if len(text) > self.max_length:
+            raise ValueError(f"sandbox post of {len(text)} characters exceeds {self.max_length}")
+        with self.sessions() as session, session.begin():
+            existing = session.scalar(
+                select(SandboxEntry).where(SandboxEntry.idempotency_key == idempotency_key)
+            )
+            if existing is not None:  # the same send again: the network keeps one
+                return PostRef(str(existing.id), entry_url(existing.id))
+            entry = SandboxEntry(
+                author_id=BOT_ID,
+                handle=BOT_HANDLE,
+                text=text,
+                in_reply_to_id=in_reply_to_id,
+                is_private=is_private,
+                from_bot=True,
+                idempotency_key=idempotency_key,
+            )
+            session.add(entry)
+            session.flush()
+            return PostRef(str(entry.id), entry_url(entry.id))
+
+
+def entry_url(entry_id: int) -> str:
+    return f"sandbox://entries/{entry_id}"
+
+
+def _incoming(entry: SandboxEntry) -> Incoming:
+    return Incoming(
+        external_id=str(entry.id),
+        author_id=entry.author_id,
+        author_handle=entry.handle,
+        text=entry.text,
+        sent_at=entry.created_at,
+        in_reply_to_id=str(entry.in_reply_to_id) if entry.in_reply_to_id else None,
+        url=entry_url(entry.id),
+        is_private=entry.is_private,
+    )
+
+
+def say(
+    session: Session,
+    handle: str,
+    text: str,
+    *,
+    in_reply_to_id: int | None = None,
+    is_private: bool = False,
+) -> SandboxEntry:
+    """A citizen writes on the sandbox network (the caller commits)."""
+    entry = SandboxEntry(
+        author_id=f"u-{handle.lstrip('@').lower()}",
+        handle=handle,
+        text=text,
+        in_reply_to_id=in_reply_to_id,
+        is_private=is_private,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def timeline(session: Session, *, from_bot: bool | None = None) -> list[SandboxEntry]:
+    """Everything on the sandbox network, oldest first."""
+    query = select(SandboxEntry).order_by(SandboxEntry.id)
+    if from_bot is not None:
+        query = query.where(SandboxEntry.from_bot.is_(from_bot))
+    return list(session.scalars(query))

@@ -1,0 +1,118 @@
+"""Ingest: fetch a network's new messages and store them with the cursor, in one transaction.
+
+Ingest only writes messages. Storing the cursor in the same transaction as the
+messages means a crash can neither skip a message nor store it twice.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.networks.base import Connector, Incoming
+from storage import queries
+from storage.models import Message, NetworkCursor, Post, Requester, utcnow
+
+
+def poll(connector: Connector, sessions: sessionmaker[Session]) -> int:
+    """Fetch once from `connector`; returns how many new messages were stored."""
+    with sessions() as session:
+        cursor_row = session.get(NetworkCursor, connector.name)
+        cursor = cursor_row.cursor if cursor_row else None
+        state = dict(cursor_row.state) if cursor_row else {}
+        watched = queries.posted_external_ids(session, network=connector.name)
+    try:
+        batch = connector.fetch(cursor, state=state, watched=watched)
+    except Exception as exc:
+        _record_failure(sessions, connector.name, exc)
+        raise
+    with sessions() as session, session.begin():
+        cursor_row = session.get(NetworkCursor, connector.name, with_for_update=True)
+        if cursor_row is None:
+            cursor_row = NetworkCursor(network=connector.name, state={}, consecutive_failures=0)
+            session.add(cursor_row)
+        elif cursor_row.cursor != cursor:
+            return 0  # another worker stored this page meanwhile; the next poll goes on from its cursor
+        stored = store_messages(session, connector.name, batch.messages)
+        now = utcnow()
+        cursor_row.cursor = batch.cursor
+        cursor_row.state = batch.state or state
+        cursor_row.last_poll_at = now
+        cursor_row.last_success_at = now
+        cursor_row.consecutive_failures = 0
+        cursor_row.last_error = None
+    return stored
+
+
+def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...]) -> int:
+    """Add the messages not stored yet (unique by network and external id)."""
+    if not incoming:
+        return 0
+    known = set(
+        session.scalars(
+            select(Message.external_id).where(
+                Message.network == network,
+                Message.external_id.in_([item.external_id for item in incoming]),
+            )
+        )
+    )
+    stored = 0
+    for item in incoming:
+        if item.external_id in known:
+            continue
+        known.add(item.external_id)
+        requester = _requester(session, network, item)
+        session.add(
+            Message(
+                network=network,
+                external_id=item.external_id,
+                requester=requester,
+                campaign_id=_campaign_for(session, network, item),
+                text=item.text,
+                lang=item.lang,
+                url=item.url,
+                in_reply_to_id=item.in_reply_to_id,
+                conversation_id=item.conversation_id,
+                is_private=item.is_private,
+                sent_at=item.sent_at,
+            )
+        )
+        stored += 1
+    session.flush()
+    return stored
+
+
+def _requester(session: Session, network: str, item: Incoming) -> Requester:
+    requester = session.scalar(
+        select(Requester).where(
+            Requester.network == network, Requester.external_user_id == item.author_id
+        )
+    )
+    if requester is None:
+        requester = Requester(network=network, external_user_id=item.author_id, opted_out=False)
+        session.add(requester)
+    requester.handle = item.author_handle  # people rename themselves; keep the latest
+    return requester
+
+
+def _campaign_for(session: Session, network: str, item: Incoming) -> int | None:
+    """The campaign whose post this answers, or else the latest campaign."""
+    for post_id in (item.in_reply_to_id, item.conversation_id):
+        if post_id:
+            campaign_id = session.scalar(
+                select(Post.campaign_id).where(Post.network == network, Post.external_id == post_id)
+            )
+            if campaign_id is not None:
+                return campaign_id
+    return queries.latest_campaign_id(session)
+
+
+def _record_failure(sessions: sessionmaker[Session], network: str, exc: Exception) -> None:
+    with sessions() as session, session.begin():
+        row = session.get(NetworkCursor, network)
+        if row is None:
+            row = NetworkCursor(network=network, state={}, consecutive_failures=0)
+            session.add(row)
+        row.last_poll_at = utcnow()
+        row.consecutive_failures += 1
+        row.last_error = f"{type(exc).__name__}: {exc}"[:1000]

@@ -1,0 +1,148 @@
+"""Send: deliver due replies and posts, each claimed in its own transaction.
+
+A row is claimed (`sending`/`posting`) and committed before the network call,
+then marked done. If the process dies in between, the row stays claimed: it is
+retried only on networks that drop a repeated idempotency key, and otherwise
+marked dead for an officer to check, because a second send could reach a
+citizen twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.networks.base import Connector, NetworkError, ReplyTarget
+from storage import queries
+from storage.models import Post, Reply, utcnow
+
+log = logging.getLogger(__name__)
+
+# A claim older than this belongs to a worker that died mid-send.
+STALE_CLAIM = timedelta(minutes=10)
+INTERRUPTED = "interrupted during sending; not resent automatically so that nobody gets it twice"
+
+
+def send_due_replies(
+    sessions: sessionmaker[Session],
+    connectors: dict[str, Connector],
+    *,
+    max_attempts: int,
+    retry_base_seconds: float,
+    batch_size: int = 100,
+) -> int:
+    """Send every due reply once; returns how many were sent."""
+    _recover_stale(sessions, Reply, connectors, state_field="sending")
+    sent = 0
+    while True:
+        with sessions() as session:
+            due = queries.due_replies(session, networks=list(connectors), now=utcnow(), limit=batch_size)
+        if not due:
+            return sent
+        progressed = False
+        for reply in due:
+            with sessions() as session, session.begin():
+                won = queries.claim(
+                    session, Reply, reply.id,
+                    where=[Reply.state.in_(("pending", "failed"))],
+                    values={"state": "sending", "claimed_at": utcnow()},
+                )
+            if not won:
+                continue
+            progressed = True
+            with sessions() as session:
+                message = session.get(Reply, reply.id).message
+                target = ReplyTarget(
+                    external_id=message.external_id,
+                    author_id=message.requester.external_user_id,
+                    author_handle=message.requester.handle or "",
+                    is_private=message.is_private,
+                    conversation_id=message.conversation_id,
+                )
+            try:
+                ref = connectors[reply.network].reply(target, reply.text, idempotency_key=reply.idempotency_key)
+            except Exception as exc:
+                _record_failure(sessions, Reply, reply.id, exc, max_attempts, retry_base_seconds)
+                continue
+            with sessions() as session, session.begin():
+                row = session.get(Reply, reply.id)
+                row.state, row.external_id, row.sent_at, row.last_error = "sent", ref.external_id, utcnow(), None
+                row.attempts += 1
+            sent += 1
+        if not progressed:
+            return sent
+
+
+def post_due(
+    sessions: sessionmaker[Session],
+    connectors: dict[str, Connector],
+    *,
+    max_attempts: int,
+    retry_base_seconds: float,
+) -> int:
+    """Publish every due call, reminder or note; returns how many were posted."""
+    _recover_stale(sessions, Post, connectors, state_field="posting")
+    posted = 0
+    with sessions() as session:
+        due = queries.due_posts(session, networks=list(connectors), now=utcnow(), limit=100)
+    for post in due:
+        with sessions() as session, session.begin():
+            won = queries.claim(
+                session, Post, post.id,
+                where=[Post.state.in_(("pending", "failed"))],
+                values={"state": "posting", "claimed_at": utcnow()},
+            )
+        if not won:
+            continue
+        try:
+            ref = connectors[post.network].post(post.text, idempotency_key=f"datacall-post-{post.id}")
+        except Exception as exc:
+            _record_failure(sessions, Post, post.id, exc, max_attempts, retry_base_seconds)
+            continue
+        with sessions() as session, session.begin():
+            row = session.get(Post, post.id)
+            row.state, row.external_id, row.url, row.posted_at = "posted", ref.external_id, ref.url, utcnow()
+            row.attempts += 1
+            row.last_error = None
+        posted += 1
+    return posted
+
+
+def retry_delay(attempts: int, base_seconds: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; a network's own `retry_after` is a floor."""
+    delay = random.uniform(base_seconds / 2, base_seconds * 2 ** max(attempts - 1, 0))
+    return max(delay, retry_after or 0.0)
+
+
+def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_seconds) -> None:
+    log.warning("%s %s failed: %s", model.__name__.lower(), row_id, exc)
+    with sessions() as session, session.begin():
+        row = session.get(model, row_id)
+        row.attempts += 1
+        row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        permanent = isinstance(exc, NetworkError) and exc.permanent
+        if permanent or row.attempts >= max_attempts:
+            row.state = "dead"
+            return
+        row.state = "failed"
+        retry_after = exc.retry_after if isinstance(exc, NetworkError) else None
+        delay = timedelta(seconds=retry_delay(row.attempts, retry_base_seconds, retry_after))
+        if model is Reply:
+            row.next_attempt_at = utcnow() + delay
+        else:
+            row.due_at = utcnow() + delay
+
+
+def _recover_stale(sessions, model, connectors, *, state_field: str) -> None:
+    """Release claims left by a worker that died between claiming and finishing."""
+    cutoff = utcnow() - STALE_CLAIM
+    with sessions() as session, session.begin():
+        for row in session.query(model).filter(model.state == state_field, model.claimed_at < cutoff):
+            connector = connectors.get(row.network)
+            if connector is not None and connector.idempotent_sends:
+                row.state = "pending"  # the network drops the repeat if the first one went out
+            elif connector is not None:
+                row.state, row.last_error = "dead", INTERRUPTED

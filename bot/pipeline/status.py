@@ -1,0 +1,69 @@
+"""Status changes decided by officers: a StatusEvent and a reply to every supporter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from storage.models import REQUEST_STATUSES, Message, Request, StatusEvent
+
+# Statuses that mean nothing without a public answer or a link.
+NEEDS_URL = {"published", "already_available"}
+NEEDS_ANSWER = {"out_of_scope", "declined"}
+
+
+class StatusError(ValueError):
+    """The change cannot be made; the message says why, for the officer."""
+
+
+def set_status(
+    session: Session,
+    request_id: int,
+    status: str,
+    *,
+    actor: str,
+    queue_replies: Callable[..., object],
+    answer: str | None = None,
+    url: str | None = None,
+    duplicate_of: int | None = None,
+) -> StatusEvent:
+    """Record the change and queue the replies, in the caller's transaction."""
+    request = session.get(Request, request_id, with_for_update=True)
+    if request is None:
+        raise StatusError(f"no request #{request_id}")
+    if status not in REQUEST_STATUSES:
+        raise StatusError(f"unknown status {status!r}; one of: {', '.join(REQUEST_STATUSES)}")
+    if status in NEEDS_URL and not url:
+        raise StatusError(f"status {status} needs --url (the dataset's link)")
+    if status in NEEDS_ANSWER and not answer:
+        raise StatusError(f"status {status} needs --answer (the reason, or who to ask)")
+    if (status == "duplicate") != (duplicate_of is not None):
+        raise StatusError("status duplicate needs --of ID (the request it joins), and only it takes --of")
+    target = None
+    if duplicate_of is not None:
+        target = session.get(Request, duplicate_of)
+        if target is None or target.id == request.id:
+            raise StatusError(f"request #{duplicate_of} cannot take the supporters of #{request_id}")
+        if target.status == "duplicate":
+            raise StatusError(f"request #{duplicate_of} is itself a duplicate of #{target.duplicate_of_id}")
+
+    event = StatusEvent(
+        request_id=request.id, status=status, answer=answer, url=url,
+        duplicate_of_id=duplicate_of, actor=actor,
+    )
+    session.add(event)
+    request.status = status
+    request.answer = answer
+    request.url = url
+    session.flush()
+    # Tell the supporters first, while they are still this request's supporters.
+    queue_replies(session, event=event, request=request)
+    if target is not None:
+        request.duplicate_of_id = target.id
+        # Merging keeps every supporter: their messages now back the surviving request.
+        session.execute(
+            update(Message).where(Message.request_id == request.id).values(request_id=target.id)
+        )
+    return event

@@ -1,0 +1,82 @@
+"""Reply texts: the editable template file, rendered and fitted to a network's limit."""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.models import REQUEST_STATUSES
+
+PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates.toml"
+LANGUAGES = ("fr", "en")
+REQUIRED = ("call", *REQUEST_STATUSES)
+ELLIPSIS = "…"
+# Placeholders shortened first when a reply is too long; links are never cut.
+SHORTENABLE = ("title", "answer")
+
+
+class TemplateError(ValueError):
+    """The template file is unusable; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Templates:
+    texts: dict[str, dict[str, str]]
+    source: Path
+
+    def render(self, name: str, lang: str, *, max_length: int, **values: object) -> str:
+        lang = lang if lang in LANGUAGES else "fr"
+        template = self.texts[name][lang]
+        # Whitespace collapsed: a reply is one paragraph on every network.
+        values = {key: " ".join(str(value or "").split()) for key, value in values.items()}
+        values["answer_sep"] = " " if values.get("answer") else ""
+        return fit(template, values, max_length)
+
+
+def load_templates(path: str | Path | None = None) -> Templates:
+    source = Path(path) if path else PACKAGED_TEMPLATES
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TemplateError(f"{source}: {exc}") from None
+    for name in REQUIRED:
+        for lang in LANGUAGES:
+            text = data.get(name, {}).get(lang)
+            if not isinstance(text, str) or not text.strip():
+                raise TemplateError(f"{source}: [{name}] {lang}: missing reply text")
+            for _, field, _, _ in string.Formatter().parse(text):
+                if field and field not in KNOWN_PLACEHOLDERS:
+                    raise TemplateError(f"{source}: [{name}] {lang}: unknown placeholder {{{field}}}")
+    return Templates(texts=data, source=source)
+
+
+KNOWN_PLACEHOLDERS = {
+    "id", "title", "answer", "answer_sep", "url", "duplicate_of", "link", "campaign",
+}
+
+
+def fit(template: str, values: dict[str, str], max_length: int) -> str:
+    """Render, shortening the free-text placeholders until the text fits."""
+    values = dict(values)
+    text = template.format_map(_Defaults(values))
+    for key in SHORTENABLE:
+        overflow = len(text) - max_length
+        if overflow <= 0:
+            return text
+        value = values.get(key, "")
+        if value:
+            keep = max(len(value) - overflow - len(ELLIPSIS), 0)
+            values[key] = value[:keep].rstrip() + ELLIPSIS if keep else ""
+            if not values[key] and key == "answer":
+                values["answer_sep"] = ""
+            text = template.format_map(_Defaults(values))
+    if len(text) > max_length:
+        text = text[: max_length - len(ELLIPSIS)].rstrip() + ELLIPSIS
+    return text
+
+
+class _Defaults(dict):
+    def __missing__(self, key: str) -> str:
+        return ""

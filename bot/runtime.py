@@ -1,0 +1,74 @@
+"""Everything a job needs, built once per process from the config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+import classifiers
+from bot.config import Config
+from bot.networks.base import Connector
+from bot.networks.registry import build_connectors
+from bot.replies.render import Templates, load_templates
+from storage.database import make_engine, make_session_factory
+
+
+@dataclass
+class Runtime:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    templates: Templates
+    connectors: dict[str, Connector]
+    say: Callable[[str], None] = field(default=print)
+
+    @classmethod
+    def from_config(cls, config: Config, *, say: Callable[[str], None] = print) -> Runtime:
+        engine = make_engine(database_url(config))
+        sessions = make_session_factory(engine)
+        templates_path = _resolve(config, config.replies.templates) if config.replies.templates else None
+        return cls(
+            config=config,
+            engine=engine,
+            sessions=sessions,
+            templates=load_templates(templates_path),
+            connectors=build_connectors(config, sessions),
+            say=say,
+        )
+
+    @cached_property
+    def classifier(self) -> classifiers.TextClassifier:
+        """Loaded on first need, once per process; trained first if there is none yet."""
+        configured = self.config.classifier.model_path
+        path = _resolve(self.config, configured) if configured else None
+        return classifiers.load(classifiers.ensure_model(path, on_train=self.say))
+
+    def max_length(self, network: str) -> int:
+        return getattr(self.config.networks, network).max_length
+
+    def close(self) -> None:
+        for connector in self.connectors.values():
+            connector.close()
+        self.engine.dispose()
+
+
+def database_url(config: Config) -> str:
+    """A relative SQLite path is relative to the config file, like every other path in it."""
+    url = make_url(config.database.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        url = url.set(database=str(_resolve(config, url.database)))
+    return url.render_as_string(hide_password=False)
+
+
+def _resolve(config: Config, value: str) -> Path:
+    """Relative paths in a config file are relative to that file's folder."""
+    path = Path(value).expanduser()
+    if not path.is_absolute() and config.source is not None:
+        path = config.source.parent / path
+    return path

@@ -1,0 +1,62 @@
+"""Where the default model lives, and training it on first use.
+
+The packaged corpus ships as text, not as a trained model: the first process
+that needs the classifier trains it (~20 s) into the user's cache, keyed by a
+fingerprint of its inputs, so a new corpus or config means a new model.
+"""
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .corpus import default_corpus_path
+from .text import NORMALISATION_VERSION
+from .training import CONFIG_PATH, train
+
+CACHE_ENV = "DATACALL_CACHE_DIR"
+
+
+def corpus_fingerprint(path: Path | str) -> str:
+    """Short sha256 of the corpus file, config.cfg and the text normalisation version."""
+    digest = hashlib.sha256()
+    for part in (Path(path).read_bytes(), CONFIG_PATH.read_bytes(), NORMALISATION_VERSION.encode()):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()[:12]
+
+
+def cache_dir() -> Path:
+    """$DATACALL_CACHE_DIR, else the platform's user cache directory for datacall."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    import platformdirs
+
+    return platformdirs.user_cache_path("datacall")
+
+
+def default_model_path(corpus: Path | None = None) -> Path:
+    """The cache directory of the model trained from `corpus` (default: the packaged one)."""
+    fingerprint = corpus_fingerprint(corpus or default_corpus_path())
+    return cache_dir() / "models" / f"textcat-{fingerprint}"
+
+
+def ensure_model(
+    path: Path | None,
+    *,
+    corpus: Path | None = None,
+    on_train: Callable[[str], None] | None = None,
+) -> Path:
+    """A directory holding a trained model: `path` (or the cache), trained there if missing.
+
+    Two processes racing both train, but the first to finish wins and the
+    other keeps its model, so the directory is never half written.
+    """
+    corpus = Path(corpus) if corpus else default_corpus_path()
+    path = Path(path) if path else default_model_path(corpus)
+    if (path / "meta.json").is_file():
+        return path
+    if on_train:
+        origin = "the packaged corpus" if corpus == default_corpus_path() else str(corpus)
+        on_train(f"training the classifier from {origin} into {path} (first use, ~20 s)")
+    train(corpus, path, replace=False)
+    return path

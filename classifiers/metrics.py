@@ -1,0 +1,73 @@
+"""Evaluation metrics in plain Python, so reports need no extra dependency.
+
+Macro-F1 averages over the labels that occur in the gold or predicted labels
+of the group measured: a language with only off-topic replies is judged on
+off-topic alone rather than punished with a 0 for an absent class.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from .labels import LABELS
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else 0.0
+
+
+def _scores(gold: Sequence[str], pred: Sequence[str]) -> dict:
+    pairs = Counter(zip(gold, pred))
+    confusion = {g: {p: pairs[(g, p)] for p in LABELS} for g in LABELS}
+    per_label, seen = {}, []
+    for label in LABELS:
+        tp = pairs[(label, label)]
+        support = sum(confusion[label].values())
+        predicted = sum(confusion[g][label] for g in LABELS)
+        precision, recall = _ratio(tp, predicted), _ratio(tp, support)
+        f1 = _ratio(2 * precision * recall, precision + recall)
+        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+        if support or predicted:
+            seen.append(f1)
+    n = len(gold)
+    return {
+        "n": n,
+        "accuracy": _ratio(sum(pairs[(l, l)] for l in LABELS), n) if n else None,
+        "macro_f1": sum(seen) / len(seen) if seen else None,
+        "per_label": per_label,
+        "confusion": confusion,
+    }
+
+
+def metrics_from_pairs(
+    gold: Sequence[str], pred: Sequence[str], langs: Sequence[str] | None = None
+) -> dict:
+    """Accuracy, macro-F1, per-label scores, confusion (rows = gold), per-language macro-F1."""
+    if len(gold) != len(pred) or (langs is not None and len(langs) != len(gold)):
+        raise ValueError("gold, pred and langs must have the same length")
+    unknown = (set(gold) | set(pred)) - set(LABELS)
+    if unknown:
+        raise ValueError(f"unknown labels: {sorted(unknown)}")
+    report = _scores(gold, pred)
+    by_lang: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs or ()):
+        by_lang.setdefault(lang, []).append(i)
+    report["per_language"] = {}
+    for lang, idx in sorted(by_lang.items()):
+        sub = _scores([gold[i] for i in idx], [pred[i] for i in idx])
+        report["per_language"][lang] = {
+            "n": sub["n"], "accuracy": sub["accuracy"], "macro_f1": sub["macro_f1"]
+        }
+    return report
+
+
+def evaluate(classifier, records: Iterable[dict], *, threshold: float = 0.5) -> dict:
+    """Score a classifier on labelled records (text, label, optional lang)."""
+    records = list(records)
+    predictions = classifier.predict([r["text"] for r in records], threshold=threshold)
+    report = metrics_from_pairs(
+        [r["label"] for r in records],
+        [p.label for p in predictions],
+        [r.get("lang") or p.lang for r, p in zip(records, predictions)],
+    )
+    report["threshold"] = threshold
+    return report

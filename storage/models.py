@@ -1,0 +1,260 @@
+"""The database schema: one typed class per table.
+
+Every unit of work is a row (a message to classify, a message to route, a reply
+to send, a post to publish), so workers claim rows instead of holding state in
+memory and a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names, so Alembic migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+REQUEST_STATUSES = (
+    "received",
+    "under_review",
+    "accepted",
+    "in_progress",
+    "published",
+    "already_available",
+    "out_of_scope",
+    "declined",
+    "duplicate",
+)
+REPLY_STATES = ("pending", "sending", "sent", "failed", "dead")
+POST_STATES = ("pending", "posting", "posted", "failed", "dead")
+POST_KINDS = ("call", "reminder", "survey", "note")
+LABELS = ("data_request", "off_topic")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Campaign(Base):
+    """One call for contribution, e.g. the quarterly call `2027-q1`."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    call_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    posts: Mapped[list[Post]] = relationship(back_populates="campaign")
+
+
+class Post(Base):
+    """Something datacall publishes on a network; a row in the posting queue."""
+
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    network: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime | None]
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    url: Mapped[str | None] = mapped_column(String(500))
+    posted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    campaign: Mapped[Campaign | None] = relationship(back_populates="posts")
+
+
+class Requester(Base):
+    """A person on one network. Handles are personal data: never exported."""
+
+    __tablename__ = "requesters"
+    __table_args__ = (UniqueConstraint("network", "external_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(32))
+    external_user_id: Mapped[str] = mapped_column(String(128))
+    handle: Mapped[str | None] = mapped_column(String(200))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Request(Base):
+    """One dataset wanted, supported by one or more messages."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(32), default="received", index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    answer: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list[Message]] = relationship(back_populates="request")
+    events: Mapped[list[StatusEvent]] = relationship(
+        back_populates="request", order_by="StatusEvent.id"
+    )
+
+
+class Message(Base):
+    """One incoming reply, mention or private message, unique per network."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("network", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    url: Mapped[str | None] = mapped_column(String(500))
+    in_reply_to_id: Mapped[str | None] = mapped_column(String(128))
+    conversation_id: Mapped[str | None] = mapped_column(String(128))
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Classification step: filled once, by whichever worker claims the row.
+    label: Mapped[str | None] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    classified_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Routing step: a data request becomes (or joins) a Request.
+    routed_at: Mapped[datetime | None] = mapped_column(index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+
+    requester: Mapped[Requester] = relationship()
+    request: Mapped[Request | None] = relationship(back_populates="messages")
+
+
+class StatusEvent(Base):
+    """Every status change of a request: who, when, the public answer. Never deleted."""
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    answer: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(500))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[Request] = relationship(back_populates="events", foreign_keys=[request_id])
+
+
+class Reply(Base):
+    """An outgoing status reply in the outbox: pending -> sent | failed (retrying) | dead.
+
+    `sending` marks a row claimed by a worker. The idempotency key is unique per
+    (status event, requester), so nobody is ever answered twice for one event.
+    """
+
+    __tablename__ = "replies"
+    __table_args__ = (UniqueConstraint("status_event_id", "requester_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status_event_id: Mapped[int] = mapped_column(ForeignKey("status_events.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    network: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    lang: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    message: Mapped[Message] = relationship()
+    requester: Mapped[Requester] = relationship()
+    status_event: Mapped[StatusEvent] = relationship()
+
+
+class NetworkCursor(Base):
+    """Where polling a network resumes, and how its last polls went."""
+
+    __tablename__ = "network_cursors"
+
+    network: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[dict] = mapped_column(JSON, default=dict)
+    last_poll_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SandboxEntry(Base):
+    """The sandbox network's public timeline: what citizens and the bot said there."""
+
+    __tablename__ = "sandbox_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[str] = mapped_column(String(64))
+    handle: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("sandbox_entries.id"))
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    from_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
