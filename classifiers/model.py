@@ -1,16 +1,24 @@
-"""A trained model as the rest of datacall sees it: texts in, Predictions out."""
+"""A trained model as the rest of datacall sees it: texts in, Predictions out.
+
+spaCy is imported on first load, not with the package, so CLI commands that
+never classify start fast.
+"""
+
+from __future__ import annotations
 
 import hashlib
 import json
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-
-import spacy
+from typing import TYPE_CHECKING
 
 from .labels import DATA_REQUEST, Prediction, label_for
 from .language import detect_languages
 from .text import for_model
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 # Texts per spaCy memory zone: bounds the string store on long runs.
 _ZONE = 10_000
@@ -36,7 +44,7 @@ def files_digest(path: Path) -> str:
 class TextClassifier:
     """spaCy textcat + language detection. Not thread-safe: use one per thread."""
 
-    def __init__(self, nlp: spacy.Language, path: Path, version: str):
+    def __init__(self, nlp: Language, path: Path, version: str):
         self.nlp = nlp
         self.path = path
         self.version = version
@@ -85,5 +93,7 @@ def load(path: Path | str) -> TextClassifier:
                 del _cache[stale]
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
             version = meta.get("datacall", {}).get("model_version") or files_digest(path)
+            import spacy
+
             _cache[key] = TextClassifier(spacy.load(path), path, version)
         return _cache[key]

@@ -2,6 +2,7 @@
 
 Declared inputs: the JSONL corpus, `config.cfg`, a seed. Output: one model
 directory that appears in a single rename, so readers never see half a model.
+spaCy is imported inside the functions to keep `import classifiers` light.
 """
 
 import hashlib
@@ -11,12 +12,6 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-
-import spacy
-from spacy.tokens import DocBin
-from spacy.training.initialize import init_nlp
-from spacy.training.loop import train as spacy_train
-from spacy.util import load_config
 
 from .corpus import CorpusError, read_jsonl, split_records
 from .labels import LABELS
@@ -28,6 +23,9 @@ CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
 
 
 def _write_docbin(records: list[dict], path: Path) -> None:
+    import spacy
+    from spacy.tokens import DocBin
+
     tokenizer = spacy.blank("xx")
     docs = DocBin()
     for record in records:
@@ -39,6 +37,10 @@ def _write_docbin(records: list[dict], path: Path) -> None:
 
 def _fit(splits: dict[str, list[dict]], work: Path, seed: int) -> Path:
     """Run spaCy's training loop in `work`; return the best model's directory."""
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import train as spacy_train
+    from spacy.util import load_config
+
     _write_docbin(splits["train"], work / "train.spacy")
     # A tiny corpus may have no dev example: select on train rather than fail.
     _write_docbin(splits["dev"] or splits["train"], work / "dev.spacy")
@@ -82,6 +84,8 @@ def train(corpus: Path | str, out: Path | str, *, seed: int = 0, replace: bool =
 
     With replace=False an existing model at `out` is kept (and this run discarded).
     """
+    import spacy
+
     corpus, out = Path(corpus), Path(out)
     started = time.perf_counter()
     corpus_bytes = corpus.read_bytes()

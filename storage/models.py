@@ -145,7 +145,7 @@ class Request(Base):
 
     messages: Mapped[list[Message]] = relationship(back_populates="request")
     events: Mapped[list[StatusEvent]] = relationship(
-        back_populates="request", order_by="StatusEvent.id"
+        back_populates="request", order_by="StatusEvent.id", foreign_keys="StatusEvent.request_id"
     )
 
 

@@ -28,11 +28,12 @@ ConfigOption = Annotated[
 ]
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"datacall: {message}", markup=False, highlight=False)
+    # Plain echo, not rich: one line, never wrapped, easy to grep in cron mail.
+    typer.echo(f"datacall: {message}", err=True)
     raise typer.Exit(code)
 
 

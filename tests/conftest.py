@@ -1,0 +1,105 @@
+"""Shared fixtures: both databases, a config file per test, the CLI in-process."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from bot.cli.app import app
+from storage.database import make_engine, make_session_factory
+from storage.migrate import upgrade
+
+
+def pytest_configure(config):
+    # One classifier cache per test session: the packaged model is trained once, then reused.
+    if not os.environ.get("DATACALL_CACHE_DIR"):
+        cache = Path(config.rootpath) / ".pytest_cache" / "datacall-models"
+        os.environ["DATACALL_CACHE_DIR"] = str(cache)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL 16 from the pgserver wheel. Absent is a failure, never a skip."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'datacall.db'}"
+    server = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server.get_uri().replace("postgresql://", "postgresql+psycopg://"),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = sa.engine.make_url(server.get_uri().replace("postgresql://", "postgresql+psycopg://"))
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """Write a datacall.toml; returns its path."""
+
+    def write(text: str, name: str = "datacall.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def config_file(write_config, db_url) -> Path:
+    """The default deployment on a test database: sandbox only, fast retries."""
+    return write_config(
+        f"""
+[database]
+url = "{db_url}"
+
+[replies]
+retry_base_seconds = 0.01
+"""
+    )
+
+
+@pytest.fixture
+def cli(config_file):
+    """Run `datacall ARGS --config <test config>` in-process; returns the result."""
+    runner = CliRunner()
+
+    def invoke(args: str | list[str], *, input: str | None = None, expect: int | None = 0, config=config_file):
+        argv = shlex.split(args) if isinstance(args, str) else list(args)
+        if config is not None:
+            argv += ["--config", str(config)]
+        result = runner.invoke(app, argv, input=input, catch_exceptions=False)
+        if expect is not None:
+            assert result.exit_code == expect, f"datacall {args} -> {result.exit_code}\n{result.output}"
+        return result
+
+    return invoke
