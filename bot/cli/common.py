@@ -27,7 +27,7 @@ ConfigOption = Annotated[
     ),
 ]
 
-console = Console()
+console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
 
