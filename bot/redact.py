@@ -6,8 +6,8 @@ import re
 
 _PATTERNS = [
     re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE),  # links
-    re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),  # e-mail addresses
     re.compile(r"(?<!\w)@[\w.]+(?:@[\w.-]+)?"),  # @handles, @user@instance
+    re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),  # e-mail addresses
     re.compile(r"(?<!\w)(?:\+|00)?\d[\d .\-/()]{7,}\d"),  # phone numbers
 ]
 TITLE_LENGTH = 120

@@ -1,0 +1,5 @@
+"""`python -m bot` is `datacall`."""
+
+from bot.cli.app import main
+
+main()

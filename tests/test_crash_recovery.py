@@ -1,0 +1,162 @@
+"""Stopping at any step boundary loses nothing, and running again does nothing twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+import bot.jobs
+from bot.networks.sandbox import SandboxConnector
+from bot.pipeline import ingest, route
+from storage.models import Reply, utcnow
+from tests.helpers import call_entry_id, citizens_reply, snapshot
+
+
+class Crash(Exception):
+    """Stands for the process dying at that point."""
+
+
+def crash(*_args, **_kwargs):
+    raise Crash("killed here")
+
+
+@pytest.fixture
+def ready(cli, sessions):
+    """A posted call with three citizen messages waiting on the network."""
+    cli("init")
+    cli("campaign create 2027-q1")
+    cli("campaign post 2027-q1")
+    cli("run --once")
+    citizens_reply(sessions, to=call_entry_id(sessions))
+    return sessions
+
+
+def clean_outcome(cli, sessions):
+    cli("run --once")
+    return snapshot(sessions)
+
+
+EXPECTED = {
+    "requests": 2,
+    "events": 2,
+    "replies": {"sent": 2},
+    "bot_posts": 3,  # the call and two acknowledgements
+}
+
+
+def assert_complete(state):
+    assert {key: state[key] for key in EXPECTED} == EXPECTED
+    assert len(state["messages"]) == 3
+    assert all(count == 1 for _, count in state["answered"]), state["answered"]
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [
+        "bot.jobs.classify_pending",  # stored, not classified
+        "bot.jobs.route_classified",  # classified, not routed
+        "bot.jobs.send_due_replies",  # routed and replies queued, none sent
+    ],
+)
+def test_stop_between_steps_then_run_again(cli, ready, monkeypatch, boundary):
+    with monkeypatch.context() as patch:
+        patch.setattr(boundary, crash)
+        cli("run --once", expect=1)
+    assert_complete(clean_outcome(cli, ready))
+    before = snapshot(ready)
+    cli("run --once")
+    assert snapshot(ready) == before
+
+
+def test_crash_while_storing_a_page_keeps_the_cursor_back(cli, ready, monkeypatch):
+    with monkeypatch.context() as patch:
+        original = ingest.store_messages
+
+        def store_then_die(session, network, incoming):
+            original(session, network, incoming)  # rows written in the open transaction...
+            raise Crash("...then the process dies before commit")
+
+        patch.setattr(ingest, "store_messages", store_then_die)
+        cli("run --once", expect=1)
+    assert snapshot(ready)["messages"] == []
+    assert_complete(clean_outcome(cli, ready))
+
+
+def test_crash_halfway_through_routing_a_batch(cli, ready, monkeypatch):
+    calls = []
+    original = route.open_request
+
+    def open_then_die(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Crash("dies on the second request")
+        return original(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(route, "open_request", open_then_die)
+        cli("run --once", expect=1)
+    assert snapshot(ready)["requests"] == 0  # the batch is one transaction
+    assert_complete(clean_outcome(cli, ready))
+
+
+def test_network_error_after_delivery_is_retried_without_a_second_reply(cli, ready, monkeypatch):
+    """The network took the reply but the answer was lost: the retry must not post it twice."""
+    original = SandboxConnector.reply
+
+    def deliver_then_fail(self, target, text, *, idempotency_key):
+        original(self, target, text, idempotency_key=idempotency_key)
+        raise ConnectionResetError("connection reset after the post went through")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SandboxConnector, "reply", deliver_then_fail)
+        cli("run --once")
+    assert snapshot(ready)["replies"] == {"failed": 2}
+    with ready() as session, session.begin():
+        session.execute(update(Reply).values(next_attempt_at=utcnow()))  # time passes
+    assert_complete(clean_outcome(cli, ready))
+
+
+def test_process_killed_mid_send_is_recovered_on_an_idempotent_network(cli, ready, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(SandboxConnector, "reply", crash)
+        # A kill between claim and send leaves the claim; replay that state directly.
+        patch.setattr(bot.jobs, "send_due_replies", crash)
+        cli("run --once", expect=1)
+    with ready() as session, session.begin():
+        session.execute(update(Reply).values(state="sending", claimed_at=utcnow() - timedelta(hours=1)))
+    assert_complete(clean_outcome(cli, ready))
+
+
+def test_killed_mid_send_on_a_network_without_idempotency_is_never_resent(cli, ready, monkeypatch):
+    cli("run --once")  # everything sent once
+    with ready() as session, session.begin():
+        session.execute(update(Reply).values(state="sending", claimed_at=utcnow() - timedelta(hours=1)))
+    monkeypatch.setattr(SandboxConnector, "idempotent_sends", False)
+    cli("run --once")
+    state = snapshot(ready)
+    assert state["replies"] == {"dead": 2}
+    assert state["bot_posts"] == 3
+    with ready() as session:
+        assert all("not resent" in r.last_error for r in session.scalars(select(Reply)))
+
+
+def test_fresh_claim_is_left_to_its_worker(cli, ready):
+    cli("run --once")
+    with ready() as session, session.begin():
+        session.execute(update(Reply).values(state="sending", claimed_at=utcnow()))
+    cli("run --once")
+    assert snapshot(ready)["replies"] == {"sending": 2}
+
+
+def test_failing_reply_goes_dead_after_max_attempts(cli, ready, monkeypatch, write_config, db_url):
+    config = write_config(
+        f'[database]\nurl = "{db_url}"\n[replies]\nmax_attempts = 2\nretry_base_seconds = 0.001\n', "two.toml"
+    )
+    monkeypatch.setattr(SandboxConnector, "reply", crash)
+    cli("run --once", config=config)
+    with ready() as session, session.begin():
+        session.execute(update(Reply).values(next_attempt_at=utcnow()))
+    cli("run --once", config=config)
+    assert snapshot(ready)["replies"] == {"dead": 2}

@@ -1,0 +1,70 @@
+"""Reply texts: every status in both languages, always within the network's limit."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.replies.render import LANGUAGES, REQUIRED, load_templates
+from bot.redact import title_from
+from storage.models import REQUEST_STATUSES
+
+TEMPLATES = load_templates()
+URL = "https://data.example.org/datasets/a-rather-long-dataset-name"
+
+
+def test_every_status_has_a_french_and_an_english_text():
+    assert set(REQUEST_STATUSES) <= set(REQUIRED)
+    for status in REQUEST_STATUSES:
+        assert TEMPLATES.texts[status]["fr"] != TEMPLATES.texts[status]["en"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    status=st.sampled_from(REQUEST_STATUSES),
+    lang=st.sampled_from(LANGUAGES),
+    title=st.text(max_size=600),
+    answer=st.text(max_size=2000),
+    max_length=st.sampled_from([280, 500, 4096]),
+)
+def test_reply_fits_the_network_and_keeps_the_link(status, lang, title, answer, max_length):
+    text = TEMPLATES.render(
+        status, lang, max_length=max_length, id=12345, title=title, answer=answer, url=URL, duplicate_of=7
+    )
+    assert len(text) <= max_length
+    if "{url}" in TEMPLATES.texts[status][lang]:
+        assert URL in text  # links are never cut: a reply without its link is useless
+
+
+def test_short_answer_is_kept_whole():
+    text = TEMPLATES.render("declined", "en", max_length=280, id=3, answer="The data contains personal records.")
+    assert text.endswith("The data contains personal records.")
+
+
+def test_unknown_language_falls_back_to_french():
+    assert TEMPLATES.render("received", "de", max_length=500, id=1, title="x").startswith("Merci")
+
+
+def test_template_with_unknown_placeholder_is_refused(tmp_path):
+    import pytest
+
+    from bot.replies.render import TemplateError
+
+    source = TEMPLATES.source.read_text(encoding="utf-8").replace("« {title} »", "« {titel} »")
+    path = tmp_path / "t.toml"
+    path.write_text(source, encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"\[received\] fr: unknown placeholder \{titel\}"):
+        load_templates(path)
+
+
+def test_title_leaves_out_handles_links_emails_and_phone_numbers():
+    title = title_from(
+        "@OpenDataVille @anne@mastodon.social please publish noise maps https://x.org/a "
+        "mail me at anne@example.org or call +33 6 12 34 56 78 #opendata"
+    )
+    assert title == "please publish noise maps mail me at or call #opendata"
+
+
+def test_title_is_shortened_on_a_word_boundary():
+    title = title_from("publish " + "budget " * 40)
+    assert len(title) <= 120 and title.endswith("budget…")
