@@ -1,0 +1,370 @@
+"""classifiers/: training, prediction, metrics, corpus reading, language detection, model cache."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+import classifiers
+from classifiers import (
+    LABELS,
+    CorpusError,
+    Prediction,
+    corpus_fingerprint,
+    detect_language,
+    detect_languages,
+    ensure_model,
+    evaluate,
+    metrics_from_pairs,
+    read_jsonl,
+    split_of,
+    split_records,
+    train,
+)
+from classifiers.text import for_language_id, for_model
+from classifiers.training import _publish
+
+D, O = "data_request", "off_topic"
+
+REQUESTS = {
+    "fr": [
+        "Publiez les données des {} en open data svp",
+        "Où trouver le jeu de données des {} ? #opendata",
+        "@VilleData pourriez-vous ouvrir les données des {} en CSV",
+    ],
+    "en": [
+        "Please publish the {} dataset as open data",
+        "Where can I find a dataset of the {}? #opendata",
+        "@CityData could you open the {} data as CSV",
+    ],
+}
+TOPICS = {
+    "fr": ["horaires de bus", "aires de jeux", "menus des cantines"],
+    "en": ["bus timetables", "playgrounds", "school menus"],
+}
+OFF_TOPIC = {
+    "fr": [
+        "le bus est encore en retard ce matin 😡",
+        "poubelles pas ramassées dans ma rue",
+        "merci beaucoup pour votre travail !",
+        "mes voisins font du bruit toute la nuit",
+        "le trottoir est défoncé devant chez moi",
+        "bravo à toute l'équipe de la mairie 👏",
+        "encore des travaux dans mon quartier, c'est pénible",
+        "gagnez un téléphone gratuit ici https://spam.example",
+        "la piscine est fermée depuis une semaine",
+        "quel temps magnifique aujourd'hui",
+        "le tram était bondé hier soir",
+    ],
+    "en": [
+        "the bus is late again this morning 😡",
+        "bins were not collected on my street",
+        "thanks a lot for your work!",
+        "my neighbours are noisy all night",
+        "the pavement is broken outside my house",
+        "great job to the whole council team 👏",
+        "more roadworks in my area, so annoying",
+        "win a free phone here https://spam.example",
+        "the swimming pool has been closed for a week",
+        "what a lovely day today",
+        "the tram was packed last night",
+    ],
+}
+
+
+def small_records() -> list[dict]:
+    """42 texts in two clearly separable styles, French and English."""
+    records = []
+    for lang in ("fr", "en"):
+        for template in REQUESTS[lang]:
+            for topic in TOPICS[lang]:
+                records.append({"text": template.format(topic), "label": D, "lang": lang})
+        records += [{"text": text, "label": O, "lang": lang} for text in OFF_TOPIC[lang]]
+    return records
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("corpus") / "small.jsonl", small_records())
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("models") / "textcat"
+    return out, train(corpus, out, seed=0)
+
+
+# --- training and prediction -------------------------------------------------
+
+
+def test_trained_model_separates_the_two_styles(trained):
+    out, _ = trained
+    records = small_records()
+    predictions = classifiers.load(out).predict([r["text"] for r in records])
+    correct = sum(p.label == r["label"] for p, r in zip(predictions, records))
+    assert correct / len(records) >= 0.95
+    unseen = classifiers.load(out).predict(
+        ["Publiez les données des marchés svp", "the bus is late again tonight 😡"]
+    )
+    assert [p.label for p in unseen] == [D, O]
+
+
+def test_train_writes_an_atomic_model_with_metrics(trained):
+    out, metrics = trained
+    assert (out / "meta.json").is_file() and (out / "textcat").is_dir()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], "temporary dir left behind"
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["model_version"] == metrics["model_version"] == classifiers.load(out).version
+    assert sum(on_disk["sizes"].values()) == len(small_records())
+    assert on_disk["test"]["n"] == on_disk["sizes"]["test"]
+    assert set(on_disk["dev"]) >= {"n", "accuracy", "macro_f1", "per_label", "per_language", "confusion"}
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["datacall"]["model_version"] == metrics["model_version"]
+    assert str(out.parent) not in (out / "config.cfg").read_text(), "training paths leaked into the model"
+
+
+def test_predictions_are_ordered_frozen_and_in_range(trained):
+    classifier = classifiers.load(trained[0])
+    texts = ["Please publish the playgrounds dataset", "thanks a lot!", "", "🙏"]
+    predictions = classifier.predict(texts)
+    assert len(predictions) == len(texts)
+    for p in predictions:
+        assert isinstance(p, Prediction) and p.label in LABELS and 0.0 <= p.score <= 1.0
+        assert isinstance(p.score, float) and isinstance(p.lang, str)
+    assert predictions[0].lang == "en" and predictions[3].lang == classifiers.UNKNOWN
+    reversed_scores = [p.score for p in classifier.predict(texts[::-1], batch_size=1)]
+    assert reversed_scores == pytest.approx([p.score for p in predictions][::-1])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        predictions[0].label = O  # type: ignore[misc]
+
+
+def test_threshold_decides_the_label(trained):
+    classifier = classifiers.load(trained[0])
+    texts = [r["text"] for r in small_records()]
+    scores = [p.score for p in classifier.predict(texts)]
+    for threshold in (0.0, 0.3, 0.5, 0.7, 1.0):
+        labels = [p.label for p in classifier.predict(texts, threshold=threshold)]
+        assert labels == [D if s >= threshold else O for s in scores]
+    assert all(p.label == D for p in classifier.predict(texts, threshold=0.0))
+    with pytest.raises(ValueError):
+        classifier.predict(texts, threshold=1.5)
+
+
+def test_load_is_cached_per_path(trained):
+    out, _ = trained
+    assert classifiers.load(out) is classifiers.load(str(out / ".." / out.name))
+    with pytest.raises(FileNotFoundError, match="no trained model"):
+        classifiers.load(out.parent / "missing")
+
+
+# --- metrics -----------------------------------------------------------------
+
+
+def test_metrics_from_pairs_by_hand():
+    gold = [D, D, D, O, O]
+    pred = [D, D, O, D, O]
+    langs = ["fr", "fr", "en", "en", "en"]
+    report = metrics_from_pairs(gold, pred, langs)
+    assert report["n"] == 5
+    assert report["accuracy"] == pytest.approx(3 / 5)
+    # data_request: tp 2 of 3 predicted, 3 gold -> P = R = F = 2/3; off_topic: 1 of 2 -> 1/2.
+    assert report["per_label"][D] == pytest.approx({"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "support": 3})
+    assert report["per_label"][O] == pytest.approx({"precision": 1 / 2, "recall": 1 / 2, "f1": 1 / 2, "support": 2})
+    assert report["macro_f1"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert report["confusion"] == {D: {D: 2, O: 1}, O: {D: 1, O: 1}}
+    # fr: only data_request occurs, all right -> 1.0; en: F1(D) = 0, F1(O) = 1/2 -> 1/4.
+    assert report["per_language"] == {
+        "en": {"n": 3, "accuracy": pytest.approx(1 / 3), "macro_f1": pytest.approx(1 / 4)},
+        "fr": {"n": 2, "accuracy": 1.0, "macro_f1": 1.0},
+    }
+    assert metrics_from_pairs([], [])["accuracy"] is None
+    with pytest.raises(ValueError):
+        metrics_from_pairs([D], [D, O])
+    with pytest.raises(ValueError):
+        metrics_from_pairs(["spam"], [D])
+
+
+def test_evaluate_uses_given_or_detected_language():
+    class Fixed:
+        def predict(self, texts, *, threshold=0.5):
+            return [Prediction(label=D if "data" in t else O, score=0.9 if "data" in t else 0.1, lang="xx") for t in texts]
+
+    records = [
+        {"text": "data please", "label": D, "lang": "en"},
+        {"text": "données svp data", "label": D},
+        {"text": "bonjour", "label": D, "lang": "fr"},
+    ]
+    report = evaluate(Fixed(), records, threshold=0.5)
+    json.dumps(report)  # JSON-serialisable
+    assert report["threshold"] == 0.5
+    assert report["per_language"]["xx"] == {"n": 1, "accuracy": 1.0, "macro_f1": 1.0}
+    assert report["per_language"]["fr"]["accuracy"] == 0.0
+    assert report["confusion"][D] == {D: 2, O: 1}
+
+
+# --- corpus ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "problem"),
+    [
+        ('{"text": "hello", "label": "data_request"', "invalid JSON"),
+        ('["text", "label"]', "expected a JSON object"),
+        ('{"label": "off_topic"}', 'missing or empty "text"'),
+        ('{"text": "  ", "label": "off_topic"}', 'missing or empty "text"'),
+        ('{"text": "hello"}', 'missing "label"'),
+        ('{"text": "hello", "label": "spam"}', "unknown label 'spam'"),
+    ],
+)
+def test_read_jsonl_names_file_and_line(tmp_path, bad_line, problem):
+    path = tmp_path / "corpus.jsonl"
+    good = json.dumps({"text": "ok", "label": O})
+    path.write_text(f"{good}\n\n{good}\n{bad_line}\n{good}\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as caught:
+        read_jsonl(path)
+    assert str(caught.value).startswith(f"{path}:4: ")
+    assert problem in str(caught.value)
+
+
+def test_read_jsonl_reads_records_and_unlabelled_files(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", small_records())
+    assert read_jsonl(path) == small_records()
+    unlabelled = tmp_path / "u.jsonl"
+    unlabelled.write_text('{"text": "where is the data?"}\n', encoding="utf-8")
+    assert read_jsonl(unlabelled, labelled=False) == [{"text": "where is the data?"}]
+    with pytest.raises(CorpusError, match=r"u\.jsonl:1: missing \"label\""):
+        read_jsonl(unlabelled)
+
+
+def test_splits_are_stable_when_lines_are_appended(tmp_path):
+    first = [{"text": f"request number {i}", "label": D} for i in range(300)]
+    later = [{"text": f"another reply {i}", "label": O} for i in range(300)]
+    path = write_jsonl(tmp_path / "c.jsonl", first)
+    before = {name: [r["text"] for r in recs] for name, recs in split_records(read_jsonl(path)).items()}
+    write_jsonl(path, first + later)
+    after = {name: [r["text"] for r in recs] for name, recs in split_records(read_jsonl(path)).items()}
+    for name in ("train", "dev", "test"):
+        assert after[name][: len(before[name])] == before[name]
+    shares = {name: len(texts) / 600 for name, texts in after.items()}
+    assert 0.72 < shares["train"] < 0.88 and 0.05 < shares["dev"] < 0.15 and 0.05 < shares["test"] < 0.15
+    assert split_of("Publish  the DATA") == split_of("publish the data")
+
+
+def test_packaged_corpus_is_valid_if_present():
+    path = classifiers.default_corpus_path()
+    assert path.parts[-3:] == ("classifiers", "data", "corpus.jsonl")
+    if not path.exists():
+        pytest.skip("packaged corpus not written yet")
+    records = read_jsonl(path)
+    assert {r["label"] for r in records} == set(LABELS)
+    assert {"fr", "en"} <= {r.get("lang") for r in records}
+
+
+# --- language ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("@ParisData merci ! 🙏", "fr"),
+        ("Où trouver la liste des aires de jeux ? #OpenData https://t.co/x1", "fr"),
+        ("poubelles pas ramassées rue Oberkampf 😡😡", "fr"),
+        ("des donnees sur la qualite de l'air par quartier stp", "fr"),
+        ("thanks! 🙏 @CityData", "en"),
+        ("Publish bus punctuality per line #OpenData https://t.co/x2", "en"),
+        ("where can I find the bike lanes data?", "en"),
+        ("@stadt Bitte veröffentlichen Sie die Fahrpläne als offene Daten", "de"),
+        ("Wo finde ich die Daten zu Radwegen? 🚲", "de"),
+        ("¿Dónde están los datos de calidad del aire? @ayto https://t.co/x3", "es"),
+        ("Por favor publiquen los horarios del autobús 🚌", "es"),
+        ("🙏🙏 https://t.co/x4 @someone #opendata", "und"),
+    ],
+)
+def test_detect_language_on_short_noisy_texts(text, lang):
+    assert detect_language(text) == lang
+
+
+def test_detect_languages_matches_single_calls():
+    texts = ["merci beaucoup", "thank you so much", "Vielen Dank für die Daten", ""]
+    assert detect_languages(texts) == [detect_language(t) for t in texts] == ["fr", "en", "de", "und"]
+
+
+def test_text_normalisation():
+    assert for_model("@Ville_Paris Publiez l'Horaire #OpenData https://t.co/x 🙏") == (
+        "atmention publiez l' horaire opendata httpurl 🙏"
+    )
+    assert for_language_id("@Ville_Paris merci 🙏 #OpenData https://t.co/x 2024") == "merci"
+
+
+# --- model cache -------------------------------------------------------------
+
+
+def test_ensure_model_trains_once_then_reuses(corpus, trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATACALL_CACHE_DIR", str(tmp_path))
+    messages: list[str] = []
+    path = ensure_model(None, corpus=corpus, on_train=messages.append)
+    assert path == tmp_path / "models" / f"textcat-{corpus_fingerprint(corpus)}"
+    assert len(messages) == 1 and str(path) in messages[0]
+    stamp = (path / "meta.json").stat().st_mtime_ns
+    assert ensure_model(None, corpus=corpus, on_train=messages.append) == path
+    assert len(messages) == 1 and (path / "meta.json").stat().st_mtime_ns == stamp
+    # same corpus, config and seed: the same model, whoever trained it
+    assert classifiers.load(path).version == trained[1]["model_version"]
+    # an explicit path that already holds a model is used as is
+    assert ensure_model(trained[0], corpus=corpus, on_train=messages.append) == trained[0]
+    assert len(messages) == 1
+
+
+def test_corpus_fingerprint_follows_the_corpus(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", small_records())
+    before = corpus_fingerprint(path)
+    assert before == corpus_fingerprint(path) and len(before) == 12
+    write_jsonl(path, small_records() + [{"text": "one more", "label": O}])
+    assert corpus_fingerprint(path) != before
+
+
+def test_publish_keeps_an_existing_model_unless_replacing(tmp_path):
+    def fake_model(name: str, tag: str) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        (path / "meta.json").write_text(tag)
+        return path
+
+    work = tmp_path / "work"
+    work.mkdir()
+    out = tmp_path / "out"
+    assert _publish(fake_model("a", "A"), out, work, replace=False)
+    assert (out / "meta.json").read_text() == "A"
+    assert not _publish(fake_model("b", "B"), out, work, replace=False)  # lost the race
+    assert (out / "meta.json").read_text() == "A"
+    assert _publish(fake_model("c", "C"), out, work, replace=True)
+    assert (out / "meta.json").read_text() == "C"
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError):
+        _publish(fake_model("d", "D"), stranger, work, replace=True)
+    assert (stranger / "notes.txt").exists()
+
+
+def test_train_refuses_a_corpus_without_both_labels(tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [{"text": f"thanks {i}", "label": O} for i in range(10)])
+    with pytest.raises(CorpusError, match="no data_request example"):
+        train(path, tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.slow
+def test_packaged_corpus_trains_a_useful_model(tmp_path):
+    path = classifiers.default_corpus_path()
+    if not path.exists():
+        pytest.skip("packaged corpus not written yet")
+    metrics = train(path, tmp_path / "model")
+    assert metrics["test"]["macro_f1"] >= 0.8
+    assert metrics["train_seconds"] < 60
