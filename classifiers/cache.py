@@ -1,7 +1,7 @@
 """Where the default model lives, and training it on first use.
 
 The packaged corpus ships as text, not as a trained model: the first process
-that needs the classifier trains it (~20 s) into the user's cache, keyed by a
+that needs the classifier trains it (a few seconds) into the user's cache, keyed by a
 fingerprint of its inputs, so a new corpus or config means a new model.
 """
 
@@ -57,6 +57,6 @@ def ensure_model(
         return path
     if on_train:
         origin = "the packaged corpus" if corpus == default_corpus_path() else str(corpus)
-        on_train(f"training the classifier from {origin} into {path} (first use, ~20 s)")
+        on_train(f"training the classifier from {origin} into {path} (first use, a few seconds)")
     train(corpus, path, replace=False)
     return path

@@ -31,7 +31,7 @@ def _scores(gold: Sequence[str], pred: Sequence[str]) -> dict:
     n = len(gold)
     return {
         "n": n,
-        "accuracy": _ratio(sum(pairs[(l, l)] for l in LABELS), n) if n else None,
+        "accuracy": sum(pairs[(label, label)] for label in LABELS) / n if n else None,
         "macro_f1": sum(seen) / len(seen) if seen else None,
         "per_label": per_label,
         "confusion": confusion,
@@ -41,7 +41,10 @@ def _scores(gold: Sequence[str], pred: Sequence[str]) -> dict:
 def metrics_from_pairs(
     gold: Sequence[str], pred: Sequence[str], langs: Sequence[str] | None = None
 ) -> dict:
-    """Accuracy, macro-F1, per-label scores, confusion (rows = gold), per-language macro-F1."""
+    """Accuracy, macro-F1, per-label scores, confusion (rows = gold), per-language macro-F1.
+
+    Accuracy and macro-F1 are None (JSON null) for an empty set: undefined, not 0.
+    """
     if len(gold) != len(pred) or (langs is not None and len(langs) != len(gold)):
         raise ValueError("gold, pred and langs must have the same length")
     unknown = (set(gold) | set(pred)) - set(LABELS)

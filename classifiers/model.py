@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # Texts per spaCy memory zone: bounds the string store on long runs.
 _ZONE = 10_000
-_cache: dict[tuple[Path, int], "TextClassifier"] = {}
+_cache: dict[tuple[Path, int], TextClassifier] = {}
 _cache_lock = threading.Lock()
 
 
@@ -42,27 +42,34 @@ def files_digest(path: Path) -> str:
 
 
 class TextClassifier:
-    """spaCy textcat + language detection. Not thread-safe: use one per thread."""
+    """spaCy textcat + language detection, shared by the whole process.
+
+    Calls are serialised by a lock because spaCy memory zones are not thread-safe.
+    """
 
     def __init__(self, nlp: Language, path: Path, version: str):
         self.nlp = nlp
         self.path = path
         self.version = version
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"TextClassifier(path={str(self.path)!r}, version={self.version!r})"
 
     def scores(self, texts: Iterable[str], *, batch_size: int = 1000) -> list[float]:
-        """P(data_request) for each text."""
-        texts = list(texts)
-        out: list[float] = []
-        for start in range(0, len(texts), _ZONE):
-            chunk = (for_model(t) for t in texts[start : start + _ZONE])
-            with self.nlp.memory_zone():
-                out.extend(
-                    float(doc.cats[DATA_REQUEST])
-                    for doc in self.nlp.pipe(chunk, batch_size=batch_size)
-                )
+        """P(data_request) for each text; 0.0 for texts with nothing left after clean-up.
+
+        Empty texts never reach spaCy: a batch of only empty docs crashes thinc's ngram layer.
+        """
+        cleaned = [for_model(t) for t in texts]
+        out = [0.0] * len(cleaned)
+        todo = [i for i, text in enumerate(cleaned) if text]
+        for start in range(0, len(todo), _ZONE):
+            chunk = todo[start : start + _ZONE]
+            with self._lock, self.nlp.memory_zone():
+                docs = self.nlp.pipe((cleaned[i] for i in chunk), batch_size=batch_size)
+                for i, doc in zip(chunk, docs):
+                    out[i] = float(doc.cats[DATA_REQUEST])
         return out
 
     def predict(
@@ -82,6 +89,8 @@ class TextClassifier:
 
 def load(path: Path | str) -> TextClassifier:
     """The model at `path`, loaded once per process (reloaded if retrained in place)."""
+    import spacy
+
     path = Path(path).resolve()
     meta_file = path / "meta.json"
     if not meta_file.is_file():
@@ -93,7 +102,5 @@ def load(path: Path | str) -> TextClassifier:
                 del _cache[stale]
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
             version = meta.get("datacall", {}).get("model_version") or files_digest(path)
-            import spacy
-
             _cache[key] = TextClassifier(spacy.load(path), path, version)
         return _cache[key]

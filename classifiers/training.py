@@ -80,9 +80,10 @@ def _publish(model: Path, out: Path, work: Path, *, replace: bool) -> bool:
 
 
 def train(corpus: Path | str, out: Path | str, *, seed: int = 0, replace: bool = True) -> dict:
-    """Train on the corpus's train split, select on dev, report dev and test; return the metrics.
+    """Train on the corpus's train split, select on dev, report dev and test.
 
-    With replace=False an existing model at `out` is kept (and this run discarded).
+    Returns metrics.json's content plus `published`: False when replace=False
+    and `out` already held a model, which is then kept (this run is discarded).
     """
     import spacy
 
@@ -109,9 +110,8 @@ def train(corpus: Path | str, out: Path | str, *, seed: int = 0, replace: bool =
         meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         classifier = TextClassifier(spacy.load(model), out.resolve(), version)
         metrics = {
-            "model_version": version,
-            "corpus": str(corpus),
             **meta["datacall"],
+            "corpus": str(corpus),
             "spacy_version": spacy.__version__,
             "sizes": {name: len(records) for name, records in splits.items()},
             "dev": evaluate(classifier, splits["dev"]),

@@ -166,6 +166,7 @@ class Message(Base):
     in_reply_to_id: Mapped[str | None] = mapped_column(String(128))
     conversation_id: Mapped[str | None] = mapped_column(String(128))
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    visibility: Mapped[str | None] = mapped_column(String(16))
     sent_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Classification step: filled once, by whichever worker claims the row.
@@ -203,13 +204,14 @@ class Reply(Base):
 
     `sending` marks a row claimed by a worker. The idempotency key is unique per
     (status event, requester), so nobody is ever answered twice for one event.
+    Answers to commands such as Telegram's /status have no status event.
     """
 
     __tablename__ = "replies"
     __table_args__ = (UniqueConstraint("status_event_id", "requester_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status_event_id: Mapped[int] = mapped_column(ForeignKey("status_events.id"), index=True)
+    status_event_id: Mapped[int | None] = mapped_column(ForeignKey("status_events.id"), index=True)
     requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
     network: Mapped[str] = mapped_column(String(32))
@@ -227,7 +229,7 @@ class Reply(Base):
 
     message: Mapped[Message] = relationship()
     requester: Mapped[Requester] = relationship()
-    status_event: Mapped[StatusEvent] = relationship()
+    status_event: Mapped[StatusEvent | None] = relationship()
 
 
 class NetworkCursor(Base):
@@ -242,6 +244,8 @@ class NetworkCursor(Base):
     last_success_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A network that keeps failing is left alone until then, while the others go on.
+    paused_until: Mapped[datetime | None]
 
 
 class SandboxEntry(Base):

@@ -138,6 +138,7 @@ def test_predictions_are_ordered_frozen_and_in_range(trained):
         assert isinstance(p, Prediction) and p.label in LABELS and 0.0 <= p.score <= 1.0
         assert isinstance(p.score, float) and isinstance(p.lang, str)
     assert predictions[0].lang == "en" and predictions[3].lang == classifiers.UNKNOWN
+    assert predictions[2] == Prediction(label=O, score=0.0, lang=classifiers.UNKNOWN)
     reversed_scores = [p.score for p in classifier.predict(texts[::-1], batch_size=1)]
     assert reversed_scores == pytest.approx([p.score for p in predictions][::-1])
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -29,6 +29,8 @@ class Incoming:
     lang: str | None = None
     url: str | None = None
     is_private: bool = False
+    # The network's own audience setting (Mastodon: public, unlisted, private, direct).
+    visibility: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class ReplyTarget:
     author_handle: str
     is_private: bool = False
     conversation_id: str | None = None
+    visibility: str | None = None
 
 
 class NetworkError(Exception):
@@ -69,7 +72,11 @@ class NetworkError(Exception):
 
 
 class Connector(ABC):
-    """One network. Build it with its client (or session factory) so tests can aim it at a fake."""
+    """One network. Build it with its client (or session factory) so tests can aim it at a fake.
+
+    Real networks also offer `from_config(network_config, environ) -> Connector`,
+    which the registry calls: secrets come from `environ` via the `*_env` keys.
+    """
 
     name: str
     max_length: int
@@ -88,6 +95,16 @@ class Connector(ABC):
     @abstractmethod
     def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
         """Answer `target` in its thread, privately if it was private."""
+
+    def post_poll(
+        self, question: str, options: Sequence[str], *, duration_seconds: int, idempotency_key: str
+    ) -> PostRef:
+        """Publish a native poll (the relevance survey); networks without polls raise."""
+        raise NotImplementedError(f"{self.name} has no native polls")
+
+    def whoami(self) -> str:
+        """The account's handle, proving the credentials work (for `datacall doctor`)."""
+        raise NotImplementedError
 
     def close(self) -> None:
         """Release connections; the default has none."""

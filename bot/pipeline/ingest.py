@@ -74,6 +74,7 @@ def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...
                 in_reply_to_id=item.in_reply_to_id,
                 conversation_id=item.conversation_id,
                 is_private=item.is_private,
+                visibility=item.visibility,
                 sent_at=item.sent_at,
             )
         )

@@ -61,6 +61,7 @@ def send_due_replies(
                     author_handle=message.requester.handle or "",
                     is_private=message.is_private,
                     conversation_id=message.conversation_id,
+                    visibility=message.visibility,
                 )
             try:
                 ref = connectors[reply.network].reply(target, reply.text, idempotency_key=reply.idempotency_key)
