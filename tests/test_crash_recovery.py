@@ -160,3 +160,56 @@ def test_failing_reply_goes_dead_after_max_attempts(cli, ready, monkeypatch, wri
         session.execute(update(Reply).values(next_attempt_at=utcnow()))
     cli("run --once", config=config)
     assert snapshot(ready)["replies"] == {"dead": 2}
+
+
+def test_a_failing_network_is_paused_then_catches_up_with_nothing_lost(cli, ready, monkeypatch):
+    from storage.models import NetworkCursor
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SandboxConnector, "fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("503 from network")))
+        for _ in range(3):
+            assert "poll:sandbox: failed" in cli("run --once", expect=1).output
+    with ready() as session:
+        row = session.get(NetworkCursor, "sandbox")
+        assert row.consecutive_failures == 3 and row.paused_until is not None
+        assert "503" in row.last_error
+    assert "paused until" in cli("status").output
+    cli("run --once")  # paused: the poll does not even call the network
+    assert snapshot(ready)["messages"] == []
+    with ready() as session, session.begin():
+        session.get(NetworkCursor, "sandbox").paused_until = utcnow()  # the pause ends
+    assert_complete(clean_outcome(cli, ready))
+    with ready() as session:
+        assert session.get(NetworkCursor, "sandbox").consecutive_failures == 0
+
+
+def test_network_asking_to_wait_is_paused_for_that_long(cli, ready, monkeypatch):
+    from bot.networks.base import NetworkError
+    from storage.models import NetworkCursor
+
+    def too_many(*_a, **_k):
+        raise NetworkError("429 Too Many Requests", retry_after=120)
+
+    monkeypatch.setattr(SandboxConnector, "fetch", too_many)
+    cli("run --once", expect=1)
+    with ready() as session:
+        pause = session.get(NetworkCursor, "sandbox").paused_until - utcnow()
+    assert timedelta(seconds=100) < pause <= timedelta(seconds=120)
+
+
+def test_replies_to_a_network_that_says_slow_down_wait_for_the_next_pass(cli, ready, monkeypatch):
+    from bot.networks.base import NetworkError
+
+    calls = []
+
+    def slow_down(self, target, text, *, idempotency_key):
+        calls.append(idempotency_key)
+        raise NetworkError("429", retry_after=60)
+
+    monkeypatch.setattr(SandboxConnector, "reply", slow_down)
+    cli("run --once")
+    assert len(calls) == 1  # the second reply was not even tried
+    with ready() as session:
+        replies = session.scalars(select(Reply).order_by(Reply.id)).all()
+        assert [r.state for r in replies] == ["failed", "pending"]
+        assert replies[0].next_attempt_at - utcnow() > timedelta(seconds=50)

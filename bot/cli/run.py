@@ -13,7 +13,7 @@ from bot.jobs import run_once
 from bot.scheduler import run_forever
 from storage import migrate, queries
 from storage.database import describe
-from storage.models import Message, NetworkCursor
+from storage.models import Message, NetworkCursor, utcnow
 
 
 def init(config: ConfigOption = None) -> None:
@@ -65,12 +65,18 @@ def status(config: ConfigOption = None) -> None:
         console.print("requests: " + _counts(queries.request_counts(session)))
         console.print("outbox: " + _counts(queries.reply_counts(session)))
         table = Table("network", "last poll", "last success", "failures", "last error")
+        paused = []
         for row in session.scalars(select(NetworkCursor).order_by(NetworkCursor.network)):
             table.add_row(
                 row.network, _when(row.last_poll_at), _when(row.last_success_at),
                 str(row.consecutive_failures), row.last_error or "",
             )
+            if row.paused_until and row.paused_until > utcnow():
+                paused.append(f"{row.network} is paused until {_when(row.paused_until)} after "
+                              f"{row.consecutive_failures} failed polls")
         console.print(table)
+        for line in paused:
+            console.print(line, style="bold red")
 
 
 def _counts(counts: dict[str, int]) -> str:

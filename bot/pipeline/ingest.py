@@ -6,18 +6,31 @@ messages means a crash can neither skip a message nor store it twice.
 
 from __future__ import annotations
 
+import logging
+import random
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.networks.base import Connector, Incoming
+from bot.networks.base import Connector, Incoming, NetworkError
 from storage import queries
 from storage.models import Message, NetworkCursor, Post, Requester, utcnow
+
+log = logging.getLogger(__name__)
+
+# After this many failed polls in a row a network is paused, so it stops
+# eating the poll job's time while the other networks go on.
+FAILURES_BEFORE_PAUSE = 3
+MAX_PAUSE = timedelta(hours=1)
 
 
 def poll(connector: Connector, sessions: sessionmaker[Session]) -> int:
     """Fetch once from `connector`; returns how many new messages were stored."""
     with sessions() as session:
         cursor_row = session.get(NetworkCursor, connector.name)
+        if cursor_row and cursor_row.paused_until and cursor_row.paused_until > utcnow():
+            return 0
         cursor = cursor_row.cursor if cursor_row else None
         state = dict(cursor_row.state) if cursor_row else {}
         watched = queries.posted_external_ids(session, network=connector.name)
@@ -41,6 +54,7 @@ def poll(connector: Connector, sessions: sessionmaker[Session]) -> int:
         cursor_row.last_success_at = now
         cursor_row.consecutive_failures = 0
         cursor_row.last_error = None
+        cursor_row.paused_until = None
     return stored
 
 
@@ -114,6 +128,25 @@ def _record_failure(sessions: sessionmaker[Session], network: str, exc: Exceptio
         if row is None:
             row = NetworkCursor(network=network, state={}, consecutive_failures=0)
             session.add(row)
-        row.last_poll_at = utcnow()
+        now = utcnow()
+        row.last_poll_at = now
         row.consecutive_failures += 1
         row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        pause = pause_after(row.consecutive_failures, exc)
+        if pause:
+            row.paused_until = now + pause
+            log.warning(
+                "%s paused until %s after %d failed polls: %s",
+                network, row.paused_until.isoformat(timespec="seconds"), row.consecutive_failures, row.last_error,
+            )
+
+
+def pause_after(failures: int, exc: Exception) -> timedelta | None:
+    """How long to leave a failing network alone: what it asked for, else a growing, jittered pause."""
+    retry_after = exc.retry_after if isinstance(exc, NetworkError) else None
+    if retry_after:
+        return timedelta(seconds=retry_after)
+    if failures < FAILURES_BEFORE_PAUSE:
+        return None
+    seconds = min(30 * 2 ** (failures - FAILURES_BEFORE_PAUSE), MAX_PAUSE.total_seconds())
+    return timedelta(seconds=random.uniform(seconds / 2, seconds))

@@ -37,13 +37,18 @@ def send_due_replies(
     """Send every due reply once; returns how many were sent."""
     _recover_stale(sessions, Reply, connectors, state_field="sending")
     sent = 0
+    # Networks that answered "slow down": the rest of their replies wait for the next pass.
+    waiting: set[str] = set()
     while True:
         with sessions() as session:
-            due = queries.due_replies(session, networks=list(connectors), now=utcnow(), limit=batch_size)
+            open_networks = [name for name in connectors if name not in waiting]
+            due = queries.due_replies(session, networks=open_networks, now=utcnow(), limit=batch_size)
         if not due:
             return sent
         progressed = False
         for reply in due:
+            if reply.network in waiting:
+                continue
             with sessions() as session, session.begin():
                 won = queries.claim(
                     session, Reply, reply.id,
@@ -67,6 +72,8 @@ def send_due_replies(
                 ref = connectors[reply.network].reply(target, reply.text, idempotency_key=reply.idempotency_key)
             except Exception as exc:
                 _record_failure(sessions, Reply, reply.id, exc, max_attempts, retry_base_seconds)
+                if isinstance(exc, NetworkError) and exc.retry_after:
+                    waiting.add(reply.network)
                 continue
             with sessions() as session, session.begin():
                 row = session.get(Reply, reply.id)
