@@ -10,7 +10,7 @@ from functools import partial
 from bot.pipeline import ingest
 from bot.pipeline.classify import classify_pending
 from bot.pipeline.outbox import post_due, send_due_replies
-from bot.pipeline.replies import queue_status_replies
+from bot.pipeline.replies import ReplyWriter
 from bot.pipeline.route import route_classified
 from bot.runtime import Runtime
 
@@ -24,10 +24,9 @@ class Job:
     interval_seconds: float
 
 
-def reply_queuer(runtime: Runtime) -> Callable[..., object]:
-    """`queue_status_replies` with this deployment's templates, limits and language."""
-    return partial(
-        queue_status_replies,
+def reply_writer(runtime: Runtime) -> ReplyWriter:
+    """Reply rows with this deployment's templates, limits and language."""
+    return ReplyWriter(
         templates=runtime.templates,
         max_length={name: runtime.max_length(name) for name in runtime.connectors},
         default_language=runtime.config.campaigns.default_language,
@@ -74,7 +73,7 @@ def classify_and_route(runtime: Runtime) -> int:
         threshold=classifier_config.threshold,
         batch_size=classifier_config.batch_size,
     )
-    return route_classified(runtime.sessions, queue_replies=reply_queuer(runtime))
+    return route_classified(runtime.sessions, writer=reply_writer(runtime))
 
 
 def run_job(job: Job) -> tuple[int | None, Exception | None]:

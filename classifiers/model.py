@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .labels import DATA_REQUEST, Prediction, label_for
 from .language import detect_languages
-from .text import for_model
+from .text import model_tokens
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -57,18 +57,20 @@ class TextClassifier:
         return f"TextClassifier(path={str(self.path)!r}, version={self.version!r})"
 
     def scores(self, texts: Iterable[str], *, batch_size: int = 1000) -> list[float]:
-        """P(data_request) for each text; 0.0 for texts with nothing left after clean-up.
+        """P(data_request) for each text; 0.0 for texts with no word at all.
 
         Empty texts never reach spaCy: a batch of only empty docs crashes thinc's ngram layer.
         """
-        cleaned = [for_model(t) for t in texts]
-        out = [0.0] * len(cleaned)
-        todo = [i for i, text in enumerate(cleaned) if text]
+        from spacy.tokens import Doc
+
+        tokens = [model_tokens(t) for t in texts]
+        out = [0.0] * len(tokens)
+        todo = [i for i, words in enumerate(tokens) if words]
         for start in range(0, len(todo), _ZONE):
             chunk = todo[start : start + _ZONE]
             with self._lock, self.nlp.memory_zone():
-                docs = self.nlp.pipe((cleaned[i] for i in chunk), batch_size=batch_size)
-                for i, doc in zip(chunk, docs):
+                docs = (Doc(self.nlp.vocab, words=tokens[i]) for i in chunk)
+                for i, doc in zip(chunk, self.nlp.pipe(docs, batch_size=batch_size)):
                     out[i] = float(doc.cats[DATA_REQUEST])
         return out
 

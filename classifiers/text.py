@@ -37,9 +37,9 @@ def model_tokens(text: str) -> list[str]:
     text = _URL.sub(" httpurl ", text)
     text = _MENTION.sub(" atmention ", text)
     text = _HASHTAG.sub(r" \1 ", text)
-    text = _ELISION.sub(r"\1' \2", text.replace("’", "'"))
-    text = _SYMBOL.sub(r" \1 ", text)
-    return _strip_accents(text.casefold()).split()
+    text = _strip_accents(text.casefold()).replace("’", "'")
+    text = _ELISION.sub(r"\1' \2", text)
+    return _SYMBOL.sub(r" \1 ", text).split()
 
 
 def for_language_id(text: str) -> str:

@@ -17,19 +17,18 @@ from .corpus import CorpusError, read_jsonl, split_records
 from .labels import LABELS
 from .metrics import evaluate
 from .model import TextClassifier, files_digest
-from .text import NORMALISATION_VERSION, for_model
+from .text import NORMALISATION_VERSION, model_tokens
 
 CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
 
 
 def _write_docbin(records: list[dict], path: Path) -> None:
-    import spacy
-    from spacy.tokens import DocBin
+    from spacy.tokens import Doc, DocBin
+    from spacy.vocab import Vocab
 
-    tokenizer = spacy.blank("xx")
-    docs = DocBin()
+    vocab, docs = Vocab(), DocBin()
     for record in records:
-        doc = tokenizer.make_doc(for_model(record["text"]))
+        doc = Doc(vocab, words=model_tokens(record["text"]))
         doc.cats = {label: float(label == record["label"]) for label in LABELS}
         docs.add(doc)
     docs.to_disk(path)

@@ -22,7 +22,7 @@ from classifiers import (
     split_records,
     train,
 )
-from classifiers.text import for_language_id, for_model
+from classifiers.text import for_language_id, model_tokens
 from classifiers.training import _publish
 
 D, O = "data_request", "off_topic"
@@ -297,9 +297,11 @@ def test_detect_languages_matches_single_calls():
 
 
 def test_text_normalisation():
-    assert for_model("@Ville_Paris Publiez l'Horaire #OpenData https://t.co/x 🙏") == (
-        "atmention publiez l' horaire opendata httpurl 🙏"
-    )
+    assert model_tokens("@Ville_Paris Publiez l’Horaire des données!! #OpenData https://t.co/x 🙏🙏") == [
+        "atmention", "publiez", "l'", "horaire", "des", "donnees", "!", "!", "opendata", "httpurl", "🙏", "🙏",
+    ]
+    assert model_tokens("donne\u0301es") == ["donnees"]  # decomposed accents too
+    assert model_tokens(" \n ") == []
     assert for_language_id("@Ville_Paris merci 🙏 #OpenData https://t.co/x 2024") == "merci"
 
 

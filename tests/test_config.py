@@ -142,4 +142,4 @@ def test_broken_templates_file_names_the_entry(write_config, tmp_path):
     path = write_config(f"[replies]\ntemplates = '{templates}'\n[database]\nurl = 'sqlite:///{tmp_path}/x.db'\n")
     result = run_cli("init", "--config", str(path))
     assert result.exit_code == 2
-    assert "[received] fr: missing reply text" in result.output
+    assert "[start] fr: missing reply text" in result.output

@@ -9,7 +9,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from bot.cli.common import ConfigOption, console, fail, runtime
-from bot.jobs import reply_queuer
+from bot.jobs import reply_writer
 from bot.pipeline.status import StatusError, set_status
 from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent
 
@@ -98,7 +98,7 @@ def set_status_command(
             event = set_status(
                 session, request_id, status,
                 actor=actor or _login(), answer=answer, url=url, duplicate_of=of,
-                queue_replies=reply_queuer(rt),
+                writer=reply_writer(rt),
             )
         except StatusError as exc:
             fail(str(exc), 2)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.jobs import reply_queuer, run_once
+from bot.jobs import reply_writer, run_once
 from bot.networks.sandbox import say, timeline
 from bot.pipeline.status import set_status
 from bot.runtime import Runtime
@@ -57,7 +57,7 @@ def play(rt: Runtime) -> DemoOutcome:
     _run(rt, outcome)  # collects, classifies, opens requests, acknowledges
 
     with rt.sessions() as session, session.begin():
-        queue = reply_queuer(rt)
+        writer = reply_writer(rt)
         by_text = {m.text: m for m in session.scalars(select(Message))}
         for sample in samples:
             message = by_text[sample["text"]]
@@ -65,13 +65,13 @@ def play(rt: Runtime) -> DemoOutcome:
         first_request = session.scalar(select(Request).order_by(Request.id))
         if first_request is not None:
             set_status(
-                session, first_request.id, "published", actor="demo officer", queue_replies=queue,
+                session, first_request.id, "published", actor="demo officer", writer=writer,
                 url=PUBLISHED_URL, answer="Counts per counter and per hour, updated daily.",
             )
             outcome.published = first_request
         pair = [by_text[s["text"]].request_id for s in samples if s.get("pair")]
         if len(pair) == 2 and all(pair) and pair[0] != pair[1]:
-            set_status(session, pair[1], "duplicate", actor="demo officer", queue_replies=queue, duplicate_of=pair[0])
+            set_status(session, pair[1], "duplicate", actor="demo officer", writer=writer, duplicate_of=pair[0])
             outcome.merged = (pair[1], pair[0])
     _run(rt, outcome)  # sends the status replies
 

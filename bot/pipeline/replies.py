@@ -1,57 +1,82 @@
-"""Queue status replies: one outbox row per (status event, supporter), never two."""
+"""Queue replies in the outbox: one row per (status event, supporter), never two."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from bot.replies.render import Templates
 from storage import queries
-from storage.models import Reply, Request, StatusEvent
+from storage.models import Message, Reply, Request, Requester, StatusEvent
 
 
-def queue_status_replies(
-    session: Session,
-    *,
-    event: StatusEvent,
-    request: Request,
-    templates: Templates,
-    max_length: dict[str, int],
-    default_language: str,
-    public_url: str = "",
-) -> list[Reply]:
-    """Outbox rows telling every supporter about `event`, in their language, on their network."""
-    queued = []
-    for requester, message in queries.supporters(session, request_id=request.id):
-        if requester.opted_out or requester.network not in max_length:
-            continue  # opted out, or a network no longer enabled: nobody to tell there
-        lang = requester.lang if requester.lang in ("fr", "en") else default_language
-        link = ""
-        if public_url:
-            label = "Suivi :" if lang == "fr" else "Follow it:"
-            link = f" {label} {public_url.rstrip('/')}/requests/{request.id}"
-        text = templates.render(
-            event.status,
-            lang,
-            max_length=max_length[requester.network],
-            id=request.id,
-            title=request.title,
-            answer=event.answer,
-            url=event.url,
-            duplicate_of=event.duplicate_of_id,
-            link=link,
-        )
+@dataclass(frozen=True)
+class ReplyWriter:
+    """Writes reply rows with this deployment's templates, length limits and languages."""
+
+    templates: Templates
+    max_length: dict[str, int]  # per enabled network
+    default_language: str
+    public_url: str = ""
+
+    def language(self, requester: Requester) -> str:
+        return requester.lang if requester.lang in ("fr", "en") else self.default_language
+
+    def queue_status_replies(self, session: Session, *, event: StatusEvent, request: Request) -> list[Reply]:
+        """Tell every supporter about `event`, in their language, on their network."""
+        queued = []
+        for requester, message in queries.supporters(session, request_id=request.id):
+            if requester.opted_out or requester.network not in self.max_length:
+                continue  # opted out, or a network no longer enabled: nobody to tell there
+            lang = self.language(requester)
+            text = self.templates.render(
+                event.status,
+                lang,
+                max_length=self.max_length[requester.network],
+                id=request.id,
+                title=request.title,
+                answer=event.answer,
+                url=event.url,
+                duplicate_of=event.duplicate_of_id,
+                link=self._link(request.id, lang),
+            )
+            queued.append(
+                self._add(session, requester, message, text, lang, key=f"datacall-{event.id}-{requester.id}",
+                          event_id=event.id)
+            )
+        session.flush()
+        return queued
+
+    def queue_answer(self, session: Session, *, message: Message, template: str, **values: object) -> Reply | None:
+        """A one-off answer to `message` (a command such as /status), at most one per message."""
+        requester = message.requester
+        if message.network not in self.max_length:
+            return None
+        lang = self.language(requester)
+        text = self.templates.render(template, lang, max_length=self.max_length[message.network], **values)
+        reply = self._add(session, requester, message, text, lang, key=f"datacall-answer-{message.id}")
+        session.flush()
+        return reply
+
+    def _link(self, request_id: int, lang: str) -> str:
+        if not self.public_url:
+            return ""
+        label = "Suivi :" if lang == "fr" else "Follow it:"
+        return f" {label} {self.public_url.rstrip('/')}/requests/{request_id}"
+
+    @staticmethod
+    def _add(session, requester, message, text, lang, *, key, event_id=None) -> Reply:
         reply = Reply(
-            status_event_id=event.id,
+            status_event_id=event_id,
             requester_id=requester.id,
             message_id=message.id,
             network=requester.network,
-            idempotency_key=f"datacall-{event.id}-{requester.id}",
+            idempotency_key=key,
             lang=lang,
             text=text,
             state="pending",
             attempts=0,
         )
         session.add(reply)
-        queued.append(reply)
-    session.flush()
-    return queued
+        return reply

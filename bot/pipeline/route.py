@@ -1,15 +1,15 @@
 """Route: a classified data request becomes a Request with an acknowledgement queued.
 
-Off-topic messages are only marked routed: stored, no request, no reply.
+Commands (/start, /status, /stop) are answered instead; off-topic messages are
+only marked routed: stored, no request, no reply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.pipeline.replies import queue_status_replies
+from bot.pipeline.commands import command_of, handle_command
+from bot.pipeline.replies import ReplyWriter
 from bot.redact import title_from
 from storage import queries
 from storage.models import Message, Request, StatusEvent, utcnow
@@ -17,12 +17,7 @@ from storage.models import Message, Request, StatusEvent, utcnow
 SYSTEM_ACTOR = "datacall"
 
 
-def route_classified(
-    sessions: sessionmaker[Session],
-    *,
-    queue_replies: Callable[..., object],
-    batch_size: int = 200,
-) -> int:
+def route_classified(sessions: sessionmaker[Session], *, writer: ReplyWriter, batch_size: int = 200) -> int:
     """Turn classified messages into requests, one committed batch at a time; returns how many requests."""
     created = 0
     while True:
@@ -37,15 +32,18 @@ def route_classified(
                     where=[Message.routed_at.is_(None)], values={"routed_at": now},
                 ):
                     continue  # another worker routed it
-                if message.label == "data_request":
-                    open_request(session, message, queue_replies=queue_replies)
+                if message.lang:
+                    message.requester.lang = message.lang
+                command = command_of(message.text)
+                if command:
+                    handle_command(session, message, command, writer=writer)
+                elif message.label == "data_request":
+                    open_request(session, message, writer=writer)
                     created += 1
 
 
-def open_request(session: Session, message: Message, *, queue_replies: Callable[..., object]) -> Request:
+def open_request(session: Session, message: Message, *, writer: ReplyWriter) -> Request:
     """A new request supported by `message`, its `received` event, and the acknowledgement."""
-    if message.lang:
-        message.requester.lang = message.lang
     request = Request(
         title=title_from(message.text),
         status="received",
@@ -57,5 +55,5 @@ def open_request(session: Session, message: Message, *, queue_replies: Callable[
     event = StatusEvent(request_id=request.id, status="received", actor=SYSTEM_ACTOR)
     session.add(event)
     session.flush()
-    queue_replies(session, event=event, request=request)
+    writer.queue_status_replies(session, event=event, request=request)
     return request

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from bot.pipeline.replies import ReplyWriter
 from storage.models import REQUEST_STATUSES, Message, Request, StatusEvent
 
 # Statuses that mean nothing without a public answer or a link.
@@ -24,7 +23,7 @@ def set_status(
     status: str,
     *,
     actor: str,
-    queue_replies: Callable[..., object],
+    writer: ReplyWriter,
     answer: str | None = None,
     url: str | None = None,
     duplicate_of: int | None = None,
@@ -59,7 +58,7 @@ def set_status(
     request.url = url
     session.flush()
     # Tell the supporters first, while they are still this request's supporters.
-    queue_replies(session, event=event, request=request)
+    writer.queue_status_replies(session, event=event, request=request)
     if target is not None:
         request.duplicate_of_id = target.id
         # Merging keeps every supporter: their messages now back the surviving request.

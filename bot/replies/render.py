@@ -11,10 +11,10 @@ from storage.models import REQUEST_STATUSES
 
 PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates.toml"
 LANGUAGES = ("fr", "en")
-REQUIRED = ("call", *REQUEST_STATUSES)
+REQUIRED = ("call", "start", "status", "stop", *REQUEST_STATUSES)
 ELLIPSIS = "…"
 # Placeholders shortened first when a reply is too long; links are never cut.
-SHORTENABLE = ("title", "answer")
+SHORTENABLE = ("title", "answer", "requests")
 
 
 class TemplateError(ValueError):
@@ -53,7 +53,7 @@ def load_templates(path: str | Path | None = None) -> Templates:
 
 
 KNOWN_PLACEHOLDERS = {
-    "id", "title", "answer", "answer_sep", "url", "duplicate_of", "link", "campaign",
+    "id", "title", "answer", "answer_sep", "url", "duplicate_of", "link", "campaign", "requests",
 }
 
 
