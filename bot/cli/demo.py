@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.panel import Panel
 
 from bot.cli.common import ConfigOption, config_or_exit, console, fail
@@ -60,14 +62,22 @@ def demo(
         lines.append(f"[bold]published[/bold] request #{outcome.published.id} \"{outcome.published.title}\"")
     if outcome.merged:
         lines.append(f"[bold]merged[/bold]    request #{outcome.merged[0]} into #{outcome.merged[1]} (same dataset, every supporter kept)")
+    prog = _program()
     lines += [
         f"[bold]database[/bold]  {directory / 'datacall.db'}",
         "",
         "Try next:",
-        f"  datacall request list --config {config_file}",
-        f"  datacall request show {outcome.published.id if outcome.published else 1} --config {config_file}",
-        f"  datacall status --config {config_file}",
-        f"  echo 'Pouvez-vous publier les horaires des piscines ?' | datacall classify",
+        f"  {prog} request list --config {config_file}",
+        f"  {prog} request show {outcome.published.id if outcome.published else 1} --config {config_file}",
+        f"  {prog} status --config {config_file}",
+        f"  echo 'Pouvez-vous publier les horaires des piscines ?' | {prog} classify",
         f"(took {time.monotonic() - started:.0f} s)",
     ]
-    console.print(Panel("\n".join(lines), title="datacall demo", expand=False))
+    # A console that wraps: the summary must be read whole, not cut at the panel's edge.
+    Console().print(Panel("\n".join(lines), title="datacall demo", expand=False))
+
+
+def _program() -> str:
+    """How the user called datacall (e.g. .venv/bin/datacall), so the hints can be pasted."""
+    called = Path(sys.argv[0])
+    return str(called) if called.name == "datacall" else "datacall"
