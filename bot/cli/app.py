@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import campaigns, classifier, demo, requests, run
+from bot.cli import campaigns, classifier, demo, doctor, requests, run
 
 app = typer.Typer(
     name="datacall",
@@ -17,6 +17,7 @@ app.command()(run.init)
 app.command()(run.run)
 app.command()(demo.demo)
 app.command()(run.status)
+app.command()(doctor.doctor)
 app.add_typer(campaigns.app, name="campaign")
 app.command()(requests.queue)
 app.add_typer(requests.app, name="request")

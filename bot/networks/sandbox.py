@@ -50,6 +50,11 @@ class SandboxConnector(Connector):
             is_private=target.is_private,
         )
 
+    def whoami(self) -> str:
+        with self.sessions() as session:
+            session.scalar(select(SandboxEntry.id).limit(1))  # the timeline table is reachable
+        return BOT_HANDLE
+
     def _publish(self, text, *, idempotency_key, in_reply_to_id=None, is_private=False) -> PostRef:
         if len(text) > self.max_length:
             raise ValueError(f"sandbox post of {len(text)} characters exceeds {self.max_length}")
