@@ -125,6 +125,8 @@ class Requester(Base):
     handle: Mapped[str | None] = mapped_column(String(200))
     lang: Mapped[str | None] = mapped_column(String(8))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Public pages and exports show this person's handle and words only if they agreed.
+    consented_public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -173,6 +175,8 @@ class Message(Base):
     label: Mapped[str | None] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(64))
+    # In the classifier's uncertain band: an officer decides, no automatic reply before.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     classified_at: Mapped[datetime | None] = mapped_column(index=True)
     # Routing step: a data request becomes (or joins) a Request.
     routed_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -262,3 +266,46 @@ class SandboxEntry(Base):
     from_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+USER_ROLES = ("admin", "officer", "viewer")
+
+
+class User(Base):
+    """An officer account for the web app; passwords are stored as argon2 hashes only."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="officer")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LabelDecision(Base):
+    """An officer confirming or correcting the classifier: training data for the next model."""
+
+    __tablename__ = "label_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32))
+    previous_label: Mapped[str | None] = mapped_column(String(32))
+    previous_score: Mapped[float | None] = mapped_column(Float)
+    officer: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    message: Mapped[Message] = relationship()
+
+
+class AppSetting(Base):
+    """Small per-deployment values made once, e.g. the salt that pseudonymises exports."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
