@@ -36,10 +36,15 @@ def _identifier():
 def detect_language(text: str) -> str:
     """ISO 639-1 code of `text` ("fr", "en", ...), or "und" if nothing to read."""
     cleaned = for_language_id(text)
-    if sum(c.isalpha() for c in cleaned) < MIN_LETTERS:
+    if sum(map(str.isalpha, cleaned)) < MIN_LETTERS:
         return UNKNOWN
     ranked = _identifier().rank(cleaned)
-    return max(ranked, key=lambda pair: pair[1] * PREFERRED.get(pair[0], 1.0))[0]
+    top, top_p = ranked[0]
+    if top in PREFERRED:
+        return top
+    probs = dict(ranked)
+    preferred = max(PREFERRED, key=lambda lang: probs[lang] * PREFERRED[lang])
+    return preferred if probs[preferred] * PREFERRED[preferred] > top_p else top
 
 
 def detect_languages(texts: Iterable[str]) -> list[str]:

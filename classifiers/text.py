@@ -21,11 +21,20 @@ _HASHTAG = re.compile(r"(?<!\w)#(\w+)")
 _ELISION = re.compile(r"(\w)'(\w)")
 _SYMBOL = re.compile(r"([^\w\s'])")  # punctuation and emoji become tokens of their own
 _SPACES = re.compile(r"\s+")
+_LATIN_ACCENT = re.compile("[\u0300-\u036f]")  # combining accents of Latin scripts
+_NON_WORD = re.compile(r"[^\w\s]+")
+_DIGITS = re.compile(r"[\d_]+")
 
 
 def _strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Drop Latin accents ("données" -> "donnees"), keep other scripts' marks."""
+    if text.isascii():
+        return text
+    return _LATIN_ACCENT.sub("", unicodedata.normalize("NFKD", text))
+
+
+def _marks_and_punctuation(match: re.Match) -> str:
+    return "".join(c if unicodedata.category(c)[0] in "MP" else " " for c in match.group())
 
 
 def model_tokens(text: str) -> list[str]:
@@ -49,9 +58,6 @@ def for_language_id(text: str) -> str:
     """
     text = _URL.sub(" ", text)
     text = _MENTION.sub(" ", text)
-    text = _HASHTAG.sub(" ", text)
-    kept = [
-        c if (unicodedata.category(c)[0] in "LMP" or c.isspace()) else " "
-        for c in text
-    ]
-    return _SPACES.sub(" ", "".join(kept)).strip()
+    text = _HASHTAG.sub(" ", unicodedata.normalize("NFC", text))
+    text = _NON_WORD.sub(_marks_and_punctuation, text)  # emoji and symbols go
+    return _SPACES.sub(" ", _DIGITS.sub(" ", text)).strip()

@@ -153,6 +153,8 @@ def test_threshold_decides_the_label(trained):
         labels = [p.label for p in classifier.predict(texts, threshold=threshold)]
         assert labels == [D if s >= threshold else O for s in scores]
     assert all(p.label == D for p in classifier.predict(texts, threshold=0.0))
+    # score == threshold counts as a data request (an empty text scores exactly 0.0)
+    assert classifier.predict([""], threshold=0.0)[0].label == D
     with pytest.raises(ValueError):
         classifier.predict(texts, threshold=1.5)
 

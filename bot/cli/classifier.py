@@ -98,14 +98,14 @@ def evaluate(
 
 def _print_metrics(report: dict, *, title: str) -> None:
     console.print(
-        f"[bold]{title}[/bold]: n={report.get('n')} accuracy={report.get('accuracy', 0):.3f} "
-        f"macro-F1={report.get('macro_f1', 0):.3f}"
+        f"[bold]{title}[/bold]: n={report.get('n')} accuracy={_number(report.get('accuracy'))} "
+        f"macro-F1={_number(report.get('macro_f1'))}"
     )
     per_lang = report.get("per_language") or {}
     if per_lang:
         console.print(
             "per language: "
-            + ", ".join(f"{lang} {values['macro_f1']:.3f} (n={values['n']})" for lang, values in sorted(per_lang.items()))
+            + ", ".join(f"{lang} {_number(v['macro_f1'])} (n={v['n']})" for lang, v in sorted(per_lang.items()))
         )
     matrix = report.get("confusion")
     if matrix:
@@ -113,3 +113,8 @@ def _print_metrics(report: dict, *, title: str) -> None:
         for gold in classifiers.LABELS:
             table.add_row(gold, *(str(matrix.get(gold, {}).get(p, 0)) for p in classifiers.LABELS))
         console.print(table)
+
+
+def _number(value: float | None) -> str:
+    """Metrics are None where undefined (an empty split)."""
+    return "n/a" if value is None else f"{value:.3f}"
