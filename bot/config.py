@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_CONFIG_PATH = Path("datacall.toml")
 
@@ -88,6 +88,16 @@ class ClassifierConfig(Section):
     model_path: str = ""
     threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     batch_size: Annotated[int, Field(ge=1)] = 256
+    # [low, high]: scores in between go to officers, with no automatic reply.
+    # Empty: the band the model measured on its dev split, if it has one.
+    review_band: list[Annotated[float, Field(ge=0.0, le=1.0)]] = []
+
+    @field_validator("review_band")
+    @classmethod
+    def _band_is_a_range(cls, band: list[float]) -> list[float]:
+        if band and (len(band) != 2 or band[0] > band[1]):
+            raise ValueError("must be empty or two scores [low, high] with low <= high")
+        return band
 
 
 class CampaignsConfig(Section):

@@ -67,11 +67,14 @@ def build_jobs(runtime: Runtime) -> list[Job]:
 def classify_and_route(runtime: Runtime) -> int:
     """Classify new messages, then turn data requests into requests (two committed steps)."""
     classifier_config = runtime.config.classifier
+    classifier = runtime.classifier
+    band = classifier_config.review_band or getattr(classifier, "review_band", None)
     classify_pending(
         runtime.sessions,
-        runtime.classifier,
+        classifier,
         threshold=classifier_config.threshold,
         batch_size=classifier_config.batch_size,
+        review_band=tuple(band) if band else None,
     )
     return route_classified(runtime.sessions, writer=reply_writer(runtime))
 

@@ -133,3 +133,23 @@ def test_status_command_reports_queues_and_polls(cli, sessions):
     cli("run --once")
     output = cli("status").output
     assert "0 to classify" in output and "outbox: sent 2" in output and "sandbox" in output
+
+
+def test_uncertain_messages_wait_for_an_officer_without_reply(cli, sessions, write_config, db_url):
+    config = write_config(f'[database]\nurl = "{db_url}"\n[classifier]\nreview_band = [0.0, 1.0]\n', "band.toml")
+    cli("init", config=config)
+    citizens_reply(sessions, to=None)
+    cli("run --once", config=config)
+    with sessions() as session:
+        messages = session.scalars(select(Message)).all()
+        assert all(m.needs_review and m.routed_at is not None and m.request_id is None for m in messages)
+        assert session.scalars(select(Request)).all() == []
+        assert timeline(session, from_bot=True) == []
+
+
+def test_review_band_must_be_a_range(write_config):
+    from bot.config import ConfigError, load_config
+    import pytest
+
+    with pytest.raises(ConfigError, match="classifier.review_band"):
+        load_config(write_config("[classifier]\nreview_band = [0.8, 0.2]\n"))

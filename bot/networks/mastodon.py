@@ -219,14 +219,17 @@ class MastodonConnector(Connector):
             return
         self._policy_checked = True
         try:
-            policy = self._call(self.client.notifications_policy)
+            policy = self._call(self.client.notifications_policy, gone_is_permanent=True)
             if policy.get("for_private_mentions") not in (None, "accept"):
-                self._call(lambda: self.client.update_notifications_policy(for_private_mentions="accept"))
+                self._call(
+                    lambda: self.client.update_notifications_policy(for_private_mentions="accept"),
+                    gone_is_permanent=True,
+                )
                 log.info("mastodon: the account now accepts private mentions from people it does not follow")
-        except _BudgetSpent:
-            self._policy_checked = False
-            raise
         except NetworkError as exc:
+            if not exc.permanent:
+                self._policy_checked = False  # busy or down: try again at the next fetch
+                raise
             log.warning(
                 "mastodon: could not make the account accept unsolicited private mentions (%s); "
                 "set it in the account's notification settings so private messages reach datacall", exc,

@@ -15,6 +15,7 @@ def classify_pending(
     *,
     threshold: float,
     batch_size: int,
+    review_band: tuple[float, float] | None = None,
 ) -> int:
     """Classify unclassified messages, one committed batch at a time; returns how many."""
     done = 0
@@ -37,7 +38,12 @@ def classify_pending(
                         # The network's own language tag, when it gave one, beats detection.
                         "lang": message.lang or prediction.lang,
                         "model_version": classifier.version,
+                        "needs_review": in_band(prediction.score, review_band),
                         "classified_at": now,
                     },
                 )
                 done += won
+
+
+def in_band(score: float, band: tuple[float, float] | None) -> bool:
+    return band is not None and band[0] <= score <= band[1]

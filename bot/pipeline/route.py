@@ -37,6 +37,8 @@ def route_classified(sessions: sessionmaker[Session], *, writer: ReplyWriter, ba
                 command = command_of(message.text)
                 if command:
                     handle_command(session, message, command, writer=writer)
+                elif message.needs_review:
+                    continue  # uncertain: an officer decides in the queue, nothing is sent before
                 elif message.label == "data_request":
                     open_request(session, message, writer=writer)
                     created += 1

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "mastodon"
@@ -97,7 +97,7 @@ class FakeMastodon:
     # -- lifecycle ----------------------------------------------------------
 
     def start(self) -> FakeMastodon:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -492,6 +492,13 @@ class FakeMastodon:
 
 
 # -- helpers ------------------------------------------------------------------
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr: the tests read `FakeMastodon.requests` instead."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
 
 _TOKENS = re.compile(r"https?://\S+|@[\w.]+(?:@[\w.-]+\w)?")
 
