@@ -42,7 +42,12 @@ def claim(session: Session, model, row_id: int, *, where, values: dict) -> bool:
 
 def messages_to_classify(session: Session, *, limit: int) -> Sequence[Message]:
     return session.scalars(
-        select(Message).where(Message.classified_at.is_(None)).order_by(Message.id).limit(limit)
+        select(Message)
+        .where(Message.classified_at.is_(None))
+        .order_by(Message.id)
+        .limit(limit)
+        # PostgreSQL: concurrent workers take different rows instead of the same batch.
+        .with_for_update(skip_locked=True)
     ).all()
 
 
@@ -52,6 +57,7 @@ def messages_to_route(session: Session, *, limit: int) -> Sequence[Message]:
         .where(Message.classified_at.is_not(None), Message.routed_at.is_(None))
         .order_by(Message.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     ).all()
 
 

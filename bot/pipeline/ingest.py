@@ -11,6 +11,7 @@ import random
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.networks.base import Connector, Incoming, NetworkError
@@ -27,6 +28,7 @@ MAX_PAUSE = timedelta(hours=1)
 
 def poll(connector: Connector, sessions: sessionmaker[Session]) -> int:
     """Fetch once from `connector`; returns how many new messages were stored."""
+    ensure_cursor_row(sessions, connector.name)
     with sessions() as session:
         cursor_row = session.get(NetworkCursor, connector.name)
         if cursor_row and cursor_row.paused_until and cursor_row.paused_until > utcnow():
@@ -41,10 +43,7 @@ def poll(connector: Connector, sessions: sessionmaker[Session]) -> int:
         raise
     with sessions() as session, session.begin():
         cursor_row = session.get(NetworkCursor, connector.name, with_for_update=True)
-        if cursor_row is None:
-            cursor_row = NetworkCursor(network=connector.name, state={}, consecutive_failures=0)
-            session.add(cursor_row)
-        elif cursor_row.cursor != cursor:
+        if cursor_row.cursor != cursor:
             return 0  # another worker stored this page meanwhile; the next poll goes on from its cursor
         stored = store_messages(session, connector.name, batch.messages)
         now = utcnow()
@@ -56,6 +55,16 @@ def poll(connector: Connector, sessions: sessionmaker[Session]) -> int:
         cursor_row.last_error = None
         cursor_row.paused_until = None
     return stored
+
+
+def ensure_cursor_row(sessions: sessionmaker[Session], network: str) -> None:
+    """Create the network's cursor row once; two workers racing to do it is fine."""
+    try:
+        with sessions() as session, session.begin():
+            if session.get(NetworkCursor, network) is None:
+                session.add(NetworkCursor(network=network, state={}, consecutive_failures=0))
+    except IntegrityError:
+        pass  # the other worker created it
 
 
 def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...]) -> int:
@@ -124,10 +133,7 @@ def _campaign_for(session: Session, network: str, item: Incoming) -> int | None:
 
 def _record_failure(sessions: sessionmaker[Session], network: str, exc: Exception) -> None:
     with sessions() as session, session.begin():
-        row = session.get(NetworkCursor, network)
-        if row is None:
-            row = NetworkCursor(network=network, state={}, consecutive_failures=0)
-            session.add(row)
+        row = session.get(NetworkCursor, network, with_for_update=True)
         now = utcnow()
         row.last_poll_at = now
         row.consecutive_failures += 1
