@@ -12,6 +12,7 @@ once the server said the budget is spent, so a burst never earns a 429.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -48,6 +49,7 @@ FETCH_RESERVE = 10
 URL_LENGTH = 23
 ELLIPSIS = "…"
 USER_AGENT = "datacall"
+VISIBILITIES = ("public", "unlisted", "private", "direct")
 
 
 class MastodonConnector(Connector):
@@ -83,7 +85,7 @@ class MastodonConnector(Connector):
             api_base_url=network_config.api_base_url,
             access_token=token,
             ratelimit_method="throw",
-            version_check_mode="none",  # no instance lookup at construction, nor later
+            version_check_mode="none",  # no instance lookup at construction; no call used here needs one
             request_timeout=REQUEST_TIMEOUT,
             user_agent=USER_AGENT,
         )
@@ -93,7 +95,9 @@ class MastodonConnector(Connector):
 
     def post(self, text: str, *, idempotency_key: str) -> PostRef:
         status = self._send(
-            lambda: self.client.status_post(text, visibility="public", idempotency_key=idempotency_key),
+            lambda: self.client.status_post(
+                text, visibility="public", idempotency_key=sent_key(idempotency_key, text)
+            ),
             gone_is_permanent=False,
         )
         return _post_ref(status)
@@ -104,7 +108,8 @@ class MastodonConnector(Connector):
         poll = self.client.make_poll(list(options), expires_in=int(duration_seconds))
         status = self._send(
             lambda: self.client.status_post(
-                question, poll=poll, visibility="public", idempotency_key=idempotency_key
+                question, poll=poll, visibility="public",
+                idempotency_key=sent_key(idempotency_key, question, *options),
             ),
             gone_is_permanent=False,
         )
@@ -112,13 +117,15 @@ class MastodonConnector(Connector):
 
     def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
         body = addressed(target.author_handle, text, self.max_length)
-        visibility = target.visibility or ("direct" if target.is_private else None)
+        visibility = target.visibility if target.visibility in VISIBILITIES else None
+        if target.is_private:
+            visibility = "direct"  # a private message is never answered where others can read it
         status = self._send(
             lambda: self.client.status_post(
                 body,
                 in_reply_to_id=target.external_id,
                 visibility=visibility,
-                idempotency_key=idempotency_key,
+                idempotency_key=sent_key(idempotency_key, target.external_id, body),
             ),
             gone_is_permanent=True,
         )
@@ -191,7 +198,9 @@ class MastodonConnector(Connector):
                 raise
             threads[post_id] = self._collect_thread(post_id, context.descendants, threads.get(post_id), found)
 
-    def _collect_thread(self, post_id: str, descendants, seen: str | None, found: dict[str, Incoming]) -> str | None:
+    def _collect_thread(
+        self, post_id: str, descendants, seen: str | None, found: dict[str, Incoming]
+    ) -> str | None:
         me = self._me()
         newest = seen
         for status in descendants:
@@ -251,7 +260,8 @@ class MastodonConnector(Connector):
         wait = (reset - time.time()) if reset else 0.0
         if self.client.ratelimit_remaining <= reserve and wait > 0:
             raise _BudgetSpent(
-                f"mastodon: rate limit budget spent ({self.client.ratelimit_remaining} left), resets in {wait:.0f}s",
+                f"mastodon: rate limit budget spent ({self.client.ratelimit_remaining} left), "
+                f"resets in {wait:.0f}s",
                 retry_after=wait,
             )
 
@@ -304,6 +314,17 @@ def to_incoming(status, *, conversation_id: str | None = None) -> Incoming:
         is_private=visibility == "direct",
         visibility=visibility,
     )
+
+
+def sent_key(idempotency_key: str, *content: str) -> str:
+    """The pipeline's key, tied to what is sent.
+
+    Mastodon keeps keys per account for an hour: a second datacall database on the same
+    account (a re-initialised one, a test run) reuses "datacall-post-1" for another text,
+    and must not get the old status back. A retry of the same row sends the same content.
+    """
+    digest = hashlib.sha256("\x1f".join(content).encode("utf-8")).hexdigest()[:16]
+    return f"{idempotency_key}-{digest}"
 
 
 def _post_ref(status) -> PostRef:
@@ -366,7 +387,10 @@ def status_length(text: str) -> int:
 
 
 def addressed(handle: str, text: str, max_length: int) -> str:
-    """`text` after an @mention of the requester, so it reaches them; the text's end gives way, never the mention."""
+    """`text` after an @mention of the requester, so it reaches them.
+
+    The text's end gives way to fit `max_length`, never the mention.
+    """
     mention = f"@{handle.lstrip('@')}" if handle.strip("@ ") else ""
     if not mention or text.startswith(f"{mention} "):
         return fit_text(text, max_length)

@@ -98,7 +98,9 @@ class FakeMastodon:
 
     def start(self) -> FakeMastodon:
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -122,7 +124,12 @@ class FakeMastodon:
     # -- what citizens do ---------------------------------------------------
 
     def citizen_reply(
-        self, to_status_id: str, acct: str, html_content: str, visibility: str = "public", language: str | None = None
+        self,
+        to_status_id: str,
+        acct: str,
+        html_content: str,
+        visibility: str = "public",
+        language: str | None = None,
     ) -> str:
         """A citizen answers a status; the bot is notified only if the HTML mentions it."""
         with self._lock:
@@ -334,7 +341,8 @@ class FakeMastodon:
             self._remaining, self._window_reset = 0, time.time() + failure.reset_in
             return self._too_many()
         if failure.status == "malformed":
-            return Response("<html><body>Service temporarily unavailable</body></html>", 200, content_type="application/json")
+            body = "<html><body>Service temporarily unavailable</body></html>"
+            return Response(body, 200, content_type="application/json")
         return Response("<html><body>We're sorry, but something went wrong.</body></html>",
                         int(failure.status), content_type="text/html")
 
@@ -372,14 +380,17 @@ class FakeMastodon:
         if not text.strip() and not params.get("poll"):
             return _json(errors["422_blank"], 422)
         if _counted_length(text) > self.max_characters:
-            return _json({"error": f"Validation failed: Text character limit of {self.max_characters} exceeded"}, 422)
+            message = f"Validation failed: Text character limit of {self.max_characters} exceeded"
+            return _json({"error": message}, 422)
         if params.get("visibility") and params["visibility"] not in VISIBILITIES:
             return _json(errors["422_visibility"], 422)
         reply_to = params.get("in_reply_to_id")
         if reply_to and (reply_to not in self._statuses or not self._visible_to_bot(self._statuses[reply_to])):
             return _json(errors["404_reply"], 404)
         poll = params.get("poll")
-        if poll and not (2 <= len(poll.get("options", [])) <= 4 and 300 <= int(poll.get("expires_in", 0)) <= 2629746):
+        if poll and not (
+            2 <= len(poll.get("options", [])) <= 4 and 300 <= int(poll.get("expires_in", 0)) <= 2629746
+        ):
             return _json(errors["422_poll"], 422)
         return None
 
