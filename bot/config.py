@@ -61,6 +61,8 @@ class MastodonConfig(NetworkConfig):
 
 class TwitterConfig(NetworkConfig):
     api_base_url: str = "https://api.twitter.com"
+    # The account's handle (without @); needed only with an app-only bearer token.
+    username: str = ""
     bearer_token_env: str = "DATACALL_TWITTER_BEARER_TOKEN"
     consumer_key_env: str = "DATACALL_TWITTER_CONSUMER_KEY"
     consumer_secret_env: str = "DATACALL_TWITTER_CONSUMER_SECRET"

@@ -29,6 +29,8 @@ from bot.config import ConfigError
 from bot.networks.base import Batch, Connector, Incoming, NetworkError, PostRef, ReplyTarget
 
 log = logging.getLogger(__name__)
+# tweepy's DEBUG lines print request headers, the bearer token included: never let them out.
+logging.getLogger("tweepy.client").setLevel(logging.INFO)
 
 TWEEPY_HOST = "https://api.twitter.com"  # hard-coded in tweepy.BaseClient.request
 WEB_URL = "https://x.com"
@@ -42,6 +44,8 @@ DEFAULT_RETRY_AFTER = 60.0
 # Recent search refuses a since_id older than its 7-day window (400), so such a since_id is left out.
 SEARCH_WINDOW = timedelta(days=7) - timedelta(hours=1)
 SNOWFLAKE_EPOCH_MS = 1288834974657
+# A first poll reads back this far before "now" when no call is watched yet (clock skew, a late start).
+FIRST_POLL_LOOKBACK = timedelta(minutes=5)
 # X language codes that name no language (undetermined, media only, hashtags only, ...).
 NO_LANGUAGE = {"und", "zxx", "art"}
 
@@ -246,9 +250,16 @@ class TwitterConnector(Connector):
     # Reading
 
     def fetch(self, cursor: str | None, *, state: dict, watched: Sequence[str] = ()) -> Batch:
-        """Mentions since `cursor`, plus replies in the conversation of every watched post."""
+        """Mentions since `cursor`, plus replies in the conversation of every watched post.
+
+        The first poll starts at our oldest watched post, or at "now": the account's
+        older mentions predate datacall and must not get acknowledgements years late.
+        """
         my_id, _ = self._account()
         pending = state.get("mentions") or {}
+        if cursor is None:
+            start = self.clock() - FIRST_POLL_LOOKBACK.total_seconds()
+            cursor = min(watched, key=int) if watched else snowflake_at(start)
         mentions = Window(cursor, pending.get("until_id"), pending.get("newest"))
         page, mentions = self._read(self._mentions_page, mentions)
         tweets = {tweet.id: tweet for tweet in page.tweets}
@@ -264,7 +275,9 @@ class TwitterConnector(Connector):
         )
         return Batch(messages, mentions.since_id, new_state)
 
-    def _read_conversations(self, state, watched, tweets, users) -> tuple[dict, int]:
+    def _read_conversations(
+        self, state: dict, watched: Sequence[str], tweets: dict[int, tweepy.Tweet], users: dict[int, tweepy.User]
+    ) -> tuple[dict[str, dict], int]:
         """Each watched post's replies since its own since_id; a spent search window waits for the next poll."""
         polls = int(state.get("polls", 0)) + 1
         known = state.get("conversations", {})
@@ -337,8 +350,7 @@ class TwitterConnector(Connector):
         )
 
     def _searchable(self, tweet_id: str) -> bool:
-        created_ms = (int(tweet_id) >> 22) + SNOWFLAKE_EPOCH_MS
-        return self.clock() * 1000 - created_ms < SEARCH_WINDOW.total_seconds() * 1000
+        return self.clock() - snowflake_time(tweet_id) < SEARCH_WINDOW.total_seconds()
 
     # Plumbing
 
@@ -416,11 +428,10 @@ def exhausted_until(headers: Mapping[str, str]) -> float | None:
 def endpoint_key(method: str, url: str) -> str:
     """"GET /2/users/:id/mentions": X limits per endpoint, whatever the ids in the path."""
     path = requests.utils.urlparse(url).path
-    version = path.find("/2/")
-    path = path[version:] if version >= 0 else path
-    if path.startswith("/2/users/by/username/"):
+    _, _, rest = path.partition("/2/")  # after any prefix of api_base_url
+    if rest.startswith("users/by/username/"):
         return f"{method} /2/users/by/username/:username"
-    return f"{method} " + "/".join(":id" if part.isdigit() else part for part in path.split("/"))
+    return f"{method} /2/" + "/".join(":id" if part.isdigit() else part for part in rest.split("/"))
 
 
 def weighted_length(text: str) -> int:
@@ -433,6 +444,16 @@ def weighted_length(text: str) -> int:
             continue
         weight += sum(1 if _light(ord(char)) else 2 for char in part)
     return weight
+
+
+def snowflake_time(tweet_id: str) -> float:
+    """When X made an id, in epoch seconds: ids are Twitter snowflakes."""
+    return ((int(tweet_id) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000
+
+
+def snowflake_at(epoch_seconds: float) -> str:
+    """The smallest id X could give a tweet made at that time: a since_id meaning "from then on"."""
+    return str((int(epoch_seconds * 1000) - SNOWFLAKE_EPOCH_MS) << 22)
 
 
 def _light(code: int) -> bool:

@@ -13,6 +13,9 @@ request and response is recorded so tests can check them against the spec.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -176,7 +179,9 @@ class FakeX:
 
     def start(self) -> FakeX:
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -316,7 +321,8 @@ class FakeX:
                                        request.get_json(silent=True) if request.method == "POST" else None))
         if isinstance(body, str):
             return Response(body, status=status, headers=headers, content_type="text/html")
-        return Response(json.dumps(body), status=status, headers=headers, content_type="application/json; charset=utf-8")
+        return Response(json.dumps(body), status=status, headers=headers,
+                        content_type="application/json; charset=utf-8")
 
     def _take_scripted(self, key: str) -> Scripted | None:
         for scripted in self._scripted:
@@ -360,7 +366,7 @@ class FakeX:
         return None
 
     def _oauth1_valid(self, request: Request, header: str) -> bool:
-        params = dict(utils.parse_authorization_header(header))
+        params = {name: utils.unescape(value) for name, value in utils.parse_authorization_header(header)}
         if params.get("oauth_consumer_key") != self.consumer_key or params.get("oauth_token") != self.access_token:
             return False
         collected = signature.collect_parameters(
@@ -370,7 +376,8 @@ class FakeX:
             request.method, signature.base_string_uri(SIGNED_HOST + request.path),
             signature.normalize_parameters(collected),
         )
-        expected = signature.sign_hmac_sha1(base, self.consumer_secret, self.access_token_secret)
+        key = f"{utils.escape(self.consumer_secret)}&{utils.escape(self.access_token_secret)}"
+        expected = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
         return signature.safe_string_equals(expected, params.get("oauth_signature", ""))
 
     # Endpoints
@@ -383,7 +390,8 @@ class FakeX:
             if user["username"].lower() == username.lower():
                 return 200, {"data": self._user_view(user_id, request)}
         return 200, {"errors": [{
-            "value": username, "detail": f"Could not find user with username: [{username}].", "title": "Not Found Error",
+            "value": username, "detail": f"Could not find user with username: [{username}].",
+            "title": "Not Found Error",
             "resource_type": "user", "parameter": "username", "resource_id": username,
             "type": "https://api.twitter.com/2/problems/resource-not-found",
         }]}
@@ -397,7 +405,8 @@ class FakeX:
         if reply := payload.get("reply"):
             parent = self.tweets.get(str(reply.get("in_reply_to_tweet_id")))
             if parent is None:
-                raise ApiError(403, forbidden("You attempted to reply to a Tweet that is deleted or not visible to you."))
+                raise ApiError(403, forbidden(
+                    "You attempted to reply to a Tweet that is deleted or not visible to you."))
         elif any(t["text"] == text for t in self.tweets.values() if t["author_id"] == self.bot_id):
             raise ApiError(403, forbidden("You are not allowed to create a Tweet with duplicate content."))
         tweet = self._add_tweet(self.bot_id, text, lang="und", parent=parent)

@@ -1,0 +1,425 @@
+"""The X connector, driven through real tweepy over HTTP against the fake X API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft4Validator
+from sqlalchemy import select
+
+from bot.config import ConfigError, TwitterConfig
+from bot.networks.base import NetworkError, ReplyTarget
+from bot.networks.twitter import TwitterConnector, endpoint_key, make_client, retry_after, weighted_length
+from storage.models import Message, Request
+from tests.fakes.twitter import FakeX
+
+DATA = Path(__file__).parent / "data" / "twitter"
+SPEC = Path("/work/shared/specs/x-api-v2-openapi.json")
+MENTIONS = "GET /2/users/:id/mentions"
+SEARCH = "GET /2/tweets/search/recent"
+CREATE = "POST /2/tweets"
+# Each sample payload and the OpenAPI operation whose documented response (or request body) it is.
+SAMPLES = {
+    "users_me.json": ("get", "/2/users/me", "200"),
+    "tweet_created.json": ("post", "/2/tweets", "201"),
+    "create_reply_request.json": ("post", "/2/tweets", "request"),
+    "mentions_page.json": ("get", "/2/users/{id}/mentions", "200"),
+    "mentions_empty.json": ("get", "/2/users/{id}/mentions", "200"),
+    "search_recent_conversation.json": ("get", "/2/tweets/search/recent", "200"),
+    "error_too_many_requests.json": ("get", "/2/users/{id}/mentions", "429"),
+    "error_duplicate_content.json": ("post", "/2/tweets", "403"),
+    "error_invalid_request.json": ("get", "/2/users/{id}/mentions", "400"),
+}
+
+
+# The OpenAPI document: every payload the fake sends must match it.
+
+@functools.cache
+def spec() -> dict:
+    return json.loads(SPEC.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def validator(method: str, path: str, status: str) -> Draft4Validator:
+    """The schema of one operation's response (or "request" body), its $refs resolved in the document."""
+    operation = spec()["paths"][path][method]
+    if status == "request":
+        schemas = [operation["requestBody"]["content"]["application/json"]["schema"]]
+    else:
+        response = operation["responses"].get(status) or operation["responses"]["default"]
+        schemas = [content["schema"] for content in response["content"].values()]
+    return Draft4Validator({"anyOf": schemas, "components": spec()["components"]})
+
+
+def assert_valid(method: str, path: str, status: str, payload) -> None:
+    errors = [e.message for e in validator(method, path, status).iter_errors(payload)]
+    assert not errors, f"{method.upper()} {path} {status}: {errors[:3]}"
+
+
+def sample(name: str) -> dict:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def fake():
+    with FakeX() as server:
+        yield server
+    # Everything the fake answered, and every tweet datacall sent, matches the documented schemas.
+    for exchange in server.responses:
+        if isinstance(exchange.body, dict) and exchange.spec_path in spec()["paths"]:
+            assert_valid(exchange.method, exchange.spec_path, str(exchange.status), exchange.body)
+        if exchange.request_json is not None:
+            assert_valid("post", "/2/tweets", "request", exchange.request_json)
+
+
+def oauth1(fake: FakeX) -> dict:
+    return {
+        "consumer_key": fake.consumer_key,
+        "consumer_secret": fake.consumer_secret,
+        "access_token": fake.access_token,
+        "access_token_secret": fake.access_token_secret,
+    }
+
+
+@pytest.fixture
+def x(fake) -> TwitterConnector:
+    connector = TwitterConnector(make_client(fake.url, **oauth1(fake)), page_size=10)
+    yield connector
+    connector.close()
+
+
+def test_sample_payloads_match_the_openapi_document():
+    assert sorted(p.name for p in DATA.glob("*.json")) == sorted(SAMPLES)
+    for name, (method, path, status) in SAMPLES.items():
+        assert_valid(method, path, status, sample(name))
+    with pytest.raises(AssertionError):  # the check can fail: a tweet without its id is refused
+        assert_valid("get", "/2/users/{id}/mentions", "200", {"data": [{"text": "no id"}], "includes": {"users": [{}]}})
+
+
+def test_requests_go_to_api_base_url_signed_for_x(fake, x):
+    assert x.whoami() == "@datacall_city"
+    x.whoami()  # asked once, then cached
+    assert [r.path for r in fake.requests] == ["/2/users/me"]
+    # The fake checked the OAuth 1.0a signature, computed over https://api.twitter.com as X expects.
+    assert fake.requests[0].auth == "oauth1"
+
+
+def test_secrets_stay_out_of_the_logs_even_at_debug(fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    x = TwitterConnector(make_client(fake.url, bearer_token=fake.bearer_token))
+    fake.fail(500, endpoint=MENTIONS)
+    with pytest.raises(NetworkError) as caught:
+        x.fetch(None, state={}, watched=[])
+    assert fake.bearer_token not in caplog.text + str(caught.value)
+    assert "mentions" in caplog.text  # the requests were logged, without their headers
+
+
+def test_post_then_reply_in_thread(fake, x):
+    call = x.post("Which data would you like us to open? Reply here.", idempotency_key="datacall-post-1")
+    assert call.url == f"https://x.com/datacall_city/status/{call.external_id}"
+    citizen = fake.citizen_reply(call.external_id, "camille_velo", "Could you publish the bike counts per hour?")
+    target = ReplyTarget(citizen, "2000000001", "@camille_velo")
+    answer = x.reply(target, "Thank you! Logged as #1.", idempotency_key="r1")
+    posted = fake.tweet(answer.external_id)
+    assert posted["referenced_tweets"] == [{"type": "replied_to", "id": citizen}]
+    assert posted["conversation_id"] == call.external_id
+    sent = fake.calls(CREATE)[-1].json
+    assert sent == {"text": "Thank you! Logged as #1.", "reply": {"in_reply_to_tweet_id": citizen}}
+
+
+def test_fetch_reads_mentions_and_replies_once_each_oldest_first(fake, x):
+    call = x.post("Which data would you like us to open?", idempotency_key="k").external_id
+    reply = fake.citizen_reply(call, "camille_velo", "Could you publish the bike counter data per hour as CSV?")
+    mention = fake.citizen_mention("data_dev_ana", "Is there an API for real-time bus positions?", lang="und")
+    # Only in the call's conversation: it answers a citizen, without mentioning the account.
+    nested = fake.citizen_reply(reply, "parent_a", "And the yearly totals per counter too, please.")
+    retweet = fake.citizen_retweet(reply, "bike_fan")  # a retweet is nobody's message
+    x.reply(ReplyTarget(reply, "", "@camille_velo"), "Thank you!", idempotency_key="k2")  # our own, in the thread
+
+    batch = x.fetch(None, state={}, watched=[call])
+
+    assert [m.external_id for m in batch.messages] == [reply, mention, nested]
+    first = batch.messages[0]
+    assert first.author_handle == "@camille_velo" and first.author_id == fake.tweet(reply)["author_id"]
+    assert first.in_reply_to_id == call and first.conversation_id == call and first.lang == "en"
+    assert first.url == f"https://x.com/camille_velo/status/{reply}"
+    assert first.sent_at.tzinfo is not None and abs(first.sent_at.timestamp() - time.time()) < 60
+    assert batch.messages[1].lang is None  # X's "und" names no language
+    assert batch.cursor == retweet  # the newest mention seen, even one that is skipped
+    assert batch.state["conversations"][call]["since_id"] == max(fake.tweets, key=int)
+
+
+def test_a_second_fetch_with_the_cursor_returns_nothing_new(fake, x):
+    call = x.post("Call", idempotency_key="k").external_id
+    fake.citizen_reply(call, "camille_velo", "Please publish the bike counts.")
+    first = x.fetch(None, state={}, watched=[call])
+    again = x.fetch(first.cursor, state=first.state, watched=[call])
+    assert len(first.messages) == 1 and again.messages == ()
+    assert again.cursor == first.cursor
+    assert fake.calls(MENTIONS)[-1].args["since_id"] == first.cursor
+    assert fake.calls(SEARCH)[-1].args["since_id"] == first.state["conversations"][call]["since_id"]
+    later = fake.citizen_mention("parent_a", "Please publish the canteen menus.")
+    assert [m.external_id for m in x.fetch(again.cursor, state=again.state, watched=[call]).messages] == [later]
+
+
+def test_pagination_follows_next_token_and_leaves_the_rest_for_the_next_poll(fake):
+    x = TwitterConnector(make_client(fake.url, **oauth1(fake)), page_size=10, max_pages=2)
+    ids = [fake.citizen_mention(f"citizen_{n}", f"Please open dataset {n}.") for n in range(25)]
+
+    first = x.fetch(None, state={}, watched=[])
+    assert [m.external_id for m in first.messages] == ids[5:]  # two pages of ten, newest first
+    assert fake.calls(MENTIONS)[1].args["pagination_token"]
+    assert int(first.cursor) < int(ids[0]) and first.state["mentions"]["until_id"] == ids[5]
+    newer = fake.citizen_mention("late_citizen", "Please open the tree inventory.")
+
+    second = x.fetch(first.cursor, state=first.state, watched=[])
+    assert [m.external_id for m in second.messages] == ids[:5]
+    assert second.cursor == ids[-1] and "mentions" not in second.state
+
+    third = x.fetch(second.cursor, state=second.state, watched=[])
+    assert [m.external_id for m in third.messages] == [newer]
+
+
+def test_the_first_poll_starts_now_not_in_the_accounts_past(fake, x):
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    fake.citizen_mention("old_follower", "Please publish the 2019 budget.", at=yesterday)
+    first = x.fetch(None, state={}, watched=[])
+    assert first.messages == () and first.cursor is not None
+    new = fake.citizen_mention("parent_a", "Please publish the canteen menus.")
+    assert [m.external_id for m in x.fetch(first.cursor, state=first.state, watched=[]).messages] == [new]
+
+
+def test_replies_are_paginated_per_watched_post(fake, x):
+    call = x.post("Call", idempotency_key="k").external_id
+    replies = [fake.citizen_reply(call, f"citizen_{n}", f"Data {n} please.", mention_author=False) for n in range(23)]
+    batch = x.fetch(None, state={}, watched=[call])
+    assert [m.external_id for m in batch.messages] == replies
+    assert len(fake.calls(SEARCH)) == 3  # pages of ten
+    assert fake.calls(SEARCH)[0].args["query"] == f"conversation_id:{call}"
+
+
+def test_a_spent_search_window_keeps_what_was_read(fake, x):
+    calls = [x.post(f"Call {n}", idempotency_key=f"k{n}").external_id for n in range(2)]
+    replies = [fake.citizen_reply(c, "camille_velo", "Bike data please.", mention_author=False) for c in calls]
+    fake.set_limit(SEARCH, 1)
+    batch = x.fetch(None, state={}, watched=calls)
+    assert [m.external_id for m in batch.messages] == replies[:1]
+    assert "read" not in batch.state["conversations"][calls[1]]  # left for the next poll, read first then
+
+
+def test_rate_limit_429_gives_retry_after_from_x_rate_limit_reset(fake, x):
+    x.whoami()
+    fake.fail(429, endpoint=MENTIONS, reset_in=120)
+    with pytest.raises(NetworkError) as caught:
+        x.fetch(None, state={}, watched=[])
+    assert 110 < caught.value.retry_after <= 120 and not caught.value.permanent
+
+
+def test_a_spent_daily_posting_cap_waits_for_its_own_reset(fake, x):
+    x.whoami()
+    reset = int(time.time()) + 3600
+    fake.fail(429, endpoint=CREATE, headers={
+        "x-rate-limit-remaining": "99", "x-rate-limit-reset": str(int(time.time()) + 900),
+        "x-user-limit-24hour-remaining": "0", "x-user-limit-24hour-reset": str(reset),
+    })
+    with pytest.raises(NetworkError) as caught:
+        x.post("Call", idempotency_key="k")
+    assert 3590 < caught.value.retry_after <= 3600
+
+
+def test_a_spent_window_is_not_called_again_before_its_reset(fake, x):
+    fake.set_limit(MENTIONS, 2)
+    x.fetch(None, state={}, watched=[])
+    x.fetch(None, state={}, watched=[])  # the fake now says remaining 0
+    with pytest.raises(NetworkError) as caught:
+        x.fetch(None, state={}, watched=[])
+    assert caught.value.retry_after > 800
+    assert len(fake.calls(MENTIONS)) == 2  # refused before any 429
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_transient(fake, x, status):
+    x.whoami()
+    fake.fail(status, endpoint=MENTIONS)
+    with pytest.raises(NetworkError) as caught:
+        x.fetch(None, state={}, watched=[])
+    assert not caught.value.permanent and caught.value.retry_after is None
+    assert x.fetch(None, state={}, watched=[]).messages == ()  # the next poll works
+
+
+def test_malformed_json_is_transient(fake, x):
+    x.whoami()
+    fake.fail(200, endpoint=MENTIONS, body="<html>upstream proxy error</html>")
+    with pytest.raises(NetworkError) as caught:
+        x.fetch(None, state={}, watched=[])
+    assert not caught.value.permanent
+
+
+def test_unreachable_api_is_transient(fake):
+    x = TwitterConnector(make_client("http://127.0.0.1:9", **oauth1(fake)))
+    with pytest.raises(NetworkError) as caught:
+        x.whoami()
+    assert not caught.value.permanent
+
+
+def test_reply_to_a_deleted_tweet_is_permanent(fake, x):
+    with pytest.raises(NetworkError) as caught:
+        x.reply(ReplyTarget("1877350012345678848", "1", "@gone"), "Thanks", idempotency_key="k")
+    assert caught.value.permanent
+
+
+def test_wrong_credentials_are_permanent(fake):
+    keys = {**oauth1(fake), "consumer_secret": "not-the-secret"}
+    x = TwitterConnector(make_client(fake.url, **keys))
+    with pytest.raises(NetworkError) as caught:
+        x.post("Call", idempotency_key="k")
+    assert caught.value.permanent and "401" in str(caught.value)
+
+
+def test_duplicate_post_is_permanent(fake, x):
+    x.post("Same call", idempotency_key="k1")
+    with pytest.raises(NetworkError) as caught:
+        x.post("Same call", idempotency_key="k2")
+    assert caught.value.permanent and "duplicate" in str(caught.value)
+
+
+def test_too_long_is_refused_before_sending(fake, x):
+    assert weighted_length("a" * 10) == 10 and weighted_length("📣" * 10) == 20
+    assert weighted_length("see https://data.example.org/" + "x" * 100) == 4 + 23
+    with pytest.raises(NetworkError) as caught:
+        x.post("é" * 200 + "📣" * 41, idempotency_key="k")
+    assert caught.value.permanent and fake.calls(CREATE) == []
+
+
+def test_no_direct_messages_on_x(fake, x):
+    with pytest.raises(NetworkError) as caught:
+        x.reply(ReplyTarget("1", "2", "@a", is_private=True), "Private", idempotency_key="k")
+    assert caught.value.permanent and fake.calls(CREATE) == []
+
+
+def test_native_poll(fake, x):
+    ref = x.post_poll("Which dataset first?", ["Bike counts", "Canteen menus"], duration_seconds=86400,
+                      idempotency_key="k")
+    poll = fake.tweet(ref.external_id)["poll"]
+    assert poll == {"options": ["Bike counts", "Canteen menus"], "duration_minutes": 1440}
+    with pytest.raises(NetworkError):
+        x.post_poll("?", ["only one"], duration_seconds=3600, idempotency_key="k2")
+
+
+def test_search_leaves_out_a_since_id_older_than_its_window(fake, x):
+    old_call = fake.bot_tweet("Last year's call", at=datetime.now(timezone.utc) - timedelta(days=8))
+    reply = fake.citizen_reply(old_call, "camille_velo", "Still hoping for the bike counts!", mention_author=False)
+    batch = x.fetch(None, state={}, watched=[old_call])
+    assert [m.external_id for m in batch.messages] == [reply]
+    assert "since_id" not in fake.calls(SEARCH)[0].args
+    assert batch.state["conversations"][old_call]["since_id"] == reply
+
+
+def test_app_only_bearer_reads_with_the_configured_username_but_cannot_post(fake):
+    x = TwitterConnector(make_client(fake.url, bearer_token=fake.app_bearer_token), username="@datacall_city")
+    mention = fake.citizen_mention("parent_a", "Please publish the canteen menus.")
+    assert [m.external_id for m in x.fetch(None, state={}, watched=[]).messages] == [mention]
+    assert {r.auth for r in fake.requests} == {"bearer-app"}
+    with pytest.raises(NetworkError) as caught:
+        x.post("Call", idempotency_key="k")
+    assert caught.value.permanent
+
+
+def test_documented_payloads_become_incoming_messages(fake, x):
+    x.whoami()
+    fake.respond_with(MENTIONS, sample("mentions_page.json"))
+    fake.respond_with(MENTIONS, sample("mentions_empty.json"))
+    fake.respond_with(SEARCH, sample("search_recent_conversation.json"))
+    batch = x.fetch(None, state={}, watched=["1877349501234567168"])
+    # The retweet and our own reply are dropped; the rest come oldest first.
+    assert [(m.external_id, m.author_handle, m.lang) for m in batch.messages] == [
+        ("1877350012345678848", "@camille_velo", "en"),
+        ("1877350598765432832", "@parent_a", "fr"),
+        ("1877351700000000000", "@data_dev_ana", "en"),
+    ]
+    assert fake.calls(MENTIONS)[-1].args["pagination_token"] == "7140dibdnow9c7btw421dyz6jism75z99gyxd8egarsc4"
+    assert batch.cursor == "1877351234567890944"
+
+
+def test_from_config_picks_oauth1_else_bearer(fake):
+    config = TwitterConfig(enabled=True, api_base_url=fake.url)
+    env = {
+        config.consumer_key_env: fake.consumer_key, config.consumer_secret_env: fake.consumer_secret,
+        config.access_token_env: fake.access_token, config.access_token_secret_env: fake.access_token_secret,
+        config.bearer_token_env: fake.bearer_token,
+    }
+    assert TwitterConnector.from_config(config, env).user_auth
+    bearer = TwitterConnector.from_config(config, {config.bearer_token_env: fake.bearer_token})
+    assert not bearer.user_auth and bearer.whoami() == "@datacall_city"
+    assert fake.requests[-1].auth == "bearer-user"
+    with pytest.raises(ConfigError, match=config.bearer_token_env):
+        TwitterConnector.from_config(config, {config.consumer_key_env: "only one"})
+
+
+def test_rate_limit_helpers():
+    assert endpoint_key("GET", "http://127.0.0.1:5/prefix/2/users/123/mentions?x=1") == MENTIONS
+    assert endpoint_key("POST", "https://api.twitter.com/2/tweets") == CREATE
+    assert retry_after({"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1000"}, now=940) == 60
+    assert retry_after({}, now=940) == 60.0  # no header at all: a minute
+    assert retry_after({"x-rate-limit-remaining": "0", "x-rate-limit-reset": "900"}, now=940) == 1.0
+
+
+def test_call_reply_classify_acknowledge_publish_through_the_cli(
+    cli, write_config, db_url, sessions, fake, monkeypatch
+):
+    for variable, value in oauth1(fake).items():
+        monkeypatch.setenv(f"DATACALL_TWITTER_{variable.upper()}", value)
+    config = write_config(f"""
+[database]
+url = "{db_url}"
+
+[networks.sandbox]
+enabled = false
+
+[networks.twitter]
+enabled = true
+api_base_url = "{fake.url}"
+
+[replies]
+retry_base_seconds = 0.01
+""")
+    cli("init", config=config)
+    cli("campaign create 2027-q1 --title 'First quarter call'", config=config)
+    assert "twitter: call queued" in cli("campaign post 2027-q1", config=config).output
+    cli("run --once", config=config)
+    [call] = fake.posts_by_bot()
+    assert "2027" in call["text"] or "First quarter call" in call["text"]
+
+    reply = fake.citizen_reply(call["id"], "camille_velo", "Could you publish the bike counter data per hour as CSV?")
+    mention = fake.citizen_mention(
+        "data_dev_ana", "Is there an API for real-time bus positions? A GTFS-RT feed would be great."
+    )
+    assert "poll:twitter: 2" in cli("run --once", config=config).output
+
+    acks = {t["referenced_tweets"][0]["id"]: t["text"] for t in fake.posts_by_bot() if "referenced_tweets" in t}
+    assert set(acks) == {reply, mention}
+    assert acks[reply].startswith("Thank you!") and "#1" in acks[reply]
+    assert "#2" in acks[mention]
+    with sessions() as session:
+        messages = {m.external_id: m for m in session.scalars(select(Message))}
+        assert {m.label for m in messages.values()} == {"data_request"}
+        assert messages[reply].campaign_id is not None
+        assert messages[reply].in_reply_to_id == call["id"]
+        assert [r.status for r in session.scalars(select(Request).order_by(Request.id))] == ["received", "received"]
+
+    cli(["request", "set-status", "1", "published", "--url", "https://data.example.org/velo"], config=config)
+    cli("run --once", config=config)
+    status = fake.posts_by_bot()[-1]
+    assert status["referenced_tweets"] == [{"type": "replied_to", "id": reply}]
+    assert "https://data.example.org/velo" in status["text"]
+
+    posted = len(fake.posts_by_bot())
+    cli("run --once", config=config)
+    assert len(fake.posts_by_bot()) == posted
+
