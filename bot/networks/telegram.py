@@ -412,7 +412,15 @@ class ChatPacing(AIORateLimiter):
         self._per_chat_period = per_chat_period
         self._chat_limiters: dict[int, AsyncLimiter] = {}
 
-    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # noqa: ANN001
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
         limiter = self._chat_limiter(data.get("chat_id"))
         async with limiter if limiter is not None else contextlib.nullcontext():
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "telegram"
@@ -88,7 +88,7 @@ class FakeTelegram:
     # -- server lifecycle --------------------------------------------------------------------
 
     def start(self) -> FakeTelegram:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True)
         self._thread.start()
         return self
@@ -421,6 +421,13 @@ class FakeTelegram:
         if not self._allowed or update["update_id"] < self._allowed_from:
             return True
         return any(kind in update for kind in self._allowed)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: request lines would fill the test output."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
 
 
 def _params(request: Request) -> dict:
