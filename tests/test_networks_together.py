@@ -1,0 +1,85 @@
+"""All three real networks at once: one keeps failing, the other two keep flowing,
+and the failing one catches up later with nothing lost."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import Message, NetworkCursor, utcnow
+from tests.fakes.mastodon import FakeMastodon
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.twitter import FakeX
+from tests.test_network_twitter import oauth1
+
+ASK = "Could you publish the bike counter data per hour as CSV?"
+
+
+@pytest.fixture
+def fakes():
+    with FakeX() as x, FakeMastodon() as mastodon:
+        telegram = FakeTelegram().start()
+        try:
+            yield x, mastodon, telegram
+        finally:
+            telegram.stop()
+
+
+@pytest.fixture
+def config(write_config, db_url, fakes, monkeypatch):
+    x, mastodon, telegram = fakes
+    for variable, value in oauth1(x).items():
+        monkeypatch.setenv(f"DATACALL_TWITTER_{variable.upper()}", value)
+    monkeypatch.setenv("DATACALL_MASTODON_ACCESS_TOKEN", mastodon.token)
+    monkeypatch.setenv("DATACALL_TELEGRAM_TOKEN", telegram.token)
+    return write_config(
+        f"""
+[database]
+url = "{db_url}"
+[networks.sandbox]
+enabled = false
+[networks.twitter]
+enabled = true
+api_base_url = "{x.url}"
+[networks.mastodon]
+enabled = true
+api_base_url = "{mastodon.url}"
+[networks.telegram]
+enabled = true
+base_url = "{telegram.base_url}"
+[replies]
+retry_base_seconds = 0.01
+""",
+        "all.toml",
+    )
+
+
+def test_one_network_down_the_others_flow_then_it_catches_up(cli, sessions, fakes, config):
+    x, mastodon, telegram = fakes
+    cli("init", config=config)
+    mastodon.fail_next(500, times=1000)  # Mastodon is down for a while
+    x.citizen_mention("ana_data", ASK)
+    mastodon.citizen_mention("lea", "Pourriez-vous publier les comptages vélo par heure en CSV ?")
+    telegram.private_message("sam", "Please publish the list of public toilets with opening hours.")
+
+    for _ in range(3):
+        output = cli("run --once", config=config, expect=1).output
+        assert "poll:mastodon: failed" in output
+    cli("run --once", config=config)  # paused now: Mastodon is left alone, the run is clean
+    assert "mastodon is paused until" in cli("status", config=config).output
+    with sessions() as session:
+        assert sorted(m.network for m in session.scalars(select(Message))) == ["telegram", "twitter"]
+        mastodon_cursor = session.get(NetworkCursor, "mastodon")
+        assert mastodon_cursor.paused_until is not None and mastodon_cursor.consecutive_failures >= 3
+    assert len(x.posts_by_bot()) == 1 and len(telegram.sent_messages()) == 1  # both acknowledged
+
+    with mastodon._lock:
+        mastodon._failures.clear()  # Mastodon is back
+    with sessions() as session, session.begin():
+        session.get(NetworkCursor, "mastodon").paused_until = utcnow()  # and its pause is over
+    cli("run --once", config=config)
+    with sessions() as session:
+        assert sorted(m.network for m in session.scalars(select(Message))) == ["mastodon", "telegram", "twitter"]
+    assert len(mastodon.posts_by_bot()) == 1  # the late acknowledgement
+    cli("run --once", config=config)
+    assert (len(x.posts_by_bot()), len(mastodon.posts_by_bot()), len(telegram.sent_messages())) == (1, 1, 1)
