@@ -31,6 +31,7 @@ def reply_writer(runtime: Runtime) -> ReplyWriter:
         max_length={name: runtime.max_length(name) for name in runtime.connectors},
         default_language=runtime.config.campaigns.default_language,
         public_url=runtime.config.web.public_url,
+        measure={name: connector.text_length for name, connector in runtime.connectors.items()},
     )
 
 

@@ -68,3 +68,26 @@ def test_title_leaves_out_handles_links_emails_and_phone_numbers():
 def test_title_is_shortened_on_a_word_boundary():
     title = title_from("publish " + "budget " * 40)
     assert len(title) <= 120 and title.endswith("budget…")
+
+
+@settings(max_examples=100, deadline=None)
+@given(title=st.text(max_size=400), answer=st.text(max_size=600))
+def test_reply_fits_when_the_network_counts_differently(title, answer):
+    from bot.networks.twitter import weighted_length
+
+    text = TEMPLATES.render(
+        "published", "fr", max_length=280, length=weighted_length, id=7, title=title, answer=answer, url=URL,
+    )
+    assert weighted_length(text) <= 280
+    assert URL in text
+
+
+def test_emoji_heavy_answer_is_shortened_for_x():
+    from bot.networks.twitter import weighted_length
+
+    answer = "🚲" * 200
+    assert len(TEMPLATES.render("declined", "en", max_length=280, id=1, answer=answer)) <= 280
+    text = TEMPLATES.render("declined", "en", max_length=280, length=weighted_length, id=1, answer=answer)
+    assert weighted_length(text) <= 280 < weighted_length(
+        TEMPLATES.render("declined", "en", max_length=280, id=1, answer=answer)
+    )

@@ -102,6 +102,10 @@ class Connector(ABC):
         """Publish a native poll (the relevance survey); networks without polls raise."""
         raise NotImplementedError(f"{self.name} has no native polls")
 
+    def text_length(self, text: str) -> int:
+        """Length as the network counts it against `max_length`."""
+        return len(text)
+
     def whoami(self) -> str:
         """The account's handle, proving the credentials work (for `datacall doctor`)."""
         raise NotImplementedError

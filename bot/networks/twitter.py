@@ -241,6 +241,9 @@ class TwitterConnector(Connector):
         )
         return self._ref(response.data["id"])
 
+    def text_length(self, text: str) -> int:
+        return weighted_length(text)
+
     def whoami(self) -> str:
         return f"@{self._account()[1]}"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,8 @@ class ReplyWriter:
     max_length: dict[str, int]  # per enabled network
     default_language: str
     public_url: str = ""
+    # Per network, how it counts a text's length (default: characters).
+    measure: dict[str, Callable[[str], int]] = field(default_factory=dict)
 
     def language(self, requester: Requester) -> str:
         return requester.lang if requester.lang in ("fr", "en") else self.default_language
@@ -34,6 +37,7 @@ class ReplyWriter:
                 event.status,
                 lang,
                 max_length=self.max_length[requester.network],
+                length=self.measure.get(requester.network, len),
                 id=request.id,
                 title=request.title,
                 answer=event.answer,
@@ -54,7 +58,10 @@ class ReplyWriter:
         if message.network not in self.max_length:
             return None
         lang = self.language(requester)
-        text = self.templates.render(template, lang, max_length=self.max_length[message.network], **values)
+        text = self.templates.render(
+            template, lang, max_length=self.max_length[message.network],
+            length=self.measure.get(message.network, len), **values,
+        )
         reply = self._add(session, requester, message, text, lang, key=f"datacall-answer-{message.id}")
         session.flush()
         return reply

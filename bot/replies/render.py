@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +27,15 @@ class Templates:
     texts: dict[str, dict[str, str]]
     source: Path
 
-    def render(self, name: str, lang: str, *, max_length: int, **values: object) -> str:
+    def render(
+        self, name: str, lang: str, *, max_length: int, length: Callable[[str], int] = len, **values: object
+    ) -> str:
         lang = lang if lang in LANGUAGES else "fr"
         template = self.texts[name][lang]
         # Whitespace collapsed: a reply is one paragraph on every network.
         values = {key: " ".join(str(value or "").split()) for key, value in values.items()}
         values["answer_sep"] = " " if values.get("answer") else ""
-        return fit(template, values, max_length)
+        return fit(template, values, max_length, length)
 
 
 def load_templates(path: str | Path | None = None) -> Templates:
@@ -57,12 +60,15 @@ KNOWN_PLACEHOLDERS = {
 }
 
 
-def fit(template: str, values: dict[str, str], max_length: int) -> str:
-    """Render, shortening the free-text placeholders until the text fits."""
+def fit(template: str, values: dict[str, str], max_length: int, length: Callable[[str], int] = len) -> str:
+    """Render, shortening the free-text placeholders until the text fits.
+
+    `length` is the network's own count (X counts a link as 23 and an emoji as 2).
+    """
     values = dict(values)
     text = template.format_map(_Defaults(values))
     for key in SHORTENABLE:
-        overflow = len(text) - max_length
+        overflow = length(text) - max_length
         if overflow <= 0:
             return text
         value = values.get(key, "")
@@ -72,8 +78,8 @@ def fit(template: str, values: dict[str, str], max_length: int) -> str:
             if not values[key] and key == "answer":
                 values["answer_sep"] = ""
             text = template.format_map(_Defaults(values))
-    if len(text) > max_length:
-        text = text[: max_length - len(ELLIPSIS)].rstrip() + ELLIPSIS
+    while length(text) > max_length:
+        text = text[: min(len(text), max_length) - len(ELLIPSIS) - 1].rstrip() + ELLIPSIS
     return text
 
 
