@@ -309,3 +309,39 @@ class AppSetting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+SUGGESTION_KINDS = ("duplicate", "already_available", "out_of_scope")
+
+
+class CatalogueDataset(Base):
+    """A dataset already published in a catalogue (CKAN, udata, Opendatasoft), for matching requests."""
+
+    __tablename__ = "catalogue_datasets"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(1000))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Suggestion(Base):
+    """What datacall proposes to the officers for a request: never applied without a decision."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (UniqueConstraint("request_id", "kind", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # What is suggested: "request:<id>", "dataset:<id>" or "rule:<name>".
+    target: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float)
+    url: Mapped[str | None] = mapped_column(String(1000))
+    answer: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
