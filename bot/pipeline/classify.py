@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import classifiers
@@ -26,23 +27,33 @@ def classify_pending(
                 return done
             predictions = classifier.predict([m.text for m in messages], threshold=threshold)
             now = utcnow()
-            for message, prediction in zip(messages, predictions, strict=True):
-                won = queries.claim(
-                    session,
-                    Message,
-                    message.id,
-                    where=[Message.classified_at.is_(None)],
-                    values={
+            # One statement for the batch; the rows are already ours (see messages_to_classify),
+            # the condition is a safety net for a worker that skipped the lock.
+            table = Message.__table__  # Core executemany, not the ORM's bulk-by-primary-key
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("message_id"), table.c.classified_at.is_(None))
+                .values(
+                    label=bindparam("label"),
+                    score=bindparam("score"),
+                    lang=bindparam("lang"),
+                    model_version=classifier.version,
+                    needs_review=bindparam("needs_review"),
+                    classified_at=now,
+                ),
+                [
+                    {
+                        "message_id": message.id,
                         "label": prediction.label,
                         "score": prediction.score,
                         # The network's own language tag, when it gave one, beats detection.
                         "lang": message.lang or prediction.lang,
-                        "model_version": classifier.version,
                         "needs_review": in_band(prediction.score, review_band),
-                        "classified_at": now,
-                    },
-                )
-                done += won
+                    }
+                    for message, prediction in zip(messages, predictions, strict=True)
+                ],
+            )
+            done += len(messages)
 
 
 def in_band(score: float, band: tuple[float, float] | None) -> bool:

@@ -68,7 +68,10 @@ def ensure_cursor_row(sessions: sessionmaker[Session], network: str) -> None:
 
 
 def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...]) -> int:
-    """Add the messages not stored yet (unique by network and external id)."""
+    """Add the messages not stored yet (unique by network and external id).
+
+    Requesters and campaigns are looked up once per batch, not once per message.
+    """
     if not incoming:
         return 0
     known = set(
@@ -79,56 +82,70 @@ def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...
             )
         )
     )
-    stored = 0
-    for item in incoming:
-        if item.external_id in known:
-            continue
-        known.add(item.external_id)
-        requester = _requester(session, network, item)
-        session.add(
-            Message(
-                network=network,
-                external_id=item.external_id,
-                requester=requester,
-                campaign_id=_campaign_for(session, network, item),
-                text=item.text,
-                lang=item.lang,
-                url=item.url,
-                in_reply_to_id=item.in_reply_to_id,
-                conversation_id=item.conversation_id,
-                is_private=item.is_private,
-                visibility=item.visibility,
-                sent_at=item.sent_at,
-            )
+    fresh = list({item.external_id: item for item in incoming if item.external_id not in known}.values())
+    if not fresh:
+        return 0
+    requesters = _requesters(session, network, fresh)
+    campaigns = _campaigns(session, network, fresh)
+    latest_campaign = queries.latest_campaign_id(session)
+    session.add_all(
+        Message(
+            network=network,
+            external_id=item.external_id,
+            requester=requesters[item.author_id],
+            campaign_id=next(
+                (campaigns[ref] for ref in (item.in_reply_to_id, item.conversation_id) if ref in campaigns),
+                latest_campaign,
+            ),
+            text=item.text,
+            lang=item.lang,
+            url=item.url,
+            in_reply_to_id=item.in_reply_to_id,
+            conversation_id=item.conversation_id,
+            is_private=item.is_private,
+            visibility=item.visibility,
+            sent_at=item.sent_at,
         )
-        stored += 1
+        for item in fresh
+    )
     session.flush()
-    return stored
+    return len(fresh)
 
 
-def _requester(session: Session, network: str, item: Incoming) -> Requester:
-    requester = session.scalar(
-        select(Requester).where(
-            Requester.network == network, Requester.external_user_id == item.author_id
+def _requesters(session: Session, network: str, items: list[Incoming]) -> dict[str, Requester]:
+    """The requester of each author, created if new, with their latest handle (people rename themselves)."""
+    author_ids = {item.author_id for item in items}
+    found = {
+        requester.external_user_id: requester
+        for requester in session.scalars(
+            select(Requester)
+            .where(Requester.network == network, Requester.external_user_id.in_(author_ids))
+            # An erasure running now finishes first; its tombstone then matches no author id.
+            .with_for_update()
+        )
+    }
+    for item in items:
+        requester = found.get(item.author_id)
+        if requester is None:
+            requester = found[item.author_id] = Requester(
+                network=network, external_user_id=item.author_id, opted_out=False
+            )
+            session.add(requester)
+        requester.handle = item.author_handle
+    return found
+
+
+def _campaigns(session: Session, network: str, items: list[Incoming]) -> dict[str, int]:
+    """Campaign of each of our posts these messages answer (by reply target or thread)."""
+    refs = {ref for item in items for ref in (item.in_reply_to_id, item.conversation_id) if ref}
+    if not refs:
+        return {}
+    rows = session.execute(
+        select(Post.external_id, Post.campaign_id).where(
+            Post.network == network, Post.external_id.in_(refs), Post.campaign_id.is_not(None)
         )
     )
-    if requester is None:
-        requester = Requester(network=network, external_user_id=item.author_id, opted_out=False)
-        session.add(requester)
-    requester.handle = item.author_handle  # people rename themselves; keep the latest
-    return requester
-
-
-def _campaign_for(session: Session, network: str, item: Incoming) -> int | None:
-    """The campaign whose post this answers, or else the latest campaign."""
-    for post_id in (item.in_reply_to_id, item.conversation_id):
-        if post_id:
-            campaign_id = session.scalar(
-                select(Post.campaign_id).where(Post.network == network, Post.external_id == post_id)
-            )
-            if campaign_id is not None:
-                return campaign_id
-    return queries.latest_campaign_id(session)
+    return {external_id: campaign_id for external_id, campaign_id in rows}
 
 
 def _record_failure(sessions: sessionmaker[Session], network: str, exc: Exception) -> None:

@@ -26,10 +26,22 @@ class ReplyWriter:
     def language(self, requester: Requester) -> str:
         return requester.lang if requester.lang in ("fr", "en") else self.default_language
 
-    def queue_status_replies(self, session: Session, *, event: StatusEvent, request: Request) -> list[Reply]:
-        """Tell every supporter about `event`, in their language, on their network."""
+    def queue_status_replies(
+        self,
+        session: Session,
+        *,
+        event: StatusEvent,
+        request: Request,
+        supporters: list[tuple[Requester, Message]] | None = None,
+    ) -> list[Reply]:
+        """Tell every supporter about `event`, in their language, on their network.
+
+        `supporters` saves the query when the caller knows them (a new request has one).
+        """
         queued = []
-        for requester, message in queries.supporters(session, request_id=request.id):
+        if supporters is None:
+            supporters = queries.supporters(session, request_id=request.id)
+        for requester, message in supporters:
             if requester.opted_out or requester.network not in self.max_length:
                 continue  # opted out, or a network no longer enabled: nobody to tell there
             lang = self.language(requester)

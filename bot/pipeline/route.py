@@ -57,5 +57,5 @@ def open_request(session: Session, message: Message, *, writer: ReplyWriter) -> 
     event = StatusEvent(request_id=request.id, status="received", actor=SYSTEM_ACTOR)
     session.add(event)
     session.flush()
-    writer.queue_status_replies(session, event=event, request=request)
+    writer.queue_status_replies(session, event=event, request=request, supporters=[(message.requester, message)])
     return request
