@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import campaigns, classifier, demo, doctor, requests, run
+from bot.cli import campaigns, classifier, demo, doctor, export, requester, requests, run, web
 
 app = typer.Typer(
     name="datacall",
@@ -24,6 +24,10 @@ app.add_typer(requests.app, name="request")
 app.command()(classifier.classify)
 app.command()(classifier.train)
 app.command()(classifier.evaluate)
+app.command()(web.serve)
+app.add_typer(web.app, name="user")
+app.command()(export.export)
+app.add_typer(requester.app, name="requester")
 
 
 def main() -> None:

@@ -1,0 +1,55 @@
+"""`datacall serve` (the web app) and `datacall user add` (officer accounts)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bot.cli.common import ConfigOption, console, fail, runtime
+from storage.models import USER_ROLES
+
+app = typer.Typer(help="Officer accounts for the web app.", no_args_is_help=True)
+
+
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default: [web] host)."),
+    port: int = typer.Option(None, min=1, max=65535, help="Port (default: [web] port)."),
+    config: ConfigOption = None,
+) -> None:
+    """The web app: officers' queue behind a login at /queue, public dashboard at /."""
+    import uvicorn
+
+    from bot.web import create_app
+
+    with runtime(config) as rt:
+        host = host or rt.config.web.host
+        port = port or rt.config.web.port
+        console.print(f"datacall web app on http://{host}:{port}/ (queue at /queue); Ctrl-C stops it")
+        # proxy_headers: behind a TLS proxy on this host, X-Forwarded-Proto makes cookies Secure.
+        uvicorn.run(create_app(rt), host=host, port=port, proxy_headers=True, log_level="info")
+
+
+@app.command("add")
+def add(
+    name: str = typer.Argument(..., metavar="NAME"),
+    role: str = typer.Option("officer", help=f"One of: {', '.join(USER_ROLES)} (viewers only read)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin's first line."),
+    update: bool = typer.Option(False, "--update", help="Change the password and role of an existing user (unlocks it)."),
+    config: ConfigOption = None,
+) -> None:
+    """Create an officer account; the password is asked twice (or read from stdin)."""
+    from bot.web.accounts import AccountError, create_user
+
+    if role not in USER_ROLES:
+        fail(f"unknown role {role!r}; one of: {', '.join(USER_ROLES)}", 2)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with runtime(config) as rt, rt.sessions() as session, session.begin():
+        try:
+            create_user(session, name, password, role, update=update)
+        except AccountError as exc:
+            fail(str(exc), 2)
+    console.print(f"user {name} ({role}) {'updated' if update else 'created'}")

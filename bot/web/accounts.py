@@ -1,0 +1,149 @@
+"""Officer accounts: argon2 password hashes, the account lock, the per-address login limiter.
+
+No HTTP here, so `datacall user add` and the login page share the same rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import defaultdict, deque
+from datetime import datetime, timedelta
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+
+from storage.models import USER_ROLES, User, utcnow
+
+MAX_FAILURES = 5  # failed logins in a row before the account is locked
+LOCK_TIME = timedelta(minutes=5)
+MIN_PASSWORD_LENGTH = 10
+
+hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """The account cannot be created as asked; the message says why."""
+
+
+@cache
+def _dummy_hash() -> str:
+    return hasher.hash("no such user, same cost")
+
+
+def create_user(session: Session, name: str, password: str, role: str, *, update: bool = False) -> User:
+    """A new officer account (or, with `update`, a new password and role that also unlock it)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise AccountError("the name must have 1 to 100 characters")
+    if role not in USER_ROLES:
+        raise AccountError(f"unknown role {role!r}; one of: {', '.join(USER_ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user = session.scalar(select(User).where(User.name == name))
+    if user is not None and not update:
+        raise AccountError(f"user {name!r} already exists (use --update to change the password or role)")
+    if user is None:
+        user = User(name=name)
+        session.add(user)
+    user.password_hash = hasher.hash(password)
+    user.role = role
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, name: str, password: str, *, now: datetime | None = None) -> User | None:
+    """The user if the password is right and the account not locked; counts failures (caller commits)."""
+    now = now or utcnow()
+    user = session.scalar(select(User).where(User.name == name.strip()).with_for_update())
+    if user is None:
+        _verify(_dummy_hash(), password)  # same cost whether the name exists or not
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        return None
+    if not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILURES:
+            user.locked_until = now + LOCK_TIME
+            user.failed_logins = 0
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def fingerprint(secret: str, user: User) -> str:
+    """Ties a session to the password: changing it logs out every open session."""
+    return hmac.new(secret.encode(), user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def log_in(request: Request, user: User) -> None:
+    request.session.clear()  # a fresh session, and a fresh CSRF token, at every login
+    request.session["uid"] = user.id
+    request.session["pw"] = fingerprint(request.app.state.secret, user)
+
+
+def current_user(request: Request, session: Session) -> User | None:
+    """The signed-in officer, re-read from the database so a role change applies at once."""
+    user_id = request.session.get("uid")
+    if not isinstance(user_id, int):
+        return None
+    user = session.get(User, user_id)
+    if user is None or not hmac.compare_digest(
+        request.session.get("pw", ""), fingerprint(request.app.state.secret, user)
+    ):
+        return None
+    return user
+
+
+class LoginLimiter:
+    """Failed logins per client address over a sliding window, in memory (one process)."""
+
+    def __init__(self, max_failures: int = 20, window_seconds: float = 300.0, max_clients: int = 10_000):
+        self.max_failures = max_failures
+        self.window = window_seconds
+        self.max_clients = max_clients
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def blocked(self, client: str) -> bool:
+        with self._lock:
+            return len(self._recent(client)) >= self.max_failures
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            if len(self._failures) >= self.max_clients:
+                self._forget_old()
+            self._recent(client).append(time.monotonic())
+
+    def _recent(self, client: str) -> deque[float]:
+        failures = self._failures[client]
+        cutoff = time.monotonic() - self.window
+        while failures and failures[0] < cutoff:
+            failures.popleft()
+        return failures
+
+    def _forget_old(self) -> None:
+        for client in list(self._failures):
+            if not self._recent(client):
+                del self._failures[client]
+        if len(self._failures) >= self.max_clients:  # a flood of addresses: bounded memory first
+            self._failures.clear()

@@ -1,0 +1,90 @@
+"""`create_app(runtime)`: the Starlette app behind `datacall serve`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from bot.jobs import reply_writer
+from bot.runtime import Runtime
+from bot.web import accounts, auth, public, queue, requests
+from bot.web.i18n import LanguageMiddleware
+from bot.web.middleware import HeadersMiddleware
+from bot.web.views import Ctx
+from storage.models import AppSetting
+
+SECRET_ENV = "DATACALL_WEB_SECRET"
+SECRET_SETTING = "web_secret"
+SESSION_HOURS = 12
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None = None) -> Starlette:
+    """The officers' queue at /queue, the public dashboard at /, on the runtime's database."""
+    secret = web_secret(runtime.sessions)
+    app = Starlette(
+        routes=[
+            *public.routes,
+            *auth.routes,
+            *queue.routes,
+            *requests.routes,
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[
+            Middleware(HeadersMiddleware),
+            Middleware(
+                SessionMiddleware, secret_key=secret, session_cookie="datacall_session",
+                max_age=SESSION_HOURS * 3600, same_site="lax", https_only=False,  # Secure added per request
+            ),
+            Middleware(LanguageMiddleware, default=runtime.config.campaigns.default_language),
+        ],
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.runtime = runtime
+    app.state.writer = reply_writer(runtime)
+    app.state.secret = secret
+    app.state.login_limiter = login_limiter or accounts.LoginLimiter()
+    return app
+
+
+def web_secret(sessions: sessionmaker[Session]) -> str:
+    """The key that signs session cookies: from DATACALL_WEB_SECRET, else made once and kept in the database.
+
+    Keeping it in the database lets several `datacall serve` processes share it
+    and keeps officers logged in across restarts, with nothing to configure.
+    """
+    if os.environ.get(SECRET_ENV):
+        return os.environ[SECRET_ENV]
+    with sessions() as session:
+        stored = session.get(AppSetting, SECRET_SETTING)
+        if stored is not None:
+            return stored.value
+        session.add(AppSetting(key=SECRET_SETTING, value=secrets.token_urlsafe(48)))
+        try:
+            session.commit()
+        except IntegrityError:  # another process made it first: use theirs
+            session.rollback()
+        return session.get(AppSetting, SECRET_SETTING, populate_existing=True).value
+
+
+async def _http_error(request: Request, exc: HTTPException):
+    """Not found and friends, as a page in the visitor's language."""
+    def render():
+        with request.app.state.runtime.sessions() as db:
+            ctx = Ctx(request, db, accounts.current_user(request, db), None)
+            key = "error.not_found" if exc.status_code == 404 else "error.generic"
+            return ctx.render("error.html", status_code=exc.status_code, message=ctx.t(key))
+
+    return await run_in_threadpool(render)

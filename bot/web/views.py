@@ -1,0 +1,173 @@
+"""The plumbing every page shares: one wrapper that checks CSRF and access, a context to render with.
+
+Handlers are plain functions run in a worker thread: the database calls are
+blocking (SQLAlchemy, like the rest of datacall), so they never run on the
+event loop. Reading the form is async, so the wrapper does it first.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from bot.web import accounts, csrf, i18n
+from storage.models import User
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+WRITERS = ("admin", "officer")
+MAX_PAGE = 100_000  # an absurd ?page= must not overflow the database's OFFSET
+
+
+def safe_href(url: str | None) -> str | None:
+    """Only http(s) links become clickable: a `javascript:` URL would run despite escaping."""
+    if url and urlsplit(url).scheme in ("http", "https"):
+        return url
+    return None
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+TEMPLATES.filters["safe_href"] = safe_href
+TEMPLATES.filters["when"] = when
+
+
+@dataclass
+class Ctx:
+    """One request being handled: who asks, in which language, with which database session."""
+
+    request: Request
+    db: Session
+    user: User | None
+    form: FormData | None
+
+    @property
+    def runtime(self):
+        return self.request.app.state.runtime
+
+    @property
+    def writer(self):
+        return self.request.app.state.writer
+
+    @property
+    def lang(self) -> str:
+        return self.request.state.lang
+
+    @property
+    def can_write(self) -> bool:
+        return self.user is not None and self.user.role in WRITERS
+
+    def t(self, key: str, **values: object) -> str:
+        return i18n.translate(self.lang, key, **values)
+
+    def field(self, name: str, default: str = "", *, strip: bool = True) -> str:
+        value = self.form.get(name) if self.form is not None else None
+        if not isinstance(value, str):
+            return default
+        return value.strip() if strip else value
+
+    def flash(self, text: str, kind: str = "ok") -> None:
+        self.request.session.setdefault("flash", []).append([kind, text])
+
+    def redirect(self, url: str) -> Response:
+        return RedirectResponse(url, status_code=303)
+
+    def url_with(self, **changes: object) -> str:
+        """This page's URL with some query parameters changed (None removes one)."""
+        params = dict(self.request.query_params)
+        params.pop("lang", None)
+        for key, value in changes.items():
+            if value in (None, ""):
+                params.pop(key, None)
+            else:
+                params[key] = str(value)
+        query = urlencode(params)
+        return self.request.url.path + (f"?{query}" if query else "")
+
+    def render(self, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
+        session = self.request.session
+        html = TEMPLATES.get_template(template).render(
+            t=self.t,
+            lang=self.lang,
+            user=self.user,
+            can_write=self.can_write,
+            csrf_token=lambda: csrf.token(self.request),
+            path=self.request.url.path,
+            url_with=self.url_with,
+            flashes=session.pop("flash", []) if "flash" in session else [],
+            status_label=lambda status: self.t(f"status.{status}") if status else "",
+            **context,
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+    def error(self, status_code: int, key: str) -> HTMLResponse:
+        return self.render("error.html", status_code=status_code, message=self.t(key))
+
+
+def local_next(value: str | None, default: str) -> str:
+    """Where to go after a form: a path on this site only, never another host."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return default
+
+
+def view(*, login: bool = False, write: bool = False) -> Callable:
+    """Route decorator: CSRF on every POST, then the login and role checks, then the handler."""
+    login = login or write
+
+    def decorate(handler: Callable[[Ctx], Response]) -> Callable:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            form = None
+            if request.method == "POST":
+                form = await request.form(max_files=0)  # no form here takes a file
+                if not csrf.valid(request, form):
+                    return await run_in_threadpool(_refuse, request, "error.csrf")
+            return await run_in_threadpool(_run, handler, request, form, login, write)
+
+        return endpoint
+
+    return decorate
+
+
+def _run(handler, request: Request, form: FormData | None, login: bool, write: bool) -> Response:
+    with request.app.state.runtime.sessions() as db:
+        user = accounts.current_user(request, db)
+        ctx = Ctx(request, db, user, form)
+        if login and user is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return ctx.redirect("/login?" + urlencode({"next": target}))
+        if write and not ctx.can_write:
+            return ctx.error(403, "error.read_only")
+        return handler(ctx)
+
+
+def _refuse(request: Request, key: str) -> Response:
+    with request.app.state.runtime.sessions() as db:
+        ctx = Ctx(request, db, accounts.current_user(request, db), None)
+        return ctx.error(403, key)
+
+
+def page_number(ctx: Ctx) -> int:
+    try:
+        return min(max(int(ctx.request.query_params.get("page", "1")), 1), MAX_PAGE)
+    except ValueError:
+        return 1
