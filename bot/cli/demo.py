@@ -63,18 +63,20 @@ def demo(
     if outcome.merged:
         lines.append(f"[bold]merged[/bold]    request #{outcome.merged[0]} into #{outcome.merged[1]} (same dataset, every supporter kept)")
     prog = _program()
-    lines += [
-        f"[bold]database[/bold]  {directory / 'datacall.db'}",
-        "",
-        "Try next:",
+    # A console that wraps: the summary must be read whole, not cut at the panel's edge.
+    Console().print(Panel("\n".join(lines), title="datacall demo", expand=False))
+    # Paths and commands unwrapped, so they can be copied as they are.
+    hints = [
+        f"database: {directory / 'datacall.db'}",
+        "try next:",
         f"  {prog} request list --config {config_file}",
         f"  {prog} request show {outcome.published.id if outcome.published else 1} --config {config_file}",
-        f"  {prog} status --config {config_file}",
+        f"  {prog} serve --config {config_file}",
         f"  echo 'Pouvez-vous publier les horaires des piscines ?' | {prog} classify",
         f"(took {time.monotonic() - started:.0f} s)",
     ]
-    # A console that wraps: the summary must be read whole, not cut at the panel's edge.
-    Console().print(Panel("\n".join(lines), title="datacall demo", expand=False))
+    for hint in hints:
+        console.print(hint, markup=False, highlight=False)
 
 
 def _program() -> str:
