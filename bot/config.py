@@ -129,6 +129,29 @@ class WebConfig(Section):
     public_url: str = ""
 
 
+class ScopeRule(Section):
+    """Requests on a subject another body publishes: the answer to suggest, in both languages."""
+
+    name: Annotated[str, Field(min_length=1, max_length=150)]
+    # Matched as whole words or phrases, ignoring case, accents and plurals.
+    keywords: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    answer_fr: Annotated[str, Field(min_length=1)]
+    answer_en: Annotated[str, Field(min_length=1)]
+
+
+class ScopeConfig(Section):
+    rules: list[ScopeRule] = []
+
+    @field_validator("rules")
+    @classmethod
+    def _names_are_unique(cls, rules: list[ScopeRule]) -> list[ScopeRule]:
+        names = [rule.name for rule in rules]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
+        return rules
+
+
 class Config(Section):
     database: DatabaseConfig = DatabaseConfig()
     networks: NetworksConfig = NetworksConfig()
@@ -137,6 +160,7 @@ class Config(Section):
     replies: RepliesConfig = RepliesConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     web: WebConfig = WebConfig()
+    scope: ScopeConfig = ScopeConfig()
     # The file this config came from (None: built-in defaults); relative paths resolve from its folder.
     source: Path | None = Field(default=None, exclude=True)
 

@@ -12,6 +12,7 @@ from bot.pipeline.classify import classify_pending
 from bot.pipeline.outbox import post_due, send_due_replies
 from bot.pipeline.replies import ReplyWriter
 from bot.pipeline.route import route_classified
+from bot.pipeline.suggest import rules_from_config, suggest_new
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def build_jobs(runtime: Runtime) -> list[Job]:
 
 
 def classify_and_route(runtime: Runtime) -> int:
-    """Classify new messages, then turn data requests into requests (two committed steps)."""
+    """Classify new messages, turn data requests into requests, then suggest (three committed steps)."""
     classifier_config = runtime.config.classifier
     classifier = runtime.classifier
     band = classifier_config.review_band or getattr(classifier, "review_band", None)
@@ -77,7 +78,13 @@ def classify_and_route(runtime: Runtime) -> int:
         batch_size=classifier_config.batch_size,
         review_band=tuple(band) if band else None,
     )
-    return route_classified(runtime.sessions, writer=reply_writer(runtime))
+    created = route_classified(runtime.sessions, writer=reply_writer(runtime))
+    suggest_new(
+        runtime.sessions,
+        rules=rules_from_config(runtime.config.scope),
+        default_language=runtime.config.campaigns.default_language,
+    )
+    return created
 
 
 def run_job(job: Job) -> tuple[int | None, Exception | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import shlex
 
 import typer
 from rich.table import Table
@@ -11,7 +12,8 @@ from sqlalchemy import func, select
 from bot.cli.common import ConfigOption, console, fail, runtime
 from bot.jobs import reply_writer
 from bot.pipeline.status import StatusError, set_status
-from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent
+from bot.pipeline.suggest import suggestions_for
+from storage.models import REQUEST_STATUSES, CatalogueDataset, Message, Reply, Request, StatusEvent, Suggestion
 
 app = typer.Typer(help="Dataset requests: list, inspect, answer.", no_args_is_help=True)
 
@@ -47,7 +49,7 @@ def list_(
 
 @app.command()
 def show(request_id: int = typer.Argument(..., metavar="ID"), config: ConfigOption = None) -> None:
-    """One request: its messages, its history and its replies."""
+    """One request: its messages, its history, its replies and the suggestions for it."""
     with runtime(config) as rt, rt.sessions() as session:
         request = session.get(Request, request_id)
         if request is None:
@@ -80,6 +82,36 @@ def show(request_id: int = typer.Argument(..., metavar="ID"), config: ConfigOpti
                 str(reply.attempts), reply.last_error or "",
             )
         console.print(replies)
+        _print_suggestions(session, request)
+
+
+def _print_suggestions(session, request: Request) -> None:
+    """What the suggest step proposes for this request, as plain lines so links are never cut."""
+    lines = []
+    for suggestion in suggestions_for(session, request_id=request.id):
+        kind, _, ref = suggestion.target.partition(":")
+        if kind == "request":
+            other = session.get(Request, int(ref))
+            what = f"#{ref} ({other.status}) {other.title}" if other else f"#{ref}"
+            hint = f"datacall request set-status {request.id} duplicate --of {ref}"
+        elif kind == "dataset":
+            dataset = session.get(CatalogueDataset, int(ref))
+            what = f"{dataset.title if dataset else suggestion.target} {suggestion.url}"
+            hint = f"datacall request set-status {request.id} already_available --url {shlex.quote(suggestion.url or '')}"
+        else:
+            what = f"{ref}: {suggestion.answer}"
+            hint = f"datacall request set-status {request.id} out_of_scope --answer {shlex.quote(suggestion.answer or '')}"
+        lines += [f"  {suggestion.kind} ({suggestion.score:.2f}) {what}", f"      {hint}"]
+    newer = session.scalars(
+        select(Suggestion.request_id)
+        .where(Suggestion.kind == "duplicate", Suggestion.target == f"request:{request.id}")
+        .order_by(Suggestion.request_id)
+    ).all()
+    lines += [f"  duplicate: #{other} may ask for the same dataset (datacall request show {other})" for other in newer]
+    if lines:
+        console.print("suggestions (nothing is applied until an officer decides):", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False, markup=False)
 
 
 @app.command("set-status")
