@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -155,7 +156,14 @@ class Message(Base):
     """One incoming reply, mention or private message, unique per network."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("network", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("network", "external_id"),
+        # The officers' queue reads the messages to review in id order.
+        Index("ix_messages_needs_review_id", "needs_review", "id"),
+        # Counts from the index alone: the queue's new requests, the dashboard's requests per network.
+        Index("ix_messages_request_id_needs_review_network", "request_id", "needs_review", "network"),
+        Index("ix_messages_network_request_id", "network", "request_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     network: Mapped[str] = mapped_column(String(32))
@@ -163,7 +171,7 @@ class Message(Base):
     requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
-    lang: Mapped[str | None] = mapped_column(String(8))
+    lang: Mapped[str | None] = mapped_column(String(8), index=True)
     url: Mapped[str | None] = mapped_column(String(500))
     in_reply_to_id: Mapped[str | None] = mapped_column(String(128))
     conversation_id: Mapped[str | None] = mapped_column(String(128))

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
 from bot.web import accounts, auth, public, queue, requests
+from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
 from bot.web.views import Ctx
@@ -56,6 +57,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
     app.state.writer = reply_writer(runtime)
     app.state.secret = secret
     app.state.login_limiter = login_limiter or accounts.LoginLimiter()
+    app.state.cache = ShortCache()  # counts that read every row, for a few seconds
     return app
 
 

@@ -8,9 +8,9 @@ the message's request.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
@@ -22,6 +22,8 @@ from storage.models import LABELS, REQUEST_STATUSES, Campaign, Message, Reply, R
 
 PAGE_SIZE = 25
 NO_REQUEST = "none"
+TODO_TTL = 10.0  # seconds the headline count may lag changes made outside this app (the pipeline)
+OPTIONS_TTL = 60.0  # the networks and languages seen so far
 
 
 @dataclass(frozen=True)
@@ -66,32 +68,139 @@ class Filters:
         return clauses
 
 
-def queue_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
-    """One page, uncertain messages first, then new requests, oldest first; and whether more follow."""
-    query = (
+def queue_page_rows(
+    db: Session, filters: Filters, page: int, after: tuple[int, int] | None = None,
+    before: tuple[int, int] | None = None,
+) -> tuple[list[tuple[Message, Request | None]], bool]:
+    """One page, uncertain messages first, then new requests, oldest first; and whether more follow.
+
+    The order has three keys, two of them on different tables, so no index can
+    serve it whole: the queue is read as its parts in that order (`_parts`),
+    each a walk of an index by message id, and the page is taken across them.
+    `after` (a part and a message id, see `cursor`) starts the page right after
+    that row, and `before` ends it right before that row, instead of counting
+    `page - 1` pages from the top: the links to the next and previous pages
+    carry them, so a deep page costs no more than the first.
+    """
+    base = (
         select(Message, Request)
         .outerjoin(Request, Message.request_id == Request.id)
         .options(joinedload(Message.requester))
-        .where(*filters.where())
-        .order_by(
-            case((Message.needs_review.is_(True), 0), else_=1),
-            case((Request.status == "received", 0), else_=1),
-            Message.id,
-        )
-        .limit(PAGE_SIZE + 1)
-        .offset((page - 1) * PAGE_SIZE)
+        .where(*replace(filters, scope="all").where())
     )
-    rows = [(message, request) for message, request in db.execute(query)]
+    parts = _parts(filters.scope)
+    if before is not None:
+        rows = _walk_back(db, base, parts, before, PAGE_SIZE)
+        if len(rows) == PAGE_SIZE:
+            rows.reverse()
+            return rows, bool(_walk(db, base, filters, parts, _position(*rows[-1]), 0, 1))
+        # Fewer rows above than a page (the queue changed since): count from the top instead.
+    offset = 0 if after is not None else (page - 1) * PAGE_SIZE
+    rows = _walk(db, base, filters, parts, after, offset, PAGE_SIZE + 1)
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def _walk(db: Session, base, filters: Filters, parts: list[tuple], after: tuple[int, int] | None, offset: int,
+          wanted: int) -> list[tuple[Message, Request | None]]:
+    """`wanted` rows in the queue's order, after the row `after` (or the top) and `offset` rows more."""
+    rows: list[tuple[Message, Request | None]] = []
+    for index, part in enumerate(parts):
+        if wanted <= 0:
+            break
+        if after is not None and index < after[0]:
+            continue
+        if after is not None and index == after[0]:
+            part = (*part, Message.id > after[1])
+        query = base.where(*part).order_by(Message.id)
+        found = [(message, request) for message, request in db.execute(query.limit(wanted).offset(offset))]
+        if found or not offset:
+            offset = 0
+        else:  # this whole part lies before the page: skip its rows
+            ids = (
+                select(Message.id).outerjoin(Request, Message.request_id == Request.id)
+                .where(*replace(filters, scope="all").where(), *part).limit(offset).subquery()
+            )
+            offset -= db.scalar(select(func.count()).select_from(ids))
+        rows.extend(found)
+        wanted -= len(found)
+    return rows
+
+
+def _walk_back(db: Session, base, parts: list[tuple], before: tuple[int, int],
+               wanted: int) -> list[tuple[Message, Request | None]]:
+    """Up to `wanted` rows right before the row `before`, nearest first."""
+    rows: list[tuple[Message, Request | None]] = []
+    for index in range(before[0], -1, -1):
+        part = parts[index]
+        if index == before[0]:
+            part = (*part, Message.id < before[1])
+        query = base.where(*part).order_by(Message.id.desc()).limit(wanted - len(rows))
+        rows.extend((message, request) for message, request in db.execute(query))
+        if len(rows) >= wanted:
+            break
+    return rows
+
+
+def _position(message: Message, request: Request | None) -> tuple[int, int]:
+    """Where a row sits in the queue's order: its part (see `_parts`) and its id."""
+    part = (0 if message.needs_review else 2) + (0 if request is not None and request.status == "received" else 1)
+    return part, message.id
+
+
+def cursor(message: Message, request: Request | None) -> str:
+    """A row's place in the queue's order, as `after=` and `before=` say it: part.id."""
+    part, message_id = _position(message, request)
+    return f"{part}.{message_id}"
+
+
+def parse_cursor(value: str | None, scope: str) -> tuple[int, int] | None:
+    part, _, message_id = (value or "").partition(".")
+    if part.isdigit() and message_id.isdigit() and int(part) < len(_parts(scope)) and len(message_id) < 19:
+        return int(part), int(message_id)
+    return None
+
+
+def _parts(scope: str) -> list[tuple]:
+    """The queue's order (needs review first, then new requests, then message id) as parts, one after another."""
+    review, settled = Message.needs_review.is_(True), Message.needs_review.is_(False)
+    new, other = Request.status == "received", or_(Request.id.is_(None), Request.status != "received")
+    parts = [(review, new), (review, other), (settled, new)]
+    if scope != "todo":
+        parts.append((settled, other))
+    return parts
+
+
+def todo_count(db: Session) -> int:
+    """What waits for a decision (needs review, or a new request): the headline of the queue.
+
+    Counted as its two disjoint parts, each from an index: the messages to review,
+    and the other messages of new requests (from the requests' status).
+    """
+    review = db.scalar(select(func.count()).select_from(Message).where(Message.needs_review.is_(True)))
+    new = db.scalar(select(func.count()).select_from(Message).where(
+        Message.needs_review.is_(False),
+        Message.request_id.in_(select(Request.id).where(Request.status == "received")),
+    ))
+    return review + new
+
+
+def _distinct(db: Session, column: str) -> list[str]:
+    """The distinct non-null values of an indexed messages column, one index probe each (a loose index scan)."""
+    return list(db.scalars(text(
+        f"WITH RECURSIVE found(value) AS ("
+        f" SELECT min({column}) FROM messages"
+        f" UNION ALL"
+        f" SELECT (SELECT min({column}) FROM messages WHERE {column} > found.value)"
+        f" FROM found WHERE found.value IS NOT NULL)"
+        f" SELECT value FROM found WHERE value IS NOT NULL ORDER BY value"
+    )))
 
 
 def filter_options(db: Session) -> dict[str, list[str]]:
     return {
         "campaign": list(db.scalars(select(Campaign.slug).order_by(Campaign.created_at.desc()))),
-        "network": list(db.scalars(select(Message.network).distinct().order_by(Message.network))),
-        "language": list(db.scalars(
-            select(Message.lang).distinct().where(Message.lang.is_not(None)).order_by(Message.lang)
-        )),
+        "network": _distinct(db, "network"),
+        "language": _distinct(db, "lang"),
         "label": list(LABELS),
         "status": [*REQUEST_STATUSES, NO_REQUEST],
     }
@@ -101,14 +210,20 @@ def filter_options(db: Session) -> dict[str, list[str]]:
 def queue_page(ctx: Ctx):
     filters = Filters.from_query(ctx.request.query_params)
     page = page_number(ctx)
-    rows, has_next = queue_page_rows(ctx.db, filters, page)
-    todo = ctx.db.scalar(
-        select(func.count()).select_from(Message).outerjoin(Request, Message.request_id == Request.id)
-        .where(*Filters().where())
+    params = ctx.request.query_params
+    rows, has_next = queue_page_rows(
+        ctx.db, filters, page, parse_cursor(params.get("after"), filters.scope),
+        parse_cursor(params.get("before"), filters.scope) if page > 1 else None,
     )
+    if has_next:
+        ctx.next_page = {"page": page + 1, "after": cursor(*rows[-1])}
+    if page > 2 and rows:  # page 1 needs no cursor: it is the top
+        ctx.prev_page = {"page": page - 1, "before": cursor(*rows[0])}
+    todo = ctx.cache.get("queue.todo", TODO_TTL, lambda: todo_count(ctx.db))
     campaigns = dict(ctx.db.execute(select(Campaign.id, Campaign.slug)).all())
+    options = ctx.cache.get("queue.options", OPTIONS_TTL, lambda: filter_options(ctx.db))
     return ctx.render(
-        "queue.html", rows=rows, filters=filters, options=filter_options(ctx.db), page=page,
+        "queue.html", rows=rows, filters=filters, options=options, page=page,
         has_next=has_next, todo=todo, campaigns=campaigns, statuses=REQUEST_STATUSES,
         here=ctx.url_with(),
     )
@@ -119,6 +234,7 @@ def act(ctx: Ctx, work: Callable[[], str], default_next: str = "/queue"):
     try:
         done = work()
         ctx.db.commit()
+        ctx.cache.clear()  # the officer sees at once the counts their decision changed
         ctx.flash(done)
     except DecisionError as exc:
         ctx.db.rollback()

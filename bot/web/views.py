@@ -58,6 +58,10 @@ class Ctx:
     db: Session
     user: User | None
     form: FormData | None
+    # The links to the next and previous pages: their numbers and cursors (`after`, `before`),
+    # when a paged view sets them.
+    next_page: dict[str, object] | None = None
+    prev_page: dict[str, object] | None = None
 
     @property
     def runtime(self):
@@ -66,6 +70,10 @@ class Ctx:
     @property
     def writer(self):
         return self.request.app.state.writer
+
+    @property
+    def cache(self):
+        return self.request.app.state.cache
 
     @property
     def lang(self) -> str:
@@ -94,6 +102,12 @@ class Ctx:
         """This page's URL with some query parameters changed (None removes one)."""
         params = dict(self.request.query_params)
         params.pop("lang", None)
+        if "page" in changes:
+            params.pop("after", None)  # a cursor belongs to the page it leads to
+            params.pop("before", None)
+            for link in (self.next_page, self.prev_page):
+                if link and changes["page"] == link["page"]:
+                    changes = {**link, **changes}
         for key, value in changes.items():
             if value in (None, ""):
                 params.pop(key, None)

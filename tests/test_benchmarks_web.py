@@ -1,0 +1,142 @@
+"""benchmarks/web.py runs end to end on a couple of hundred rows; timings are not checked, only the report.
+
+And the queue read in parts (with or without a cursor) gives the same pages as the single ORDER BY it replaces.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import case, select
+from sqlalchemy.orm import joinedload
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put the project root first
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import web as bench  # noqa: E402
+from tests.test_web_queue import message_ids  # noqa: E402
+from tests.test_web_support import (  # noqa: E402, F401 - fixtures
+    add_message, app, cheap_hashes, client, login, runtime, users,
+)
+
+from bot.config import Config, DatabaseConfig  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
+from bot.web import queue  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.models import Message, Request  # noqa: E402
+
+
+def test_generated_rows_are_consistent():
+    data = bench.generate(20, 200)
+    assert {table: len(rows) for table, rows in data.items() if table != "status_events"} == {
+        "requesters": 60, "requests": 20, "messages": 200}
+    for table, rows in data.items():
+        assert all(len(row) == len(bench.COLUMNS[table]) for row in rows), table
+    networks = {row[0]: row[1] for row in data["requesters"]}
+    assert all(message[1] == networks[message[3]] for message in data["messages"])  # a requester's network
+    supported = {message[-1] for message in data["messages"] if message[-1]}
+    assert supported == set(range(1, 21))  # every request has messages
+
+
+def test_benchmark_report_structure():
+    report = bench.run(requests=20, messages=200, repeat=2, warmup=1, databases=("SQLite",), say=lambda _: None)
+    result = report["databases"]["SQLite"]
+    assert set(result) == {"seed", "sizes", "pages", "ceiling"}
+    assert result["sizes"]["todo"] > 0 and result["sizes"]["listed"] > 0
+    assert set(result["ceiling"]) == {"p50_ms", "p95_ms", "max_ms"}
+    pages = result["pages"]
+    assert {"queue", "queue, deep page, typed URL", "queue, search", "queue, network", "dashboard",
+            "dashboard, deep page", "dashboard, network filter", "permalink"} <= set(pages) <= {
+        *bench_page_names()}
+    for name, row in pages.items():
+        assert row["url"].startswith("/") and row["p50_ms"] > 0 and row["p95_ms"] >= row["p50_ms"], name
+        assert ("query" in row) == (name.startswith("queue") and "not cached" not in name), name
+    assert all("after=" in row["url"] for name, row in pages.items() if "next link" in name)
+    assert all("before=" in row["url"] for name, row in pages.items() if "previous link" in name)
+    table = bench.markdown(report)
+    assert "ceiling: `GET /login`" in table and table.count("| SQLite |") == len(pages) + 1
+
+
+def bench_page_names() -> list[str]:
+    names = ["queue", "queue, counts not cached", "dashboard, counts not cached", "queue, deep page, typed URL", "queue, search", "queue, network", "dashboard",
+             "dashboard, deep page", "dashboard, network filter", "permalink"]
+    return names + ["queue, deep page, via the previous link"] + [
+        f"queue{part}, deep page, via the next link" for part in ("", ", search", ", network")]
+
+
+def reference_rows(db, filters: queue.Filters, page: int):
+    """The queue page as one ORDER BY over the three keys (what queue_page_rows did before)."""
+    query = (
+        select(Message, Request).outerjoin(Request, Message.request_id == Request.id)
+        .options(joinedload(Message.requester)).where(*filters.where())
+        .order_by(case((Message.needs_review.is_(True), 0), else_=1),
+                  case((Request.status == "received", 0), else_=1), Message.id)
+        .limit(queue.PAGE_SIZE + 1).offset((page - 1) * queue.PAGE_SIZE)
+    )
+    rows = [(message.id, request.id if request else None) for message, request in db.execute(query)]
+    return rows[:queue.PAGE_SIZE], len(rows) > queue.PAGE_SIZE
+
+
+@pytest.mark.parametrize("filters", [
+    queue.Filters(), queue.Filters(scope="all"), queue.Filters(network="mastodon"),
+    queue.Filters(scope="all", q="canteen"), queue.Filters(scope="all", status="none"),
+])
+def test_queue_parts_give_the_same_pages(tmp_path, filters):
+    rt = Runtime.from_config(Config(database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'b.db'}")),
+                             say=lambda _: None)
+    try:
+        upgrade(rt.engine)
+        bench.seed(rt, 20, 200)
+        with rt.sessions() as db:
+            # A few messages to review, some of them on new requests: every part of the order is there.
+            for message in db.scalars(select(Message).order_by(Message.id.desc()).limit(40)).all()[::3]:
+                message.needs_review = True
+            db.commit()
+            page, after, seen = 1, None, {}
+            while True:
+                expected = reference_rows(db, filters, page)
+                by_offset = queue.queue_page_rows(db, filters, page)
+                by_cursor = queue.queue_page_rows(db, filters, page, after)
+                for rows, has_next in (by_offset, by_cursor):
+                    assert ([(m.id, r.id if r else None) for m, r in rows], has_next) == expected, page
+                seen[page] = (expected, by_cursor[0])
+                if not expected[1]:
+                    break
+                after = queue.parse_cursor(queue.cursor(*by_cursor[0][-1]), filters.scope)
+                page += 1
+            if filters in (queue.Filters(), queue.Filters(scope="all")):
+                assert page > 1  # the cursor was followed across pages and parts
+            for number in range(2, page + 1):  # back from each page to the one before it
+                before = queue.parse_cursor(queue.cursor(*seen[number][1][0]), filters.scope)
+                rows, has_next = queue.queue_page_rows(db, filters, number - 1, before=before)
+                assert ([(m.id, r.id if r else None) for m, r in rows], has_next) == seen[number - 1][0]
+    finally:
+        rt.close()
+
+
+def test_the_pager_links_carry_cursors_and_agree_with_page_numbers(client, users):
+    with users.sessions() as session, session.begin():
+        for n in range(queue.PAGE_SIZE * 3 + 4):
+            add_message(session, f"@p{n}", f"Please publish dataset number {n}", needs_review=n % 2 == 0)
+    login(client)
+    typed = [message_ids(client.get(f"/queue?scope=all&page={n}").text) for n in (1, 2, 3, 4)]
+    assert [len(ids) for ids in typed] == [queue.PAGE_SIZE] * 3 + [4]
+    url, browsed = "/queue?scope=all", []
+    for _ in range(4):
+        page = client.get(url).text
+        browsed.append(message_ids(page))
+        found = re.search(r'<a href="([^"]+)" rel="next"', page)
+        if not found:
+            break
+        url = html.unescape(found.group(1))
+        assert "after=" in url
+    assert browsed == typed
+    back = html.unescape(re.search(r'<a href="([^"]+)" rel="prev"', client.get(url).text).group(1))
+    assert "before=" in back and "page=3" in back and "after=" not in back
+    assert message_ids(client.get(back).text) == typed[2]
+    assert client.get("/queue?page=2&after=nonsense&before=9.x").status_code == 200
