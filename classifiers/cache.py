@@ -12,15 +12,16 @@ from pathlib import Path
 
 from .corpus import default_corpus_path
 from .text import NORMALISATION_VERSION
-from .training import CONFIG_PATH, train
+from .training import CONFIG_PATH, MODEL_FORMAT, train
 
 CACHE_ENV = "DATACALL_CACHE_DIR"
 
 
 def corpus_fingerprint(path: Path | str) -> str:
-    """Short sha256 of the corpus file, config.cfg and the text normalisation version."""
+    """Short sha256 of the corpus file, config.cfg, the text normalisation and model format versions."""
     digest = hashlib.sha256()
-    for part in (Path(path).read_bytes(), CONFIG_PATH.read_bytes(), NORMALISATION_VERSION.encode()):
+    parts = (Path(path).read_bytes(), CONFIG_PATH.read_bytes(), NORMALISATION_VERSION.encode(), MODEL_FORMAT.encode())
+    for part in parts:
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()[:12]
 

@@ -60,13 +60,18 @@ def read_jsonl(path: Path | str, *, labelled: bool = True) -> list[dict]:
     return records
 
 
+def split_key(text: str) -> str:
+    """The form of a text that decides its split: case and spacing ignored."""
+    return " ".join(text.split()).casefold()
+
+
 def split_of(text: str) -> str:
     """ "train" (80 %), "dev" (10 %) or "test" (10 %), from the text alone.
 
     Case and spacing are ignored so near-identical duplicates share a split
     instead of leaking from train into test.
     """
-    key = " ".join(text.split()).casefold().encode("utf-8")
+    key = split_key(text).encode("utf-8")
     bucket = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % 10
     return "train" if bucket < 8 else ("dev" if bucket == 8 else "test")
 

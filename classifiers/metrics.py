@@ -63,14 +63,23 @@ def metrics_from_pairs(
     return report
 
 
-def evaluate(classifier, records: Iterable[dict], *, threshold: float = 0.5) -> dict:
-    """Score a classifier on labelled records (text, label, optional lang)."""
+def evaluate(
+    classifier, records: Iterable[dict], *, threshold: float = 0.5, review_band: Sequence[float] | None = None
+) -> dict:
+    """Score a classifier on labelled records (text, label, optional lang).
+
+    With a review band, also what it does to these records (see band.band_report).
+    """
+    from .band import band_report
+
     records = list(records)
     predictions = classifier.predict([r["text"] for r in records], threshold=threshold)
+    gold = [r["label"] for r in records]
     report = metrics_from_pairs(
-        [r["label"] for r in records],
-        [p.label for p in predictions],
-        [r.get("lang") or p.lang for r, p in zip(records, predictions)],
+        gold, [p.label for p in predictions], [r.get("lang") or p.lang for r, p in zip(records, predictions)]
     )
     report["threshold"] = threshold
+    if review_band:
+        low, high = review_band
+        report["review_band"] = {"low": low, "high": high, **band_report([p.score for p in predictions], gold, (low, high))}
     return report

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .labels import DATA_REQUEST, Prediction, label_for
-from .language import detect_languages
-from .text import model_tokens
+from .language import detect_languages, preload
+from .text import char_ngrams, features, model_tokens
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -41,16 +41,123 @@ def files_digest(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def char_ngram_range(config) -> tuple[int, int]:
+    """The character n-gram lengths a spaCy config's [datacall] section asks for; (0, 0) = none."""
+    section = config.get("datacall") or {}
+    low, high = int(section.get("char_ngram_min") or 0), int(section.get("char_ngram_max") or 0)
+    if low and not 1 <= low <= high:
+        raise ValueError(f"[datacall] char n-grams: need 1 <= min <= max, got {low}..{high}")
+    return (low, high) if low else (0, 0)
+
+
+class _BagOfWords:
+    """A bag-of-words textcat's own layers, fed token hashes without building spaCy Docs.
+
+    TextCatBOW only reads each token's ORTH id, the hash of its string:
+    computing it directly skips Doc and Lexeme creation, most of spaCy's
+    time on short texts, and adds nothing to the vocabulary, so memory stays
+    flat without memory zones. Unigram models also cache each word's ids
+    (with its character n-grams'), since words recur. The scores are the
+    pipeline's own (tests compare both paths).
+    """
+
+    CACHE_WORDS = 50_000  # cleared when full: bounded memory on endless streams
+
+    def __init__(self, textcat, char_ngrams: tuple[int, int]):
+        from spacy.attrs import ORTH
+
+        (outer, output) = textcat.model.layers
+        (extract, linear) = outer.layers[0].layers
+        if (
+            extract.name != "extract_ngrams"
+            or extract.attrs["attr"] != ORTH
+            or output.layers[0].name != "softmax_activation"
+        ):
+            raise TypeError("not a TextCatBOW model")
+        self.ngram_size = extract.attrs["ngram_size"]
+        self.char_ngrams = char_ngrams
+        self.ops = extract.ops
+        self.linear, self.output = linear, output
+        self.column = list(textcat.labels).index(DATA_REQUEST)
+        self._ids: dict[str, tuple[int, ...]] = {}
+
+    @classmethod
+    def of(cls, nlp: Language, char_ngrams: tuple[int, int]) -> _BagOfWords | None:
+        """The fast path for `nlp`, or None if its textcat is not a plain TextCatBOW."""
+        try:
+            return cls(nlp.get_pipe("textcat"), char_ngrams)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return None
+
+    def _word_ids(self, word: str) -> tuple[int, ...]:
+        from spacy.strings import get_string_id
+
+        ids = self._ids.get(word)
+        if ids is None:
+            low, high = self.char_ngrams
+            ids = tuple(get_string_id(t) for t in [word, *char_ngrams([word], low, high)])
+            if len(self._ids) >= self.CACHE_WORDS:
+                self._ids.clear()
+            self._ids[word] = ids
+        return ids
+
+    def _unigrams(self, words: list[str]) -> list[int]:
+        """The token ids of `features(words)`, in that order: the words, then their character n-grams."""
+        cached = self._ids.get
+        per_word = [cached(word) or self._word_ids(word) for word in words]
+        if not self.char_ngrams[0]:
+            return [ids[0] for ids in per_word]
+        return [ids[0] for ids in per_word] + [i for ids in per_word for i in ids[1:]]
+
+    def scores(self, word_lists: list[list[str]]) -> list[float]:
+        """P(data_request) for each list of `model_tokens` (none empty).
+
+        What `extract_ngrams` does Doc by Doc, done for the whole batch in numpy:
+        n-grams over the concatenated ids (dropping those that straddle two
+        texts), then unique (text, key) pairs with their counts.
+        """
+        import numpy as np
+
+        ids = [self._unigrams(words) for words in word_lists]
+        sizes = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter((i for x in ids for i in x), dtype=np.uint64, count=int(sizes.sum()))
+        rows = np.repeat(np.arange(len(ids)), sizes)
+        keys, key_rows = [flat], [rows]
+        for n in range(2, self.ngram_size + 1):
+            if len(flat) < n:
+                break
+            grams = self.ops.ngrams(n, flat)
+            same_text = rows[: len(grams)] == rows[n - 1 :]
+            keys.append(grams[same_text])
+            key_rows.append(rows[: len(grams)][same_text])
+        keys, key_rows = np.concatenate(keys), np.concatenate(key_rows)
+        order = np.lexsort((keys, key_rows))
+        keys, key_rows = keys[order], key_rows[order]
+        starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]) | (key_rows[1:] != key_rows[:-1])])
+        counts = np.diff(np.r_[starts, len(keys)]).astype("f")
+        lengths = np.bincount(key_rows[starts], minlength=len(ids)).astype("int32")
+        batch = (np.ascontiguousarray(keys[starts]), counts, lengths)
+        return self.output.predict(self.linear.predict(batch))[:, self.column].tolist()
+
+
 class TextClassifier:
     """spaCy textcat + language detection, shared by the whole process.
 
     Calls are serialised by a lock because spaCy memory zones are not thread-safe.
+    `review_band` is the [low, high] score range measured at training time
+    where automatic decisions would be less than 95 % precise (None for
+    models trained before it was measured).
     """
 
-    def __init__(self, nlp: Language, path: Path, version: str):
+    def __init__(
+        self, nlp: Language, path: Path, version: str, *, review_band: tuple[float, float] | None = None
+    ):
         self.nlp = nlp
         self.path = path
         self.version = version
+        self.review_band = tuple(review_band) if review_band else None
+        self.char_ngrams = char_ngram_range(nlp.config)
+        self._bow = _BagOfWords.of(nlp, self.char_ngrams)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -61,18 +168,32 @@ class TextClassifier:
 
         Empty texts never reach spaCy: a batch of only empty docs crashes thinc's ngram layer.
         """
-        from spacy.tokens import Doc
-
+        if self._bow is None:
+            tokens = [features(t, self.char_ngrams) for t in texts]
+            out = [0.0] * len(tokens)
+            self._pipe_scores(tokens, [i for i, words in enumerate(tokens) if words], out, batch_size)
+            return out
         tokens = [model_tokens(t) for t in texts]
         out = [0.0] * len(tokens)
         todo = [i for i, words in enumerate(tokens) if words]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            with self._lock:
+                scores = self._bow.scores([tokens[i] for i in chunk])
+            for i, score in zip(chunk, scores):
+                out[i] = score
+        return out
+
+    def _pipe_scores(self, tokens: list[list[str]], todo: list[int], out: list[float], batch_size: int) -> None:
+        """Scores through nlp.pipe, for any textcat architecture (the ensemble, say)."""
+        from spacy.tokens import Doc
+
         for start in range(0, len(todo), _ZONE):
             chunk = todo[start : start + _ZONE]
             with self._lock, self.nlp.memory_zone():
                 docs = (Doc(self.nlp.vocab, words=tokens[i]) for i in chunk)
                 for i, doc in zip(chunk, self.nlp.pipe(docs, batch_size=batch_size)):
                     out[i] = float(doc.cats[DATA_REQUEST])
-        return out
 
     def predict(
         self, texts: Iterable[str], *, threshold: float = 0.5, batch_size: int = 1000
@@ -91,6 +212,7 @@ class TextClassifier:
 
 def load(path: Path | str) -> TextClassifier:
     """The model at `path`, loaded once per process (reloaded if retrained in place)."""
+    preload()  # predictions need it too: load it while spaCy loads
     import spacy
 
     path = Path(path).resolve()
@@ -102,7 +224,8 @@ def load(path: Path | str) -> TextClassifier:
         if key not in _cache:
             for stale in [k for k in _cache if k[0] == path]:
                 del _cache[stale]
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            version = meta.get("datacall", {}).get("model_version") or files_digest(path)
-            _cache[key] = TextClassifier(spacy.load(path), path, version)
+            datacall = json.loads(meta_file.read_text(encoding="utf-8")).get("datacall", {})
+            version = datacall.get("model_version") or files_digest(path)
+            band = datacall.get("review_band")
+            _cache[key] = TextClassifier(spacy.load(path), path, version, review_band=band)
         return _cache[key]

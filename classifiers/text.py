@@ -19,7 +19,9 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@\w+(?:@[\w.-]+)?")
 _HASHTAG = re.compile(r"(?<!\w)#(\w+)")
 _ELISION = re.compile(r"(\w)'(\w)")
-_SYMBOL = re.compile(r"([^\w\s'])")  # punctuation and emoji become tokens of their own
+# A token is a run of word characters and apostrophes, or one other symbol
+# (punctuation and emoji become tokens of their own).
+_TOKEN = re.compile(r"[\w']+|[^\w\s']")
 _SPACES = re.compile(r"\s+")
 _LATIN_ACCENT = re.compile("[\u0300-\u036f]")  # combining accents of Latin scripts
 _NON_WORD = re.compile(r"[^\w\s]+")
@@ -43,12 +45,50 @@ def model_tokens(text: str) -> list[str]:
     Hashtag words are kept ("#OpenData" -> "opendata") because they often carry
     the topic; French elisions are split ("l'horaire" -> "l'", "horaire").
     """
-    text = _URL.sub(" httpurl ", text)
-    text = _MENTION.sub(" atmention ", text)
-    text = _HASHTAG.sub(r" \1 ", text)
+    # The `in` tests only skip substitutions that could not match: the fast path of every reply.
+    text = _links_and_mentions(text, " httpurl ", " atmention ")
+    if "#" in text:
+        text = _HASHTAG.sub(r" \1 ", text)
     text = _strip_accents(text.casefold()).replace("’", "'")
-    text = _ELISION.sub(r"\1' \2", text)
-    return _SYMBOL.sub(r" \1 ", text).split()
+    if "'" in text:
+        text = _ELISION.sub(r"\1' \2", text)
+    return _TOKEN.findall(text)
+
+
+def _links_and_mentions(text: str, link: str, mention: str) -> str:
+    lowered = text.lower()
+    if "http" in lowered or "www." in lowered:
+        text = _URL.sub(link, text)
+    if "@" in text:
+        text = _MENTION.sub(mention, text)
+    return text
+
+
+def char_ngrams(words: list[str], low: int, high: int) -> list[str]:
+    """Character n-grams (lengths low..high) of each word, as extra tokens.
+
+    They let the model share evidence between "publier", "publiez" and
+    "publication", and survive typos. Each word is framed by "<" and ">" and
+    each n-gram starts with "~", a form no word token can take (punctuation
+    is always split off), so "~bus" never collides with the word "bus".
+    """
+    if not low:
+        return []
+    grams = []
+    for word in words:
+        if len(word) < 3 or not word.isalpha():
+            continue
+        framed = f"<{word}>"
+        for size in range(low, min(high, len(framed)) + 1):
+            grams.extend("~" + framed[i : i + size] for i in range(len(framed) - size + 1))
+    return grams
+
+
+def features(text: str, char_ngram_range: tuple[int, int] = (0, 0)) -> list[str]:
+    """The tokens a model sees: `model_tokens`, then character n-grams if the model uses them."""
+    words = model_tokens(text)
+    low, high = char_ngram_range
+    return words + char_ngrams(words, low, high) if low and words else words
 
 
 def for_language_id(text: str) -> str:
@@ -56,8 +96,9 @@ def for_language_id(text: str) -> str:
 
     Hashtags go too: they are often English ("#OpenData") in French messages.
     """
-    text = _URL.sub(" ", text)
-    text = _MENTION.sub(" ", text)
-    text = _HASHTAG.sub(" ", unicodedata.normalize("NFC", text))
+    text = _links_and_mentions(text, " ", " ")
+    text = unicodedata.normalize("NFC", text)
+    if "#" in text:
+        text = _HASHTAG.sub(" ", text)
     text = _NON_WORD.sub(_marks_and_punctuation, text)  # emoji and symbols go
     return _SPACES.sub(" ", _DIGITS.sub(" ", text)).strip()

@@ -13,42 +13,52 @@ import tempfile
 import time
 from pathlib import Path
 
-from .corpus import CorpusError, read_jsonl, split_records
+from collections.abc import Iterable
+
+from .band import TARGET_PRECISION, band_report, find_review_band
+from .corpus import CorpusError, read_jsonl, split_key, split_records
 from .labels import LABELS
 from .metrics import evaluate
-from .model import TextClassifier, files_digest
-from .text import NORMALISATION_VERSION, model_tokens
+from .model import TextClassifier, char_ngram_range, files_digest, load
+from .text import NORMALISATION_VERSION, features
 
 CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
+# Bump when a trained model directory gains or changes content (2: the review
+# band in meta.json): part of the cache key, so cached models are retrained.
+MODEL_FORMAT = "2"
+# Fewer held-out dev examples than this (or one label missing): the review
+# band is measured on the train split instead, and says so.
+MIN_BAND_EXAMPLES = 30
 
 
-def _write_docbin(records: list[dict], path: Path) -> None:
+def _write_docbin(records: list[dict], path: Path, ngrams: tuple[int, int]) -> None:
     from spacy.tokens import Doc, DocBin
     from spacy.vocab import Vocab
 
     vocab, docs = Vocab(), DocBin()
     for record in records:
-        doc = Doc(vocab, words=model_tokens(record["text"]))
+        doc = Doc(vocab, words=features(record["text"], ngrams))
         doc.cats = {label: float(label == record["label"]) for label in LABELS}
         docs.add(doc)
     docs.to_disk(path)
 
 
-def _fit(splits: dict[str, list[dict]], work: Path, seed: int) -> Path:
+def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path) -> Path:
     """Run spaCy's training loop in `work`; return the best model's directory."""
     from spacy.training.initialize import init_nlp
     from spacy.training.loop import train as spacy_train
     from spacy.util import load_config
 
-    _write_docbin(splits["train"], work / "train.spacy")
-    # A tiny corpus may have no dev example: select on train rather than fail.
-    _write_docbin(splits["dev"] or splits["train"], work / "dev.spacy")
     overrides = {
         "paths.train": str(work / "train.spacy"),
         "paths.dev": str(work / "dev.spacy"),
         "system.seed": seed,
     }
-    config = load_config(CONFIG_PATH, overrides=overrides, interpolate=False)
+    config = load_config(config_path, overrides=overrides, interpolate=False)
+    ngrams = char_ngram_range(config)
+    _write_docbin(splits["train"], work / "train.spacy", ngrams)
+    # A tiny corpus may have no dev example: select on train rather than fail.
+    _write_docbin(splits["dev"] or splits["train"], work / "dev.spacy", ngrams)
     nlp = init_nlp(config, use_gpu=-1)
     (work / "output").mkdir()
     log = io.StringIO()
@@ -78,25 +88,81 @@ def _publish(model: Path, out: Path, work: Path, *, replace: bool) -> bool:
     return True
 
 
-def train(corpus: Path | str, out: Path | str, *, seed: int = 0, replace: bool = True) -> dict:
-    """Train on the corpus's train split, select on dev, report dev and test.
+def _band_examples(splits: dict[str, list[dict]]) -> tuple[str, list[dict]]:
+    """The split the review band is measured on: dev, unless too small to say anything."""
+    dev = splits["dev"]
+    if len(dev) >= MIN_BAND_EXAMPLES and {r["label"] for r in dev} == set(LABELS):
+        return "dev", dev
+    return "train", splits["train"]
 
+
+def _review_band(classifier: TextClassifier, splits: dict[str, list[dict]], target: float) -> dict:
+    source, examples = _band_examples(splits)
+    scores = classifier.scores([r["text"] for r in examples])
+    found = find_review_band(scores, [r["label"] for r in examples], target=target)
+    band = found.pop("band")
+    report = {
+        "low": band[0],
+        "high": band[1],
+        "source": source,
+        "target_precision": found.pop("target_precision"),
+        "threshold": found.pop("threshold"),
+        source: found,
+    }
+    for name in ("dev", "test"):
+        if name != source and splits[name]:
+            held_out = splits[name]
+            report[name] = band_report(
+                classifier.scores([r["text"] for r in held_out]), [r["label"] for r in held_out], band
+            )
+    return report
+
+
+def with_extra_train(splits: dict[str, list[dict]], extra: Iterable[dict]) -> dict[str, list[dict]]:
+    """`splits` with `extra` examples added to train; an extra example overrides a train example with
+    the same text, and one whose text is in dev or test is dropped so held-out scores stay held out."""
+    held_out = {split_key(r["text"]) for name in ("dev", "test") for r in splits[name]}
+    added = {}
+    for record in extra:
+        if split_key(record["text"]) not in held_out:
+            added[split_key(record["text"])] = record  # the last one wins
+    kept = [r for r in splits["train"] if split_key(r["text"]) not in added]
+    return {**splits, "train": kept + list(added.values())}
+
+
+def train(
+    corpus: Path | str,
+    out: Path | str,
+    *,
+    seed: int = 0,
+    replace: bool = True,
+    config: Path | str | None = None,
+    extra_train: Iterable[dict] | None = None,
+    target_precision: float = TARGET_PRECISION,
+) -> dict:
+    """Train on the corpus's train split (plus `extra_train`), select on dev, report dev and test.
+
+    Also measures the review band (see band.py) and writes it to meta.json.
     Returns metrics.json's content plus `published`: False when replace=False
     and `out` already held a model, which is then kept (this run is discarded).
     """
     import spacy
 
     corpus, out = Path(corpus), Path(out)
+    config_path = Path(config) if config else CONFIG_PATH
     started = time.perf_counter()
     corpus_bytes = corpus.read_bytes()
     splits = split_records(read_jsonl(corpus))
+    extra = list(extra_train or ())
+    if extra:
+        splits = with_extra_train(splits, extra)
     missing = set(LABELS) - {r["label"] for r in splits["train"]}
     if missing:
         raise CorpusError(f"{corpus}: the train split has no {', '.join(sorted(missing))} example")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        model = _fit(splits, work, seed)
+        model = _fit(splits, work, seed, config_path)
         version = f"textcat-{files_digest(model)}"
         meta_file = model / "meta.json"
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
@@ -105,20 +171,62 @@ def train(corpus: Path | str, out: Path | str, *, seed: int = 0, replace: bool =
             "corpus_sha256": hashlib.sha256(corpus_bytes).hexdigest()[:12],
             "seed": seed,
             "normalisation": NORMALISATION_VERSION,
+            "format": MODEL_FORMAT,
         }
-        meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        if extra:
+            meta["datacall"]["extra_train"] = len(extra)
         classifier = TextClassifier(spacy.load(model), out.resolve(), version)
+        band = _review_band(classifier, splits, target_precision)
+        meta["datacall"]["review_band"] = [band["low"], band["high"]]
+        meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         metrics = {
             **meta["datacall"],
             "corpus": str(corpus),
+            "config": str(config_path),
             "spacy_version": spacy.__version__,
             "sizes": {name: len(records) for name, records in splits.items()},
             "dev": evaluate(classifier, splits["dev"]),
             "test": evaluate(classifier, splits["test"]),
+            "review_band": band,
             "train_seconds": round(time.perf_counter() - started, 2),
         }
+        if band.get("dev"):
+            metrics["dev"]["share_in_band"] = band["dev"]["share_in_band"]
         (model / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         metrics["published"] = _publish(model, out, work, replace=replace)
         return metrics
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def retrain(
+    corpus: Path | str,
+    out: Path | str,
+    *,
+    extra_train: Iterable[dict],
+    seed: int = 0,
+    config: Path | str | None = None,
+) -> dict:
+    """Train with `extra_train` added; replace the model at `out` only if dev macro-F1 is not worse.
+
+    Both models are scored on the same dev examples (the corpus's dev split,
+    or its train split when dev is empty, as training does). Returns
+    `current` and `candidate` dev macro-F1 (`current` None if `out` held no
+    model), `replaced`, and the candidate's `metrics`.
+    """
+    corpus, out = Path(corpus), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".candidate", dir=out.parent))
+    try:
+        candidate_dir = work / "model"
+        metrics = train(corpus, candidate_dir, seed=seed, config=config, extra_train=extra_train)
+        splits = split_records(read_jsonl(corpus))
+        dev = splits["dev"] or splits["train"]
+        candidate = evaluate(load(candidate_dir), dev)["macro_f1"]
+        current = evaluate(load(out), dev)["macro_f1"] if (out / "meta.json").is_file() else None
+        replaced = current is None or (candidate is not None and candidate >= current)
+        if replaced:
+            _publish(candidate_dir, out, work, replace=True)
+        return {"current": current, "candidate": candidate, "replaced": replaced, "metrics": metrics}
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -76,6 +76,9 @@ def test_evaluate_reports_metrics_and_writes_the_report(tmp_path, monkeypatch):
     assert "macro-F1" in result.output
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["n"] == 4 and 0 <= report["macro_f1"] <= 1
+    band = report["review_band"]  # the packaged model's, measured when it was trained
+    assert band["n"] == 4 and band["in_band"] + band["auto_data_request"] + band["auto_off_topic"] == 4
+    assert "review band" in result.output
     assert sum(sum(row.values()) for row in report["confusion"].values()) == 4
 
 
@@ -105,3 +108,7 @@ def test_train_writes_a_model_and_metrics(tmp_path, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["macro_f1"] >= 0.9
     assert (out / "meta.json").is_file()
+    band = metrics["review_band"]
+    assert 0.0 <= band["low"] <= band["high"] <= 1.0
+    assert 0.0 <= band[band["source"]]["share_in_band"] <= 1.0
+    assert "review band" in result.output

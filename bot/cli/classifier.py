@@ -12,6 +12,7 @@ from rich.table import Table
 
 import classifiers
 from bot.cli.common import ConfigOption, config_or_exit, console, errors, fail
+from bot.config import Config
 from bot.runtime import _resolve
 
 
@@ -61,6 +62,12 @@ def _text(line: str, number: int, jsonl: bool) -> str:
 def train(
     corpus: Path = typer.Option(None, help="Labelled JSONL (text, label, lang); default: the packaged corpus."),
     out: Path = typer.Option(None, help="Model folder (default: [classifier] model_path, or the user cache)."),
+    with_decisions: bool = typer.Option(
+        False,
+        "--with-decisions",
+        help="Add the officers' label decisions from the database to the train split; "
+        "replace the model only if its dev macro-F1 is not worse.",
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Train the classifier and write its model folder with metrics.json."""
@@ -69,13 +76,68 @@ def train(
     if out is None:
         configured = settings.classifier.model_path
         out = _resolve(settings, configured) if configured else classifiers.default_model_path(corpus)
+    if with_decisions:
+        _train_with_decisions(settings, corpus, out)
+        return
     console.print(f"training on {corpus} into {out} …")
     try:
         metrics = classifiers.train(corpus, out)
     except classifiers.CorpusError as exc:
         fail(str(exc), 2)
     _print_metrics(metrics.get("test") or metrics.get("dev") or metrics, title="held-out test split")
+    _print_band(metrics)
     console.print(f"model written to {out} (metrics in {out / 'metrics.json'})")
+
+
+def _train_with_decisions(settings: Config, corpus: Path, out: Path) -> None:
+    records = _decisions(settings)
+    console.print(f"training on {corpus} + {len(records)} officer decisions (latest per message) …")
+    try:
+        result = classifiers.retrain(corpus, out, extra_train=records)
+    except classifiers.CorpusError as exc:
+        fail(str(exc), 2)
+    current, candidate = result["current"], result["candidate"]
+    console.print(f"dev macro-F1: current model {_number(current)}, with decisions {_number(candidate)}")
+    if not result["replaced"]:
+        console.print(f"kept the current model in {out}: the new one scores lower on dev")
+        return
+    _print_band(result["metrics"])
+    why = "there was none" if current is None else "the new one is not worse on dev"
+    console.print(f"replaced the model in {out} ({why}; metrics in {out / 'metrics.json'})")
+
+
+def _decisions(settings: Config) -> list[dict]:
+    """Officer decisions from the configured database, as labelled records."""
+    from bot.runtime import database_url
+    from bot.training_data import decision_records
+    from storage.database import DatabaseError, make_engine, make_session_factory
+    from storage.migrate import require_current
+
+    try:
+        engine = make_engine(database_url(settings))
+    except Exception as exc:  # noqa: BLE001 - a bad URL or driver ends in one line
+        fail(f"cannot open the database: {exc}")
+    try:
+        require_current(engine)
+        with make_session_factory(engine)() as session:
+            return decision_records(session)
+    except DatabaseError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+
+
+def _print_band(metrics: dict) -> None:
+    band = metrics.get("review_band")
+    if not band:
+        return
+    measured = band.get(band["source"]) or {}
+    share = measured.get("share_in_band")
+    console.print(
+        f"review band [{band['low']:.3f}, {band['high']:.3f}] (automatic decisions >= "
+        f"{band['target_precision']:.0%} precise on {band['source']}; "
+        f"{'n/a' if share is None else f'{share:.0%}'} of {band['source']} messages go to officers)"
+    )
 
 
 def evaluate(
@@ -89,8 +151,16 @@ def evaluate(
         records = classifiers.read_jsonl(file)
     except classifiers.CorpusError as exc:
         fail(str(exc), 2)
-    report = classifiers.evaluate(classifier, records, threshold=threshold)
+    band = config_or_exit(config).classifier.review_band or classifier.review_band
+    report = classifiers.evaluate(classifier, records, threshold=threshold, review_band=band)
     _print_metrics(report, title=str(file))
+    if report.get("review_band"):
+        b = report["review_band"]
+        console.print(
+            f"review band [{b['low']:.3f}, {b['high']:.3f}]: {b['in_band']} of {b['n']} to officers; "
+            f"automatic data_request precision {_number(b['precision_above'])} (n={b['auto_data_request']}), "
+            f"automatic off_topic precision {_number(b['precision_below'])} (n={b['auto_off_topic']})"
+        )
     if out:
         out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         console.print(f"report written to {out}")

@@ -1,0 +1,209 @@
+"""Regenerate the measured parts of MODEL_CARD.md: `python -m classifiers.card`.
+
+The card's prose is written by hand; every number in it sits between
+`<!-- begin:NAME -->` and `<!-- end:NAME -->` markers that this module
+rewrites from fresh measurements: the default model trained as `datacall
+train` trains it, the comparison of `classifiers.compare` (run here, or read
+from `--compare FILE` written by `python -m classifiers.compare --out FILE`),
+and language detection on the corpus and on data/languages.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from .compare import CARD_PATH, DEFAULT_VARIANTS, compare, language_report, markdown_table
+from .corpus import default_corpus_path, read_jsonl, split_records
+from .labels import LABELS
+from .model import load
+from .training import CONFIG_PATH, train
+
+
+def _f(value, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def data_section(corpus: Path, records: list[dict]) -> str:
+    splits = split_records(records)
+    counts = Counter((r["label"], r.get("lang") or "?") for r in records)
+    langs = sorted({lang for _, lang in counts})
+    rows = ["| label | " + " | ".join(langs) + " | total |", "|---" * (len(langs) + 2) + "|"]
+    for label in LABELS:
+        cells = [str(counts[(label, lang)]) for lang in langs]
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {sum(counts[(label, lang)] for lang in langs)} |")
+    kinds = Counter(r.get("kind") for r in records if r.get("kind"))
+    lines = [
+        f"`{corpus.relative_to(corpus.parents[2]) if len(corpus.parents) > 2 else corpus}`: "
+        f"{len(records):,} labelled texts.",
+        "",
+        *rows,
+        "",
+        "Splits (by a hash of each text, so appending never moves an example): "
+        + ", ".join(f"{name} {len(rs):,}" for name, rs in splits.items())
+        + ".",
+    ]
+    if kinds:
+        lines += ["", "Kinds of text (the corpus's `kind` field): " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()) + "."]
+    return "\n".join(lines)
+
+
+def _confusion(report: dict) -> str:
+    rows = ["| gold \\ predicted | " + " | ".join(LABELS) + " |", "|---|---|---|"]
+    for gold in LABELS:
+        rows.append(f"| {gold} | " + " | ".join(str(report["confusion"][gold][p]) for p in LABELS) + " |")
+    return "\n".join(rows)
+
+
+def model_section(metrics: dict) -> str:
+    lines = ["| split | n | accuracy | macro-F1 | " + " | ".join(f"macro-F1 {lang}" for lang in ("fr", "en")) + " |",
+             "|---|---|---|---|---|---|"]
+    for name in ("dev", "test"):
+        report = metrics[name]
+        per = report["per_language"]
+        langs = [f"{_f(per[lang]['macro_f1'])} (n={per[lang]['n']})" if lang in per else "–" for lang in ("fr", "en")]
+        lines.append(f"| {name} | {report['n']} | {_f(report['accuracy'])} | {_f(report['macro_f1'])} | " + " | ".join(langs) + " |")
+    others = {lang: v for name in ("dev", "test") for lang, v in metrics[name]["per_language"].items() if lang not in ("fr", "en")}
+    if others:
+        lines += ["", "Other languages in the held-out splits: " + ", ".join(f"{lang} n={v['n']}" for lang, v in others.items()) + "."]
+    lines += ["", "Confusion matrix, test split (rows: gold label):", "", _confusion(metrics["test"]),
+              "", "Confusion matrix, dev split:", "", _confusion(metrics["dev"])]
+    return "\n".join(lines)
+
+
+def band_section(metrics: dict) -> str:
+    band = metrics["review_band"]
+    lines = [
+        f"Band: **[{band['low']:.3f}, {band['high']:.3f}]**, measured on the {band['source']} split "
+        f"(target: automatic decisions at least {band['target_precision']:.0%} precise; labelling threshold "
+        f"{band['threshold']}).",
+        "",
+        "| split | n | in band (to officers) | automatic data_request | precision | automatic off_topic | precision |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("dev", "test", "train"):
+        if name in band:
+            b = band[name]
+            lines.append(
+                f"| {name} | {b['n']} | {b['in_band']} ({_pct(b['share_in_band'])}) | {b['auto_data_request']} | "
+                f"{_f(b['precision_above'])} | {b['auto_off_topic']} | {_f(b['precision_below'])} |"
+            )
+    return "\n".join(lines)
+
+
+def failures_section(model_dir: Path, records: list[dict], limit: int = 25) -> str:
+    classifier = load(model_dir)
+    splits = split_records(records)
+    lines = ["| split | lang | gold | score | text |", "|---|---|---|---|---|"]
+    shown = 0
+    for name in ("test", "dev"):
+        examples = splits[name]
+        predictions = classifier.predict([r["text"] for r in examples])
+        wrong = [(r, p) for r, p in zip(examples, predictions) if p.label != r["label"]]
+        wrong.sort(key=lambda rp: -abs(rp[1].score - 0.5))  # the most confident mistakes first
+        for record, prediction in wrong:
+            if shown >= limit:
+                break
+            lines.append(
+                f"| {name} | {record.get('lang') or prediction.lang} | {record['label']} | "
+                f"{prediction.score:.2f} | {_cell(record['text'])} |"
+            )
+            shown += 1
+    if shown == 0:
+        return "No misclassified example in the dev and test splits."
+    return "\n".join(lines)
+
+
+def language_section(report: dict) -> str:
+    corpus, short, other = report["corpus"], report["corpus_short"], report["other_languages"]
+    lines = [
+        "| set | n | accuracy | other languages taken for fr/en |",
+        "|---|---|---|---|",
+        f"| corpus (fr/en, `lang` field) | {corpus['n']} | {_f(corpus['accuracy'])} | – |",
+        f"| corpus texts of ≤ 60 characters | {short['n']} | {_f(short['accuracy'])} | – |",
+        f"| `data/languages.jsonl` (other languages) | {other['n']} | {_f(other['accuracy'])} | "
+        f"{report['other_as_fr_or_en']} |",
+    ]
+    if other["per_language"]:
+        lines += ["", "Per language in `languages.jsonl`: " + ", ".join(
+            f"{lang} {v['correct']}/{v['n']}" for lang, v in other["per_language"].items()) + "."]
+    errors = corpus["errors"] + other["errors"]
+    if errors:
+        lines += ["", "Errors: " + "; ".join(f"“{_cell(e['text'])}” ({e['lang']} → {e['detected']})" for e in errors[:30]) + "."]
+    return "\n".join(lines)
+
+
+def comparison_section(report: dict) -> str:
+    return "\n".join([
+        f"Corpus of {report['corpus_lines']:,} texts (test split n={report['sizes']['test']}); "
+        + (f"{report['folds']}-fold cross-validation on train+dev; " if report["folds"] else "")
+        + f"speed on {report['speed_texts']:,} distinct texts, "
+        f"batches of 256, {report['cpu_count']} CPUs (load average {', '.join(f'{x:.1f}' for x in report['load_average'])} "
+        "at the end of the run: other work shared the machine, so CPU-second rates are the steadier ones).",
+        "",
+        markdown_table(report),
+    ])
+
+
+def replace_block(card: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.DOTALL)
+    if not pattern.search(card):
+        raise KeyError(f"MODEL_CARD.md has no block {name!r}")
+    return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), card)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m classifiers.card", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=default_corpus_path())
+    parser.add_argument(
+        "--compare", type=Path, nargs="+",
+        help="report(s) of `python -m classifiers.compare --out`, merged; else run the comparison",
+    )
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--card", type=Path, default=CARD_PATH)
+    args = parser.parse_args(argv)
+    records = read_jsonl(args.corpus)
+    if args.compare:
+        reports = [json.loads(path.read_text(encoding="utf-8")) for path in args.compare]
+        comparison = reports[0]
+        for other in reports[1:]:
+            comparison["variants"].update(other["variants"])
+            comparison["folds"] = max(comparison["folds"], other["folds"])
+    else:
+        comparison = compare(args.corpus, DEFAULT_VARIANTS, folds=args.folds)
+    with tempfile.TemporaryDirectory(prefix="datacall-card-") as tmp:
+        model_dir = Path(tmp) / "model"
+        print(f"training the default model ({CONFIG_PATH.name}) …", file=sys.stderr)
+        metrics = train(args.corpus, model_dir)
+        blocks = {
+            "data": data_section(args.corpus, records),
+            "comparison": comparison_section(comparison),
+            "model": model_section(metrics),
+            "band": band_section(metrics),
+            "languages": language_section(comparison.get("languages") or language_report(records)),
+            "failures": failures_section(model_dir, records),
+        }
+    card = args.card.read_text(encoding="utf-8")
+    for name, body in blocks.items():
+        card = replace_block(card, name, body)
+    args.card.write_text(card, encoding="utf-8")
+    print(f"updated {args.card}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
