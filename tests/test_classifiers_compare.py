@@ -53,6 +53,19 @@ def test_ensemble_config_trains_through_the_pipeline(tmp_path):
     assert scores[2] == 0.0 and all(0.0 <= s <= 1.0 for s in scores)
 
 
+def test_card_blocks_are_rewritten_in_place():
+    from classifiers.card import replace_block
+
+    card = "intro\n<!-- begin:model -->\nold\nnumbers\n<!-- end:model -->\nprose\n<!-- begin:band -->\n<!-- end:band -->\n"
+    card = replace_block(replace_block(card, "model", "new table\n"), "band", "band")
+    assert card == "intro\n<!-- begin:model -->\nnew table\n<!-- end:model -->\nprose\n<!-- begin:band -->\nband\n<!-- end:band -->\n"
+    with pytest.raises(KeyError):
+        replace_block(card, "missing", "x")
+    shipped = compare.CARD_PATH.read_text(encoding="utf-8")
+    for name in ("data", "comparison", "model", "band", "languages", "failures"):
+        assert f"<!-- begin:{name} -->" in shipped and f"<!-- end:{name} -->" in shipped
+
+
 def test_language_accuracy_counts_other_languages_taken_for_french_or_english():
     report = language_accuracy(
         [
