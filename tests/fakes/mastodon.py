@@ -24,8 +24,9 @@ from urllib.parse import urlencode
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.server import LocalServer
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "mastodon"
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -47,7 +48,7 @@ class Failure:
     reset_in: float
 
 
-class FakeMastodon:
+class FakeMastodon(LocalServer):
     """One instance with one bot account (the token's owner) and the citizens the tests add."""
 
     def __init__(
@@ -96,30 +97,9 @@ class FakeMastodon:
 
     # -- lifecycle ----------------------------------------------------------
 
-    def start(self) -> FakeMastodon:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def __enter__(self) -> FakeMastodon:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return f"http://127.0.0.1:{self.port}"
 
     # -- what citizens do ---------------------------------------------------
 
@@ -504,12 +484,6 @@ class FakeMastodon:
 
 # -- helpers ------------------------------------------------------------------
 
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr: the tests read `FakeMastodon.requests` instead."""
-
-    def log_request(self, *args, **kwargs) -> None:
-        pass
 
 _TOKENS = re.compile(r"https?://\S+|@[\w.]+(?:@[\w.-]+\w)?")
 

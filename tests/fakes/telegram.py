@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.server import LocalServer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "telegram"
 TOKEN = "7000000001:AAFakeTokenForTestsOnly-x9"
@@ -55,7 +56,7 @@ class Failure:
     body: str | None
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     def __init__(self, token: str = TOKEN):
         self.token = token
         self.bot_user = sample("get_me")["result"]
@@ -87,25 +88,15 @@ class FakeTelegram:
 
     # -- server lifecycle --------------------------------------------------------------------
 
-    def start(self) -> FakeTelegram:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        if self._server is not None:
-            with self._cond:
-                self._cond.notify_all()
-            self._server.shutdown()
-            self._thread.join(5)
-            self._server.server_close()
-            self._server = None
+        with self._cond:
+            self._cond.notify_all()  # wake long polls so the server can shut down
+        super().stop()
 
     @property
     def base_url(self) -> str:
         """What python-telegram-bot takes as base_url (the token is appended)."""
-        return f"http://127.0.0.1:{self._server.server_port}/bot"
+        return f"http://127.0.0.1:{self.port}/bot"
 
     # -- citizens ---------------------------------------------------------------------------
 
@@ -421,13 +412,6 @@ class FakeTelegram:
         if not self._allowed or update["update_id"] < self._allowed_from:
             return True
         return any(kind in update for kind in self._allowed)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: request lines would fill the test output."""
-
-    def log_request(self, *args, **kwargs) -> None:
-        pass
 
 
 def _params(request: Request) -> dict:

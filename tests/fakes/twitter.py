@@ -28,8 +28,9 @@ from typing import Any
 from oauthlib.oauth1.rfc5849 import signature, utils
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.server import LocalServer
 
 SIGNED_HOST = "https://api.twitter.com"
 SNOWFLAKE_EPOCH_MS = 1288834974657
@@ -148,7 +149,7 @@ class RateWindow:
 
 
 @dataclass
-class FakeX:
+class FakeX(LocalServer):
     """The X API v2 subset datacall uses. Start it, aim `api_base_url` at `url`, drive it from tests."""
 
     bot_username: str = "datacall_city"
@@ -176,27 +177,6 @@ class FakeX:
         self._add_user(self.bot_id, self.bot_username, "City open data")
 
     # Lifecycle
-
-    def start(self) -> FakeX:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> FakeX:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
