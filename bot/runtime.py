@@ -45,8 +45,7 @@ class Runtime:
     @cached_property
     def classifier(self) -> classifiers.TextClassifier:
         """Loaded on first need, once per process; trained first if there is none yet."""
-        configured = self.config.classifier.model_path
-        path = _resolve(self.config, configured) if configured else None
+        path = configured_model_path(self.config)
         return classifiers.load(classifiers.ensure_model(path, on_train=self.say))
 
     def max_length(self, network: str) -> int:
@@ -56,6 +55,12 @@ class Runtime:
         for connector in self.connectors.values():
             connector.close()
         self.engine.dispose()
+
+
+def configured_model_path(config: Config) -> Path | None:
+    """`[classifier] model_path` resolved from the config's folder; None means the user cache."""
+    configured = config.classifier.model_path
+    return _resolve(config, configured) if configured else None
 
 
 def database_url(config: Config) -> str:

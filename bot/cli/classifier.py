@@ -13,13 +13,12 @@ from rich.table import Table
 import classifiers
 from bot.cli.common import ConfigOption, config_or_exit, console, errors, fail
 from bot.config import Config
-from bot.runtime import _resolve
+from bot.runtime import configured_model_path
 
 
 def _model(config_path: Path | None) -> tuple[classifiers.TextClassifier, float, int]:
     config = config_or_exit(config_path)
-    configured = config.classifier.model_path
-    path = _resolve(config, configured) if configured else None
+    path = configured_model_path(config)
     try:
         model_dir = classifiers.ensure_model(path, on_train=lambda text: errors.print(text, markup=False))
     except classifiers.CorpusError as exc:
@@ -74,8 +73,7 @@ def train(
     settings = config_or_exit(config)
     corpus = corpus or classifiers.default_corpus_path()
     if out is None:
-        configured = settings.classifier.model_path
-        out = _resolve(settings, configured) if configured else classifiers.default_model_path(corpus)
+        out = configured_model_path(settings) or classifiers.default_model_path(corpus)
     if with_decisions:
         _train_with_decisions(settings, corpus, out)
         return

@@ -9,7 +9,7 @@ import typer
 import classifiers
 from bot.cli.common import ConfigOption, config_or_exit, console
 from bot.config import ConfigError
-from bot.runtime import Runtime, _resolve
+from bot.runtime import Runtime, configured_model_path
 from storage.database import describe
 from storage.migrate import require_current
 
@@ -46,8 +46,8 @@ def _check_database(rt: Runtime) -> tuple[str, bool, str]:
 
 
 def _check_model(rt: Runtime) -> tuple[str, bool, str]:
-    configured = rt.config.classifier.model_path
-    path = _resolve(rt.config, configured) if configured else classifiers.default_model_path()
+    configured = configured_model_path(rt.config)
+    path = configured or classifiers.default_model_path()
     if not (Path(path) / "meta.json").is_file():
         if configured:
             return "model", False, f"no model at {path}: run `datacall train --out {path}`"
