@@ -49,13 +49,7 @@ def send_due_replies(
         for reply in due:
             if reply.network in waiting:
                 continue
-            with sessions() as session, session.begin():
-                won = queries.claim(
-                    session, Reply, reply.id,
-                    where=[Reply.state.in_(("pending", "failed"))],
-                    values={"state": "sending", "claimed_at": utcnow()},
-                )
-            if not won:
+            if not _claim(sessions, Reply, reply.id, "sending"):
                 continue
             progressed = True
             with sessions() as session:
@@ -97,13 +91,7 @@ def post_due(
     with sessions() as session:
         due = queries.due_posts(session, networks=list(connectors), now=utcnow(), limit=100)
     for post in due:
-        with sessions() as session, session.begin():
-            won = queries.claim(
-                session, Post, post.id,
-                where=[Post.state.in_(("pending", "failed"))],
-                values={"state": "posting", "claimed_at": utcnow()},
-            )
-        if not won:
+        if not _claim(sessions, Post, post.id, "posting"):
             continue
         try:
             ref = connectors[post.network].post(post.text, idempotency_key=f"datacall-post-{post.id}")
@@ -117,6 +105,16 @@ def post_due(
             row.last_error = None
         posted += 1
     return posted
+
+
+def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str) -> bool:
+    """Take a due row for this worker, committed before the network call."""
+    with sessions() as session, session.begin():
+        return queries.claim(
+            session, model, row_id,
+            where=[model.state.in_(("pending", "failed"))],
+            values={"state": claimed_state, "claimed_at": utcnow()},
+        )
 
 
 def retry_delay(attempts: int, base_seconds: float, retry_after: float | None = None) -> float:
