@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import classifiers
+from storage.erasure import ERASED_TEXT
 from storage.models import LabelDecision, Message
 
 
@@ -39,8 +40,8 @@ def decision_records(session: Session) -> list[dict]:
     )
     records = []
     for _, text, lang, label in rows:
-        if label not in classifiers.LABELS or not (text or "").strip():
-            continue
+        if label not in classifiers.LABELS or not (text or "").strip() or text.strip() == ERASED_TEXT:
+            continue  # an erased person's words are gone, and "[erased]" teaches nothing
         record = {"text": text, "label": label}
         if lang:
             record["lang"] = lang

@@ -2,24 +2,36 @@
 
 A person may ask to be forgotten. Their handle, user id, message texts and
 links go; requests, status events and supporter counts stay, because they are
-the public record of what was asked and answered (the requests' titles were
-already stripped of personal details when they were opened). Nothing is sent
-to them afterwards. The message's network id stays, so fetching the same
-message again is recognised and not stored a second time.
+the public record of what was asked and answered. Nothing is sent to them
+afterwards. The message's network id stays, so fetching the same message
+again is recognised and not stored a second time.
+
+Their words leave every other place too: a draft title made from their
+message becomes "Request #N"; a public title that repeats five words in a row
+of their messages (an approved draft, a quote) is withdrawn, so the public
+sees a neutral title until an officer writes a new one, while an officer's
+own wording stays; the suggestions computed for those requests are deleted;
+the texts of the replies written to them are blanked.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+import re
+
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Message, Reply, Requester, utcnow
+from storage.models import Message, Reply, Request, Requester, Suggestion, utcnow
+from storage.public_titles import neutral_title
+from storage.queries import TOMBSTONE_PREFIX, drop_waiting_replies
 
 ERASED_TEXT = "[erased]"
 ERASED_REASON = "requester erased"
-TOMBSTONE_PREFIX = "erased-"
+# A run of this many words from someone's message is enough to recognise it.
+QUOTE_WORDS = 5
+_WORD = re.compile(r"\w+")
 
 
 class RequesterNotFound(LookupError):
@@ -71,15 +83,50 @@ def erase_requester(session: Session, requester: Requester) -> Erasure:
     requester.handle = None
     requester.opted_out = True
     requester.consented_public = False
+    _forget_words_in_requests(session, requester.id)
     messages = _blank_messages(session, requester.id)
-    dropped = session.execute(
-        update(Reply)
-        .where(Reply.requester_id == requester.id, Reply.state.in_(("pending", "failed")))
-        .values(state="dead", last_error=ERASED_REASON)
+    session.execute(
+        update(Reply).where(Reply.requester_id == requester.id).values(text=ERASED_TEXT)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    dropped = drop_waiting_replies(session, requester_id=requester.id, reason=ERASED_REASON)
     session.flush()
     return Erasure(requester.id, messages, dropped, already)
+
+
+def word_runs(text: str, size: int = QUOTE_WORDS) -> set[tuple[str, ...]]:
+    """Every run of `size` consecutive words, case-folded: how a quote is recognised."""
+    words = [word.casefold() for word in _WORD.findall(text or "")]
+    return {tuple(words[i:i + size]) for i in range(len(words) - size + 1)}
+
+
+def _forget_words_in_requests(session: Session, requester_id: int) -> None:
+    """Titles made from or quoting the person's messages go neutral; their requests' suggestions go."""
+    rows = session.execute(select(Message.id, Message.text, Message.request_id).where(
+        Message.requester_id == requester_id
+    )).all()
+    if not rows:
+        return
+    message_ids = [row.id for row in rows]
+    runs = set().union(*(word_runs(row.text) for row in rows))
+    requests = session.scalars(select(Request).where(or_(
+        Request.id.in_({row.request_id for row in rows if row.request_id is not None}),
+        Request.title_message_id.in_(message_ids),
+    ))).all()
+    for request in requests:
+        from_them = request.title_message_id in message_ids or bool(word_runs(request.title) & runs)
+        if request.public_title and (
+            word_runs(request.public_title) & runs or (from_them and request.public_title == request.title)
+        ):
+            request.public_title = None  # an approved draft or a quote: a new title needs an officer
+        if from_them:
+            request.title = neutral_title(request.id)
+    ids = [request.id for request in requests]
+    session.execute(
+        delete(Suggestion).where(or_(
+            Suggestion.request_id.in_(ids), Suggestion.target.in_([f"request:{i}" for i in ids])
+        )).execution_options(synchronize_session=False)
+    )
 
 
 def _blank_messages(session: Session, requester_id: int) -> int:

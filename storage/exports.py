@@ -4,7 +4,10 @@ The Paris review asked that the requests themselves be published as open data.
 Requesters appear only as salted hashes: one person has one hash in every file
 of a deployment, so supporters can be counted and joined across files, but
 nobody without the database's salt can recompute a hash from a handle or id.
-Handles, user ids, officers' names and message texts are never exported.
+Handles, user ids, officers' names and message texts are never exported:
+titles are the ones an officer approved, else "Request #N" (unless the first
+message's author consented to be shown), and a request closed because its
+only message was not a data request is left out with its events.
 
 Rows are built from the database (`request_rows`, `event_rows`), rendered by
 pure functions (`csv_text`, `json_text`, `datapackage_descriptor`), and
@@ -32,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import REQUEST_STATUSES, AppSetting, Campaign, Message, Request, Requester, StatusEvent
+from storage.public_titles import public_titles
 
 Format = Literal["csv", "json", "datapackage"]
 FORMATS: tuple[Format, ...] = ("csv", "json", "datapackage")
@@ -75,7 +79,7 @@ def _field(name: str, type_: str, description: str, **constraints) -> dict:
 # Table Schema fields, in column order. Both files use them; JSON keeps lists as lists.
 REQUEST_FIELDS: tuple[dict, ...] = (
     _field("id", "integer", "Request number, as in the replies and on the dashboard.", required=True, unique=True),
-    _field("title", "string", "What is asked, from the first message with handles, links, e-mails and phones removed."),
+    _field("title", "string", "What is asked, as an officer wrote or approved it; \"Request #N\" until then."),
     _field("status", "string", "Current status.", required=True, enum=list(REQUEST_STATUSES)),
     _field("campaign", "string", "Slug of the call for contribution it answered, e.g. 2027-q1."),
     _field("created_at", "datetime", "When the request was opened (UTC)."),
@@ -144,13 +148,18 @@ def request_rows(session: Session, *, salt: str) -> list[dict]:
     """One dict per request, in REQUEST_FIELDS order; lists stay lists."""
     support = _support(session, salt=salt)
     rows = []
-    query = select(Request, Campaign.slug).outerjoin(Campaign, Campaign.id == Request.campaign_id)
-    for request, slug in session.execute(query.order_by(Request.id)):
+    query = (
+        select(Request, Campaign.slug).outerjoin(Campaign, Campaign.id == Request.campaign_id)
+        .where(Request.not_a_request.is_(False))
+    )
+    found = session.execute(query.order_by(Request.id)).all()
+    titles = public_titles(session, [request for request, _ in found])
+    for request, slug in found:
         networks, languages, hashes = support.get(request.id, (set(), set(), set()))
         rows.append(
             {
                 "id": request.id,
-                "title": request.title,
+                "title": titles[request.id],
                 "status": request.status,
                 "campaign": slug,
                 "created_at": iso_utc(request.created_at),
@@ -201,7 +210,11 @@ def event_rows(session: Session, *, salt: str | None = None) -> list[dict]:
             "actor": SYSTEM_ACTOR if event.actor == SYSTEM_ACTOR else OFFICER,
             "created_at": iso_utc(event.created_at),
         }
-        for event in session.scalars(select(StatusEvent).order_by(StatusEvent.id))
+        for event in session.scalars(
+            select(StatusEvent)
+            .where(StatusEvent.request_id.in_(select(Request.id).where(Request.not_a_request.is_(False))))
+            .order_by(StatusEvent.id)
+        )
     ]
 
 

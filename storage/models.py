@@ -45,7 +45,7 @@ REQUEST_STATUSES = (
     "declined",
     "duplicate",
 )
-REPLY_STATES = ("pending", "sending", "sent", "failed", "dead")
+REPLY_STATES = ("pending", "sending", "sent", "failed", "dead", "unknown")
 POST_STATES = ("pending", "posting", "posted", "failed", "dead")
 POST_KINDS = ("call", "reminder", "survey", "note")
 LABELS = ("data_request", "off_topic")
@@ -145,6 +145,14 @@ class Request(Base):
     url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # The title the public sees, written or approved by an officer; until then a neutral
+    # "Request #N" (`title` is the draft made from the first message, for officers).
+    public_title: Mapped[str | None] = mapped_column(String(300))
+    # The message the draft title was made from (no foreign key: messages already point here).
+    title_message_id: Mapped[int | None] = mapped_column(Integer)
+    # Closed because its only message was not a data request: it leaves the public views.
+    not_a_request: Mapped[bool] = mapped_column(Boolean, default=False)
 
     messages: Mapped[list[Message]] = relationship(back_populates="request")
     events: Mapped[list[StatusEvent]] = relationship(

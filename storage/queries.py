@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, and_, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Campaign, Message, Post, Reply, Request, Requester, StatusEvent
+
+# An erased requester's user id becomes this prefix and their row id (storage.erasure.tombstone).
+TOMBSTONE_PREFIX = "erased-"
+# Replies not yet out: waiting, waiting to retry, or claimed by a worker right now.
+WAITING_REPLY_STATES = ("pending", "failed", "sending")
+# Sent or not? A network without idempotency keys timed out after the request left: an officer checks.
+UNKNOWN = "unknown"
 
 
 def posted_external_ids(session: Session, *, network: str) -> list[str]:
@@ -77,11 +84,48 @@ def supporters(session: Session, *, request_id: int) -> list[tuple[Requester, Me
     return [(requester, message) for requester, message in rows]
 
 
+def erased_requester():
+    """SQL condition: the requester was erased (their user id is the tombstone)."""
+    return Requester.external_user_id == literal(TOMBSTONE_PREFIX) + cast(Requester.id, String)
+
+
+def reply_allowed():
+    """SQL condition on Reply: its requester may still be written to, checked when it is sent.
+
+    Never an erased person; an opted-out one only gets the answer to a command
+    (the one confirming /stop), never a status reply.
+    """
+    reachable = select(Requester.id).where(~erased_requester())
+    consenting = reachable.where(Requester.opted_out.is_(False))
+    return or_(
+        Reply.requester_id.in_(consenting),
+        and_(Reply.status_event_id.is_(None), Reply.requester_id.in_(reachable)),
+    )
+
+
+def drop_waiting_replies(session: Session, *, requester_id: int | None = None, reason: str) -> int:
+    """Every reply not yet out (pending, failed or claimed) to `requester_id` becomes dead with `reason`.
+
+    Without `requester_id`: the waiting replies nobody may send any more
+    (erased or opted-out requester), whatever put them back in the queue.
+    A claimed (`sending`) row whose send is under way is still marked `sent` by
+    its worker if the network took it: the truth wins over the drop.
+    """
+    who = Reply.requester_id == requester_id if requester_id is not None else ~reply_allowed()
+    return session.execute(
+        update(Reply)
+        .where(who, Reply.state.in_(WAITING_REPLY_STATES))
+        .values(state="dead", last_error=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def due_replies(session: Session, *, networks: Sequence[str], now: datetime, limit: int) -> Sequence[Reply]:
     return session.scalars(
         select(Reply)
         .where(
             Reply.state.in_(("pending", "failed")),
+            reply_allowed(),
             Reply.next_attempt_at <= now,
             Reply.network.in_(networks),
         )

@@ -27,7 +27,8 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 @pytest.fixture
 def loop(cli, sessions):
-    """Three requests on a campaign; #3 merged into #1; #1 published by officer alice; camille backs #2 too."""
+    """Three requests on a campaign; #3 merged into #1; #1 published by officer alice, with an approved
+    public title; camille backs #2 too."""
     cli("init")
     cli("campaign create 2027-q1")
     citizens_reply(sessions, to=None, citizens=CITIZENS)
@@ -39,6 +40,7 @@ def loop(cli, sessions):
     cli("run --once")
     cli("request set-status 4 duplicate --of 2 --actor alice")
     cli("run --once")
+    cli(["request", "set-title", "1", "Bike counts per counter and per hour"])
     return cli
 
 
@@ -74,7 +76,8 @@ def test_csv_export_has_one_row_per_request_and_per_event(loop, sessions, tmp_pa
     first = requests["1"]
     assert first["status"] == "published" and first["campaign"] == "2027-q1"
     assert first["url"] == "https://data.example.org/velo" and first["answer"] == "Hourly counts, updated daily."
-    assert first["title"].startswith("Bonjour, pourriez-vous publier les comptages")
+    assert first["title"] == "Bike counts per counter and per hour"  # approved by an officer
+    assert requests["2"]["title"] == "Request #2"  # not approved: no words of the message
     assert ISO_UTC.match(first["created_at"]) and ISO_UTC.match(first["updated_at"])
     # Supporters of the duplicate joined #1: two people, French and English.
     assert (first["supporter_count"], first["networks"], first["languages"]) == ("2", "sandbox", "en;fr")

@@ -38,17 +38,25 @@ def test_unknown_request_is_a_404_page(client, users):
     assert response.status_code == 404 and "does not exist" in response.text
 
 
-def test_title_edit_and_reset_to_the_default(client, users):
+def test_public_title_is_approved_on_the_request_page_and_withdrawn_when_empty(client, users):
     ids = seed(users)
     login(client)
     path = f"/queue/requests/{ids['canteen_request']}"
+    page = client.get(path).text
+    assert "Please publish school canteen menus" in page  # the draft stays visible to officers
+    assert "Request #2" in page  # what the public sees meanwhile
+    assert "Please publish school canteen menus" not in client.get("/").text
     post(client, f"{path}/title", {"title": "  School   canteen menus  "}, page=path)
     with users.sessions() as session:
-        assert session.get(Request, ids["canteen_request"]).title == "School canteen menus"
+        request = session.get(Request, ids["canteen_request"])
+        assert request.public_title == "School canteen menus"
+        assert request.title.startswith("Please publish school canteen menus")  # the draft is kept
     assert "School canteen menus" in client.get("/").text
     post(client, f"{path}/title", {"title": ""}, page=path)
     with users.sessions() as session:
-        assert session.get(Request, ids["canteen_request"]).title.startswith("Please publish school canteen menus")
+        assert session.get(Request, ids["canteen_request"]).public_title is None
+    dashboard = client.get("/").text
+    assert "Request #2" in dashboard and "School canteen menus" not in dashboard
 
 
 def test_status_preview_shows_both_languages_then_queues_the_replies(client, users):
@@ -117,7 +125,7 @@ def test_retry_a_dead_reply(client, users):
         reply = session.get(Reply, reply_id)
         assert (reply.state, reply.attempts) == ("pending", 0)
     post(client, f"{path}/replies/{reply_id}/retry", page=path)  # not dead any more
-    assert "is not dead" in client.get(path).text
+    assert "only an unknown or dead reply can be settled" in client.get(path).text
     other = f"/queue/requests/{ids['canteen_request']}"
     post(client, f"{other}/replies/{reply_id}/retry", page=other)  # not this request's reply
     assert "No reply" in client.get(other).text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import campaigns, catalogue, classifier, demo, doctor, export, requester, requests, run, web
+from bot.cli import campaigns, catalogue, classifier, demo, doctor, export, replies, requester, requests, run, web
 
 app = typer.Typer(
     name="datacall",
@@ -21,6 +21,7 @@ app.command()(doctor.doctor)
 app.add_typer(campaigns.app, name="campaign")
 app.command()(requests.queue)
 app.add_typer(requests.app, name="request")
+app.add_typer(replies.app, name="reply")
 app.command()(classifier.classify)
 app.command()(classifier.train)
 app.command()(classifier.evaluate)

@@ -13,6 +13,9 @@ from bot.cli.common import ConfigOption, console, fail, runtime
 from bot.jobs import reply_writer
 from bot.pipeline.status import StatusError, set_status
 from bot.pipeline.suggest import suggestions_for
+from bot.pipeline.titles import TitleError, set_public_title
+from storage.public_titles import public_titles
+from storage.queries import UNKNOWN
 from storage.models import REQUEST_STATUSES, CatalogueDataset, Message, Reply, Request, StatusEvent, Suggestion
 
 app = typer.Typer(help="Dataset requests: list, inspect, answer.", no_args_is_help=True)
@@ -55,6 +58,8 @@ def show(request_id: int = typer.Argument(..., metavar="ID"), config: ConfigOpti
         if request is None:
             fail(f"no request #{request_id}", 2)
         console.print(f"[bold]#{request.id}[/bold] {request.title}", highlight=False)
+        public = request.public_title or f"(none approved: the public sees {public_titles(session, [request])[request.id]!r})"
+        console.print(f"public title: {public}", highlight=False, markup=False)
         console.print(f"status: {request.status}" + (f" — {request.url}" if request.url else ""))
         if request.duplicate_of_id:
             console.print(f"duplicate of #{request.duplicate_of_id}")
@@ -82,6 +87,11 @@ def show(request_id: int = typer.Argument(..., metavar="ID"), config: ConfigOpti
                 str(reply.attempts), reply.last_error or "",
             )
         console.print(replies)
+        if any(reply.state == UNKNOWN for reply in session.scalars(
+            select(Reply).join(StatusEvent).where(StatusEvent.request_id == request.id)
+        )):
+            console.print("a reply marked unknown may have reached its requester: check the network, then "
+                          "`datacall reply mark-sent ID` or `datacall reply resend ID`", highlight=False)
         _print_suggestions(session, request)
 
 
@@ -122,6 +132,7 @@ def set_status_command(
     url: str = typer.Option(None, help="Dataset link (published, already_available)."),
     of: int = typer.Option(None, "--of", help="For duplicate: the request it joins."),
     actor: str = typer.Option(None, help="Who decides (default: your login name)."),
+    reopen: bool = typer.Option(False, "--reopen", help="Confirm moving a published request back."),
     config: ConfigOption = None,
 ) -> None:
     """Change a request's status and queue a reply to every supporter."""
@@ -130,12 +141,32 @@ def set_status_command(
             event = set_status(
                 session, request_id, status,
                 actor=actor or _login(), answer=answer, url=url, duplicate_of=of,
-                writer=reply_writer(rt),
+                writer=reply_writer(rt), reopen=reopen,
             )
         except StatusError as exc:
             fail(str(exc), 2)
         queued = session.scalar(select(func.count()).where(Reply.status_event_id == event.id))
     console.print(f"request #{request_id} is now {status}; {queued} reply(ies) queued for `datacall run`")
+
+
+@app.command("set-title")
+def set_title_command(
+    request_id: int = typer.Argument(..., metavar="ID"),
+    title: str = typer.Argument(..., metavar="TEXT", help="The public title; \"\" withdraws it."),
+    config: ConfigOption = None,
+) -> None:
+    """Write or approve the title the public sees; until then it reads "Request #ID"."""
+    with runtime(config) as rt, rt.sessions() as session, session.begin():
+        try:
+            request = set_public_title(session, request_id, title)
+        except TitleError as exc:
+            fail(str(exc), 2)
+        shown = request.public_title
+    if shown is None:
+        console.print(f"request #{request_id} has no public title; the public sees \"Request #{request_id}\"",
+                      highlight=False)
+    else:
+        console.print(f"request #{request_id} public title: {shown}", highlight=False, markup=False)
 
 
 def queue(

@@ -63,12 +63,25 @@ class ReplyTarget:
 
 
 class NetworkError(Exception):
-    """A call to the network failed; `retry_after` says when trying again makes sense."""
+    """A call to the network failed; `retry_after` says when trying again makes sense.
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False):
+    `outcome_unknown`: the request left but no answer came back (a read
+    timeout), so the network may have taken it. On a network without
+    idempotency keys the outbox then does not resend: an officer checks.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        outcome_unknown: bool = False,
+    ):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.outcome_unknown = outcome_unknown
 
 
 class Connector(ABC):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import httpx
 from aiolimiter import AsyncLimiter
 from telegram import Bot, Chat, Message, MessageEntity, MessageOriginChannel, ReplyParameters, User
 from telegram.constants import ChatType, FloodLimit, PollLimit
@@ -34,6 +35,7 @@ from telegram.error import (
     Forbidden,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.warnings import PTBDeprecationWarning
@@ -180,7 +182,8 @@ class TelegramConnector(Connector):
             # `from None`: the library's own message may quote the token (InvalidToken does).
             raise network_error(exc, self.bot.token) from None
         except TimeoutError:
-            raise NetworkError(f"telegram: no answer within {self.call_timeout:g} s") from None
+            # Our own deadline, possibly after the request left: as a read timeout.
+            raise NetworkError(f"telegram: no answer within {self.call_timeout:g} s", outcome_unknown=True) from None
 
     def _check_length(self, text: str) -> None:
         if len(text) > self.max_length:
@@ -348,9 +351,17 @@ def network_error(exc: TelegramError, token: str) -> NetworkError:
     # found, text refused... sending the same request again gets the same answer.
     if isinstance(exc, (Forbidden, BadRequest, ChatMigrated)):
         return NetworkError(message, permanent=True)
-    # Transient: NetworkError, TimedOut, Conflict, malformed answers, and InvalidToken,
-    # which is about our credentials rather than the target: once fixed, retries go out.
+    if isinstance(exc, TimedOut) and _may_have_left(exc):
+        # Telegram has no idempotency key: the message may be posted, a resend could repeat it.
+        return NetworkError(message, outcome_unknown=True)
+    # Transient: NetworkError, a timeout before the request left, Conflict, malformed answers,
+    # and InvalidToken, which is about our credentials rather than the target: once fixed, retries go out.
     return NetworkError(message)
+
+
+def _may_have_left(exc: TimedOut) -> bool:
+    """A read or write timeout, not one waiting for a connection (the request never left then)."""
+    return not isinstance(exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout))
 
 
 def _seconds(exc: RetryAfter) -> float:

@@ -401,7 +401,10 @@ def x_errors(endpoint: str, clock: Callable[[], float] = time.time) -> Iterator[
         raise NetworkError(f"X {endpoint}: {exc}", permanent=True) from exc
     except tweepy.HTTPException as exc:  # 5xx and unexpected statuses
         raise NetworkError(f"X {endpoint}: {exc}") from exc
-    except requests.RequestException as exc:  # connection, timeout, malformed JSON
+    except requests.ReadTimeout as exc:
+        # The request left and no answer came: X may have posted it, and X has no idempotency key.
+        raise NetworkError(f"X {endpoint}: {type(exc).__name__}: {exc}", outcome_unknown=True) from exc
+    except requests.RequestException as exc:  # connection, connect timeout, malformed JSON
         raise NetworkError(f"X {endpoint}: {type(exc).__name__}: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise NetworkError(f"X {endpoint}: malformed response: {exc!r}") from exc

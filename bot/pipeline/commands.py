@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.pipeline.replies import ReplyWriter
-from storage.models import Message, Reply, Request
+from storage.models import Message, Request
+from storage.public_titles import title_for
+from storage.queries import drop_waiting_replies
 
 COMMAND = re.compile(r"^\s*/(start|status|stop|help)(?:@\w+)?(?:\s|$)", re.IGNORECASE)
 STATUS_LINES = 10
+OPTED_OUT_REASON = "the requester opted out with /stop"
 
 
 def command_of(text: str) -> str | None:
@@ -30,11 +33,7 @@ def handle_command(session: Session, message: Message, command: str, *, writer: 
     requester = message.requester
     if command == "stop":
         requester.opted_out = True
-        session.execute(
-            update(Reply)
-            .where(Reply.requester_id == requester.id, Reply.state.in_(("pending", "failed")))
-            .values(state="dead", last_error="the requester opted out with /stop")
-        )
+        drop_waiting_replies(session, requester_id=requester.id, reason=OPTED_OUT_REASON)
         # One last message confirming the opt-out, then silence.
         writer.queue_answer(session, message=message, template="stop")
     elif command == "start":
@@ -55,4 +54,8 @@ def _status_lines(session: Session, message: Message) -> str:
     ).all()
     if not requests:
         return "—"
-    return " · ".join(f"#{r.id} {r.status}: {r.title[:60]}" for r in requests)
+    lang = message.requester.lang if message.requester.lang in ("fr", "en") else "en"
+    return " · ".join(
+        f"#{r.id} {r.status}: {title_for(session, r, requester_id=message.requester_id, lang=lang)[:60]}"
+        for r in requests
+    )

@@ -3,8 +3,12 @@
 A row is claimed (`sending`/`posting`) and committed before the network call,
 then marked done. If the process dies in between, the row stays claimed: it is
 retried only on networks that drop a repeated idempotency key, and otherwise
-marked dead for an officer to check, because a second send could reach a
-citizen twice.
+marked `unknown` for an officer to check, because a second send could reach a
+citizen twice. A send that timed out after the request left is `unknown` too.
+
+Consent is checked when a reply is claimed, not only when it was queued: a
+reply to a person who was erased or opted out since (put back by a retry, a
+stale claim or anything else) is dropped, never sent.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ log = logging.getLogger(__name__)
 # A claim older than this belongs to a worker that died mid-send.
 STALE_CLAIM = timedelta(minutes=10)
 INTERRUPTED = "interrupted during sending; not resent automatically so that nobody gets it twice"
+OUTCOME_UNKNOWN = "no answer after the request left; not resent automatically so that nobody gets it twice"
+NO_CONSENT = "the requester was erased or opted out before it was sent"
 
 
 def send_due_replies(
@@ -36,6 +42,8 @@ def send_due_replies(
 ) -> int:
     """Send every due reply once; returns how many were sent."""
     _recover_stale(sessions, Reply, connectors, state_field="sending")
+    with sessions() as session, session.begin():
+        queries.drop_waiting_replies(session, reason=NO_CONSENT)
     sent = 0
     # Networks that answered "slow down": the rest of their replies wait for the next pass.
     waiting: set[str] = set()
@@ -65,7 +73,8 @@ def send_due_replies(
             try:
                 ref = connectors[reply.network].reply(target, reply.text, idempotency_key=reply.idempotency_key)
             except Exception as exc:
-                _record_failure(sessions, Reply, reply.id, exc, max_attempts, retry_base_seconds)
+                _record_failure(sessions, Reply, reply.id, exc, max_attempts, retry_base_seconds,
+                                idempotent=connectors[reply.network].idempotent_sends)
                 if isinstance(exc, NetworkError) and exc.retry_after:
                     waiting.add(reply.network)
                 continue
@@ -96,7 +105,8 @@ def post_due(
         try:
             ref = connectors[post.network].post(post.text, idempotency_key=f"datacall-post-{post.id}")
         except Exception as exc:
-            _record_failure(sessions, Post, post.id, exc, max_attempts, retry_base_seconds)
+            _record_failure(sessions, Post, post.id, exc, max_attempts, retry_base_seconds,
+                            idempotent=connectors[post.network].idempotent_sends)
             continue
         with sessions() as session, session.begin():
             row = session.get(Post, post.id)
@@ -108,12 +118,17 @@ def post_due(
 
 
 def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str) -> bool:
-    """Take a due row for this worker, committed before the network call."""
+    """Take a due row for this worker, committed before the network call.
+
+    For a reply the claim also re-checks consent, in the same statement, so a
+    /stop or an erasure committed a moment ago is honoured.
+    """
+    where = [model.state.in_(("pending", "failed"))]
+    if model is Reply:
+        where.append(queries.reply_allowed())
     with sessions() as session, session.begin():
         return queries.claim(
-            session, model, row_id,
-            where=[model.state.in_(("pending", "failed"))],
-            values={"state": claimed_state, "claimed_at": utcnow()},
+            session, model, row_id, where=where, values={"state": claimed_state, "claimed_at": utcnow()},
         )
 
 
@@ -123,12 +138,19 @@ def retry_delay(attempts: int, base_seconds: float, retry_after: float | None = 
     return max(delay, retry_after or 0.0)
 
 
-def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_seconds) -> None:
+def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_seconds, *, idempotent: bool) -> None:
     log.warning("%s %s failed: %s", model.__name__.lower(), row_id, exc)
     with sessions() as session, session.begin():
-        row = session.get(model, row_id)
+        row = session.get(model, row_id, with_for_update=True)
         row.attempts += 1
         row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        if row.state not in ("sending", "posting"):
+            return  # dropped meanwhile (erasure, /stop): it stays dropped
+        if isinstance(exc, NetworkError) and exc.outcome_unknown and not idempotent:
+            # Resending could reach the citizen twice: an officer checks the network first.
+            row.state = queries.UNKNOWN if model is Reply else "dead"
+            row.last_error = f"{OUTCOME_UNKNOWN} ({row.last_error})"[:1000]
+            return
         permanent = isinstance(exc, NetworkError) and exc.permanent
         if permanent or row.attempts >= max_attempts:
             row.state = "dead"
@@ -151,4 +173,4 @@ def _recover_stale(sessions, model, connectors, *, state_field: str) -> None:
             if connector is not None and connector.idempotent_sends:
                 row.state = "pending"  # the network drops the repeat if the first one went out
             elif connector is not None:
-                row.state, row.last_error = "dead", INTERRUPTED
+                row.state, row.last_error = (queries.UNKNOWN if model is Reply else "dead"), INTERRUPTED

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from bot.replies.render import Templates
 from storage import queries
 from storage.models import Message, Reply, Request, Requester, StatusEvent
+from storage.public_titles import title_for
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ class ReplyWriter:
                 max_length=self.max_length[requester.network],
                 length=self.measure.get(requester.network, len),
                 id=request.id,
-                title=request.title,
+                # Their own words if the draft is theirs; otherwise only what the public may read.
+                title=title_for(session, request, requester_id=requester.id, lang=lang),
                 answer=event.answer,
                 url=event.url,
                 duplicate_of=event.duplicate_of_id,

@@ -50,6 +50,7 @@ def open_request(session: Session, message: Message, *, writer: ReplyWriter) -> 
         title=title_from(message.text),
         status="received",
         campaign_id=message.campaign_id,
+        title_message_id=message.id,
     )
     session.add(request)
     session.flush()

@@ -9,10 +9,11 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.pipeline import reply_checks
 from bot.pipeline.replies import ReplyWriter
 from bot.pipeline.route import open_request
 from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL, StatusError, set_status
-from bot.redact import title_from
+from bot.pipeline.titles import TitleError, set_public_title
 from bot.web import i18n
 from bot.web.views import safe_href
 from storage import queries
@@ -96,6 +97,7 @@ def mark_off_topic(session: Session, message_id: int, *, officer: str, writer: R
         return "detached"
     answer = i18n.translate(writer.language(message.requester), "answer.not_a_request")
     set_status(session, request.id, "declined", actor=officer, writer=writer, answer=answer)
+    request.not_a_request = True  # it leaves the dashboard and the exports
     return "declined"
 
 
@@ -109,8 +111,12 @@ def change_status(
     answer: str | None = None,
     url: str | None = None,
     duplicate_of: int | None = None,
+    reopen: bool = False,
 ) -> StatusEvent:
-    """A status event with its replies; reviewing the request also settles its uncertain messages."""
+    """A status event with its replies; reviewing the request also settles its uncertain messages.
+
+    What may change is decided by `bot.pipeline.status.check_change`, as on the command line.
+    """
     answer, url = (answer or "").strip() or None, (url or "").strip() or None
     if status not in REQUEST_STATUSES:
         raise DecisionError("error.unknown_status", status=status)
@@ -132,30 +138,22 @@ def change_status(
     try:
         return set_status(
             session, request_id, status, actor=officer, writer=writer,
-            answer=answer, url=url, duplicate_of=duplicate_of,
+            answer=answer, url=url, duplicate_of=duplicate_of, reopen=reopen,
         )
     except StatusError as exc:
         raise DecisionError("error.status", reason=str(exc)) from None
 
 
 def rename(session: Session, request_id: int, title: str) -> Request:
-    """A new public title; empty gives back the default, made from the first message."""
-    request = session.get(Request, request_id)
-    if request is None:
-        raise DecisionError("error.no_request", id=request_id)
-    title = " ".join(title.split())[:300]
-    if not title:
-        first = session.scalar(select(Message.text).where(Message.request_id == request_id).order_by(Message.id))
-        title = title_from(first or "")
-    request.title = title
-    return request
+    """The public title the officer wrote or approved; empty withdraws it (the public sees a neutral one)."""
+    try:
+        return set_public_title(session, request_id, title)
+    except TitleError:
+        raise DecisionError("error.no_request", id=request_id) from None
 
 
-def retry_reply(session: Session, request_id: int, reply_id: int) -> bool:
-    """A dead reply (of this request or one merged into it) goes back to the outbox with fresh attempts.
-
-    False if it was not dead. The officer is asked to check first that it did not go out.
-    """
+def _reply_of(session: Session, request_id: int, reply_id: int) -> None:
+    """Refused unless the reply belongs to this request or one merged into it."""
     merged = select(Request.id).where(Request.duplicate_of_id == request_id)
     belongs = session.scalar(
         select(Reply.id).join(StatusEvent).where(
@@ -164,7 +162,24 @@ def retry_reply(session: Session, request_id: int, reply_id: int) -> bool:
     )
     if belongs is None:
         raise DecisionError("error.no_reply", id=reply_id)
-    return queries.claim(
-        session, Reply, reply_id, where=[Reply.state == "dead"],
-        values={"state": "pending", "next_attempt_at": utcnow(), "attempts": 0, "claimed_at": None},
-    )
+
+
+def retry_reply(session: Session, request_id: int, reply_id: int) -> Reply:
+    """A dead or unknown reply goes back to the outbox with fresh attempts, unless its requester left.
+
+    The officer is asked to check first that it did not go out.
+    """
+    _reply_of(session, request_id, reply_id)
+    try:
+        return reply_checks.resend(session, reply_id)
+    except reply_checks.ReplyCheckError as exc:
+        raise DecisionError("error.reply", reason=str(exc)) from None
+
+
+def mark_reply_sent(session: Session, request_id: int, reply_id: int, *, officer: str) -> Reply:
+    """The officer found an unknown (or dead) reply on the network: it counts as sent."""
+    _reply_of(session, request_id, reply_id)
+    try:
+        return reply_checks.mark_sent(session, reply_id, officer=officer)
+    except reply_checks.ReplyCheckError as exc:
+        raise DecisionError("error.reply", reason=str(exc)) from None

@@ -1,7 +1,9 @@
 """The public dashboard: every request, its status and answer, with no personal data.
 
 Handles, network user ids and message texts appear only for requesters who
-agreed to be named (Requester.consented_public); titles are redacted at creation.
+agreed to be named (Requester.consented_public). Titles are the ones an officer
+approved, else neutral (storage.public_titles). A request closed because its
+only message was not a data request is not listed.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from starlette.routing import Route
 
 from bot.web.views import Ctx, page_number, view
 from storage.models import REQUEST_STATUSES, Campaign, Message, Request, Requester, StatusEvent
+from storage.public_titles import neutral_title, public_titles
 
 PAGE_SIZE = 20
-LISTED = Request.status != "duplicate"  # a duplicate's supporters are counted on the request it joined
+# A duplicate's supporters are counted on the request it joined; what was not a data request is not shown.
+LISTED = (Request.status != "duplicate") & Request.not_a_request.is_(False)
 COUNTS_TTL = 30.0  # seconds the counts per status, campaign and network may lag (they read every message)
 
 
@@ -51,8 +55,12 @@ def dashboard(ctx: Ctx):
     page = page_number(ctx)
     rows, has_next = dashboard_rows(ctx.db, page, status=status, campaign=campaign, network=network)
     total = ctx.db.scalar(select(func.count()).select_from(Request).where(LISTED))
+    titles = {
+        request_id: heading(request_id, title, ctx.lang)
+        for request_id, title in public_titles(ctx.db, [request for request, _ in rows], lang=ctx.lang).items()
+    }
     return ctx.render(
-        "dashboard.html", rows=rows, has_next=has_next, page=page, total=total,
+        "dashboard.html", rows=rows, titles=titles, has_next=has_next, page=page, total=total,
         counts=ctx.cache.get("dashboard.counts", COUNTS_TTL, lambda: dashboard_counts(ctx.db)),
         filters={"status": status, "campaign": campaign, "network": network},
     )
@@ -86,7 +94,7 @@ def dashboard_rows(db: Session, page: int, *, status: str = "", campaign: str = 
 @view()
 def public_request(ctx: Ctx):
     request = ctx.db.get(Request, ctx.request.path_params["request_id"])
-    if request is None:
+    if request is None or request.not_a_request:
         return ctx.error(404, "error.not_found")
     if request.status == "duplicate" and request.duplicate_of_id:
         # Replies about a merged request link here; its supporters now follow the surviving one.
@@ -105,10 +113,16 @@ def public_request(ctx: Ctx):
         select(StatusEvent).where(StatusEvent.request_id == request.id).order_by(StatusEvent.id)
     ).all()
     campaign = ctx.db.get(Campaign, request.campaign_id) if request.campaign_id else None
+    title = heading(request.id, public_titles(ctx.db, [request], lang=ctx.lang)[request.id], ctx.lang)
     return ctx.render(
-        "public_request.html", request=request, supporters=supporters, networks=networks,
+        "public_request.html", request=request, title=title, supporters=supporters, networks=networks,
         named=named, events=events, campaign=campaign,
     )
+
+
+def heading(request_id: int, title: str, lang: str) -> str:
+    """"#12 Bus punctuality", or the neutral title alone (it already carries the number)."""
+    return title if title == neutral_title(request_id, lang) else f"#{request_id} {title}"
 
 
 routes = [

@@ -242,6 +242,11 @@ def act(ctx: Ctx, work: Callable[[], str], default_next: str = "/queue"):
     return ctx.redirect(local_next(ctx.field("next"), default_next))
 
 
+def confirmed_reopen(ctx: Ctx) -> bool:
+    """The form's `reopen` field: the officer confirmed moving a request back from `published`."""
+    return ctx.field("reopen") in ("1", "on", "yes")
+
+
 def queued_replies(db: Session, event_id: int) -> int:
     return db.scalar(select(func.count()).where(Reply.status_event_id == event_id))
 
@@ -301,7 +306,8 @@ def bulk(ctx: Ctx):
             status = ctx.field("status")
             for request_id in request_ids:
                 decisions.change_status(ctx.db, request_id, status, officer=officer, writer=ctx.writer,
-                                        answer=ctx.field("answer"), url=ctx.field("url"))
+                                        answer=ctx.field("answer"), url=ctx.field("url"),
+                                        reopen=confirmed_reopen(ctx))
             return ctx.t("done.bulk_status", n=len(request_ids), status=ctx.t(f"status.{status}"))
         raise DecisionError("error.unknown_action")
 

@@ -14,9 +14,10 @@ from starlette.routing import Route
 from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL
 from bot.replies.render import LANGUAGES
 from bot.web import decisions
-from bot.web.queue import act, queued_replies
+from bot.web.queue import act, confirmed_reopen, queued_replies
 from bot.web.views import Ctx, view
 from storage import queries
+from storage.public_titles import public_titles
 from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent
 
 
@@ -41,6 +42,7 @@ def request_page(ctx: Ctx):
     ).all()
     return ctx.render(
         "request.html", request=request, messages=messages, replies=replies, merged=merged,
+        public_title=public_titles(ctx.db, [request], lang=ctx.lang)[request.id],
         statuses=REQUEST_STATUSES, preview=_preview(ctx, request), here=_page(ctx),
     )
 
@@ -56,9 +58,11 @@ def _preview(ctx: Ctx, request: Request) -> dict | None:
     target = params.get("of", "")
     writer = ctx.writer
     limit = max(writer.max_length.values(), default=500)
+    # What supporters other than the draft's author read; its author reads their own words.
+    titles = {lang: public_titles(ctx.db, [request], lang=lang)[request.id] for lang in LANGUAGES}
     texts = {
         lang: writer.templates.render(
-            status, lang, max_length=limit, id=request.id, title=request.title, answer=answer, url=url,
+            status, lang, max_length=limit, id=request.id, title=titles[lang], answer=answer, url=url,
             duplicate_of=target, link=writer._link(request.id, lang),  # the same link the outbox adds
         )
         for lang in LANGUAGES
@@ -83,7 +87,7 @@ def change_status(ctx: Ctx):
         event = decisions.change_status(
             ctx.db, request_id, status, officer=ctx.user.name, writer=ctx.writer,
             answer=ctx.field("answer"), url=ctx.field("url"),
-            duplicate_of=int(target) if target.isdigit() else None,
+            duplicate_of=int(target) if target.isdigit() else None, reopen=confirmed_reopen(ctx),
         )
         return ctx.t("done.status", id=request_id, status=ctx.t(f"status.{status}"),
                      n=queued_replies(ctx.db, event.id))
@@ -113,7 +117,9 @@ def rename(ctx: Ctx):
 
     def work():
         request = decisions.rename(ctx.db, request_id, ctx.field("title"))
-        return ctx.t("done.renamed", id=request_id, title=request.title)
+        if request.public_title is None:
+            return ctx.t("done.title_cleared", id=request_id)
+        return ctx.t("done.renamed", id=request_id, title=request.public_title)
 
     return act(ctx, work, _page(ctx))
 
@@ -123,9 +129,19 @@ def retry(ctx: Ctx):
     request_id, reply_id = ctx.request.path_params["request_id"], ctx.request.path_params["reply_id"]
 
     def work():
-        if decisions.retry_reply(ctx.db, request_id, reply_id):
-            return ctx.t("done.retry", id=reply_id)
-        raise decisions.DecisionError("error.not_dead", id=reply_id)
+        decisions.retry_reply(ctx.db, request_id, reply_id)
+        return ctx.t("done.retry", id=reply_id)
+
+    return act(ctx, work, _page(ctx))
+
+
+@view(write=True)
+def mark_sent(ctx: Ctx):
+    request_id, reply_id = ctx.request.path_params["request_id"], ctx.request.path_params["reply_id"]
+
+    def work():
+        decisions.mark_reply_sent(ctx.db, request_id, reply_id, officer=ctx.user.name)
+        return ctx.t("done.marked_sent", id=reply_id)
 
     return act(ctx, work, _page(ctx))
 
@@ -136,4 +152,5 @@ routes = [
     Route("/queue/requests/{request_id:int}/merge", merge, methods=["POST"]),
     Route("/queue/requests/{request_id:int}/title", rename, methods=["POST"]),
     Route("/queue/requests/{request_id:int}/replies/{reply_id:int}/retry", retry, methods=["POST"]),
+    Route("/queue/requests/{request_id:int}/replies/{reply_id:int}/mark-sent", mark_sent, methods=["POST"]),
 ]
