@@ -1,4 +1,8 @@
-"""Stopping at any step boundary loses nothing, and running again does nothing twice."""
+"""Stopping at any step boundary loses nothing, and running again does nothing twice.
+
+Every test runs on the recording network (tests/fakes/recording.py): like X and
+Telegram it keeps a repeated send, so a reply sent twice is seen and fails the test.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import pytest
 from sqlalchemy import select, update
 
 import bot.jobs
-from bot.networks.sandbox import SandboxConnector
+from bot.networks.base import NetworkError
 from bot.pipeline import ingest, route
 from storage.models import Reply, utcnow
+from tests.fakes.recording import RecordingConnector, recording  # noqa: F401 - fixture
 from tests.helpers import call_entry_id, citizens_reply, snapshot
 
 
@@ -23,7 +28,7 @@ def crash(*_args, **_kwargs):
 
 
 @pytest.fixture
-def ready(cli, sessions):
+def ready(cli, sessions, recording):
     """A posted call with three citizen messages waiting on the network."""
     cli("init")
     cli("campaign create 2027-q1")
@@ -52,6 +57,14 @@ def assert_complete(state):
     assert all(count == 1 for _, count in state["answered"]), state["answered"]
 
 
+def assert_one_send_per_reply(log, sessions):
+    """Exactly one send per (status event, requester): every reply row's key, once."""
+    with sessions() as session:
+        sent = {r.idempotency_key for r in session.scalars(select(Reply).where(Reply.state == "sent"))}
+    assert log.repeated() == {}
+    assert set(log.per_key()) == sent
+
+
 @pytest.mark.parametrize(
     "boundary",
     [
@@ -60,7 +73,7 @@ def assert_complete(state):
         "bot.jobs.send_due_replies",  # routed and replies queued, none sent
     ],
 )
-def test_stop_between_steps_then_run_again(cli, ready, monkeypatch, boundary):
+def test_stop_between_steps_then_run_again(cli, ready, monkeypatch, boundary, recording):
     with monkeypatch.context() as patch:
         patch.setattr(boundary, crash)
         cli("run --once", expect=1)
@@ -68,9 +81,10 @@ def test_stop_between_steps_then_run_again(cli, ready, monkeypatch, boundary):
     before = snapshot(ready)
     cli("run --once")
     assert snapshot(ready) == before
+    assert_one_send_per_reply(recording, ready)
 
 
-def test_crash_while_storing_a_page_keeps_the_cursor_back(cli, ready, monkeypatch):
+def test_crash_while_storing_a_page_keeps_the_cursor_back(cli, ready, monkeypatch, recording):
     with monkeypatch.context() as patch:
         original = ingest.store_messages
 
@@ -82,9 +96,10 @@ def test_crash_while_storing_a_page_keeps_the_cursor_back(cli, ready, monkeypatc
         cli("run --once", expect=1)
     assert snapshot(ready)["messages"] == []
     assert_complete(clean_outcome(cli, ready))
+    assert_one_send_per_reply(recording, ready)
 
 
-def test_crash_halfway_through_routing_a_batch(cli, ready, monkeypatch):
+def test_crash_halfway_through_routing_a_batch(cli, ready, monkeypatch, recording):
     calls = []
     original = route.open_request
 
@@ -99,45 +114,70 @@ def test_crash_halfway_through_routing_a_batch(cli, ready, monkeypatch):
         cli("run --once", expect=1)
     assert snapshot(ready)["requests"] == 0  # the batch is one transaction
     assert_complete(clean_outcome(cli, ready))
+    assert_one_send_per_reply(recording, ready)
 
 
-def test_network_error_after_delivery_is_retried_without_a_second_reply(cli, ready, monkeypatch):
-    """The network took the reply but the answer was lost: the retry must not post it twice."""
-    original = SandboxConnector.reply
+def test_an_error_after_delivery_is_not_resent_on_a_network_without_idempotency(cli, ready, monkeypatch, recording):
+    """The network took the reply but the answer was lost: it waits for an officer, never goes twice."""
+    original = RecordingConnector.reply
 
     def deliver_then_fail(self, target, text, *, idempotency_key):
         original(self, target, text, idempotency_key=idempotency_key)
         raise ConnectionResetError("connection reset after the post went through")
 
     with monkeypatch.context() as patch:
-        patch.setattr(SandboxConnector, "reply", deliver_then_fail)
+        patch.setattr(RecordingConnector, "reply", deliver_then_fail)
         cli("run --once")
-    assert snapshot(ready)["replies"] == {"failed": 2}
+    assert snapshot(ready)["replies"] == {"unknown": 2}
     with ready() as session, session.begin():
         session.execute(update(Reply).values(next_attempt_at=utcnow()))  # time passes
-    assert_complete(clean_outcome(cli, ready))
+    cli("run --once")
+    assert snapshot(ready)["replies"] == {"unknown": 2}
+    assert recording.repeated() == {} and len(recording.per_key()) == 2
+    with ready() as session:
+        assert all("not resent automatically" in r.last_error for r in session.scalars(select(Reply)))
 
 
-def test_process_killed_mid_send_is_recovered_on_an_idempotent_network(cli, ready, monkeypatch):
+def test_a_read_timeout_after_the_request_left_is_not_resent(cli, ready, monkeypatch, recording):
+    """What Telegram's TimedOut and X's read timeout become: outcome unknown, for an officer."""
+    original = RecordingConnector.reply
+
+    def deliver_then_time_out(self, target, text, *, idempotency_key):
+        original(self, target, text, idempotency_key=idempotency_key)
+        raise NetworkError("telegram: TimedOut: Timed out", outcome_unknown=True)
+
     with monkeypatch.context() as patch:
-        patch.setattr(SandboxConnector, "reply", crash)
+        patch.setattr(RecordingConnector, "reply", deliver_then_time_out)
+        cli("run --once")
+    with ready() as session, session.begin():
+        session.execute(update(Reply).values(next_attempt_at=utcnow()))
+    cli("run --once")
+    assert snapshot(ready)["replies"] == {"unknown": 2}
+    assert recording.repeated() == {}
+
+
+def test_process_killed_mid_send_is_recovered_on_an_idempotent_network(cli, ready, monkeypatch, recording):
+    monkeypatch.setattr(RecordingConnector, "idempotent_sends", True)  # as Mastodon: a stale claim is retried
+    with monkeypatch.context() as patch:
+        patch.setattr(RecordingConnector, "reply", crash)
         # A kill between claim and send leaves the claim; replay that state directly.
         patch.setattr(bot.jobs, "send_due_replies", crash)
         cli("run --once", expect=1)
     with ready() as session, session.begin():
         session.execute(update(Reply).values(state="sending", claimed_at=utcnow() - timedelta(hours=1)))
     assert_complete(clean_outcome(cli, ready))
+    assert_one_send_per_reply(recording, ready)
 
 
-def test_killed_mid_send_on_a_network_without_idempotency_is_never_resent(cli, ready, monkeypatch):
+def test_killed_mid_send_on_a_network_without_idempotency_is_never_resent(cli, ready, recording):
     cli("run --once")  # everything sent once
     with ready() as session, session.begin():
         session.execute(update(Reply).values(state="sending", claimed_at=utcnow() - timedelta(hours=1)))
-    monkeypatch.setattr(SandboxConnector, "idempotent_sends", False)
     cli("run --once")
     state = snapshot(ready)
     assert state["replies"] == {"unknown": 2}  # for an officer to check, never resent on its own
     assert state["bot_posts"] == 3
+    assert recording.repeated() == {}
     with ready() as session:
         assert all("not resent" in r.last_error for r in session.scalars(select(Reply)))
 
@@ -154,7 +194,11 @@ def test_failing_reply_goes_dead_after_max_attempts(cli, ready, monkeypatch, wri
     config = write_config(
         f'[database]\nurl = "{db_url}"\n[replies]\nmax_attempts = 2\nretry_base_seconds = 0.001\n', "two.toml"
     )
-    monkeypatch.setattr(SandboxConnector, "reply", crash)
+
+    def refused_before_sending(*_args, **_kwargs):
+        raise NetworkError("503 Service Unavailable")
+
+    monkeypatch.setattr(RecordingConnector, "reply", refused_before_sending)
     cli("run --once", config=config)
     with ready() as session, session.begin():
         session.execute(update(Reply).values(next_attempt_at=utcnow()))
@@ -166,7 +210,7 @@ def test_a_failing_network_is_paused_then_catches_up_with_nothing_lost(cli, read
     from storage.models import NetworkCursor
 
     with monkeypatch.context() as patch:
-        patch.setattr(SandboxConnector, "fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("503 from network")))
+        patch.setattr(RecordingConnector, "fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("503 from network")))
         for _ in range(3):
             assert "poll:sandbox: failed" in cli("run --once", expect=1).output
     with ready() as session:
@@ -184,13 +228,12 @@ def test_a_failing_network_is_paused_then_catches_up_with_nothing_lost(cli, read
 
 
 def test_network_asking_to_wait_is_paused_for_that_long(cli, ready, monkeypatch):
-    from bot.networks.base import NetworkError
     from storage.models import NetworkCursor
 
     def too_many(*_a, **_k):
         raise NetworkError("429 Too Many Requests", retry_after=120)
 
-    monkeypatch.setattr(SandboxConnector, "fetch", too_many)
+    monkeypatch.setattr(RecordingConnector, "fetch", too_many)
     cli("run --once", expect=1)
     with ready() as session:
         pause = session.get(NetworkCursor, "sandbox").paused_until - utcnow()
@@ -198,7 +241,6 @@ def test_network_asking_to_wait_is_paused_for_that_long(cli, ready, monkeypatch)
 
 
 def test_replies_to_a_network_that_says_slow_down_wait_for_the_next_pass(cli, ready, monkeypatch):
-    from bot.networks.base import NetworkError
 
     calls = []
 
@@ -206,7 +248,7 @@ def test_replies_to_a_network_that_says_slow_down_wait_for_the_next_pass(cli, re
         calls.append(idempotency_key)
         raise NetworkError("429", retry_after=60)
 
-    monkeypatch.setattr(SandboxConnector, "reply", slow_down)
+    monkeypatch.setattr(RecordingConnector, "reply", slow_down)
     cli("run --once")
     assert len(calls) == 1  # the second reply was not even tried
     with ready() as session:

@@ -146,7 +146,7 @@ def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_secon
         row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
         if row.state not in ("sending", "posting"):
             return  # dropped meanwhile (erasure, /stop): it stays dropped
-        if isinstance(exc, NetworkError) and exc.outcome_unknown and not idempotent:
+        if _outcome_unknown(exc) and not idempotent:
             # Resending could reach the citizen twice: an officer checks the network first.
             row.state = queries.UNKNOWN if model is Reply else "dead"
             row.last_error = f"{OUTCOME_UNKNOWN} ({row.last_error})"[:1000]
@@ -162,6 +162,12 @@ def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_secon
             row.next_attempt_at = utcnow() + delay
         else:
             row.due_at = utcnow() + delay
+
+
+def _outcome_unknown(exc: Exception) -> bool:
+    """Connectors turn every failure they understand into NetworkError; anything else may have
+    happened after the request left, so whether the network took it is unknown."""
+    return not isinstance(exc, NetworkError) or exc.outcome_unknown
 
 
 def _recover_stale(sessions, model, connectors, *, state_field: str) -> None:
