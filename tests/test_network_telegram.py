@@ -386,3 +386,37 @@ def test_call_comment_and_message_become_requests_and_hear_back(cli, sessions, f
     sent_before = len(fake.sent_messages())
     run("run --once")
     assert len(fake.sent_messages()) == sent_before
+
+
+def test_a_reply_answered_after_the_read_timeout_is_an_unknown_outcome(fake):
+    """Telegram posted it but answered too late: TimedOut must not read as "retry", the reply could go twice."""
+    from telegram.request import HTTPXRequest
+
+    bot = ExtBot(fake.token, base_url=fake.base_url, request=HTTPXRequest(read_timeout=0.3))
+    connector = TelegramConnector(bot, channel="@city_opendata")
+    try:
+        private = fake.private_message("ana", "Bus positions, please.")
+        connector.fetch(None, state={})  # initialises the bot while the fake still answers in time
+        fake.answer_late("sendMessage", 1.0)
+        with pytest.raises(NetworkError) as raised:
+            connector.reply(target(private, private=True), "Thank you! Request #2.", idempotency_key="r2")
+    finally:
+        connector.close()
+    assert "TimedOut" in str(raised.value)
+    assert raised.value.outcome_unknown and not raised.value.permanent
+    assert len(fake.replies_to(private)) == 1  # it did reach the chat
+
+
+def test_a_timeout_before_the_request_left_is_retried():
+    """Waiting for a connection (connect or pool timeout): nothing was sent, a retry is safe."""
+    import httpx
+    from telegram.error import TimedOut
+
+    from bot.networks.telegram import network_error
+
+    for cause, unknown in ((httpx.ConnectTimeout("connect"), False), (httpx.PoolTimeout("pool"), False),
+                           (httpx.ReadTimeout("read"), True), (httpx.WriteTimeout("write"), True)):
+        error = TimedOut()
+        error.__cause__ = cause
+        mapped = network_error(error, token="t")
+        assert (mapped.outcome_unknown, mapped.permanent) == (unknown, False), cause

@@ -423,3 +423,18 @@ retry_base_seconds = 0.01
     cli("run --once", config=config)
     assert len(fake.posts_by_bot()) == posted
 
+
+
+def test_a_read_timeout_is_an_unknown_outcome_and_a_connect_timeout_is_not():
+    """After a read timeout X may have posted the reply; X has no idempotency key, so it is not retried."""
+    import requests
+
+    from bot.networks.twitter import x_errors
+
+    for error, unknown in ((requests.ReadTimeout("read"), True), (requests.ConnectTimeout("connect"), False),
+                           (requests.ConnectionError("refused"), False)):
+        with pytest.raises(NetworkError) as raised:
+            with x_errors("POST /2/tweets"):
+                raise error
+        assert raised.value.outcome_unknown is unknown, error
+        assert not raised.value.permanent

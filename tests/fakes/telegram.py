@@ -82,6 +82,7 @@ class FakeTelegram(LocalServer):
         self._users: dict[str, dict] = {}
         self._blocked: set[int] = set()
         self._failures: list[Failure] = []
+        self._slow: dict[str, float] = {}  # method -> seconds to wait before answering, after doing it
         self._clock = itertools.count(START_DATE)
         self._server = None
         self._thread: threading.Thread | None = None
@@ -188,6 +189,11 @@ class FakeTelegram(LocalServer):
         with self._cond:
             self._failures.append(Failure(status, method and method.lower(), times, retry_after, body))
 
+    def answer_late(self, method: str, seconds: float) -> None:
+        """Do the call at once but answer only after `seconds`: the client times out after delivery."""
+        with self._cond:
+            self._slow[method.lower()] = seconds
+
     def block(self, user: str | dict) -> None:
         """The user blocks the bot: sending to them answers 403."""
         self._blocked.add(self._user(user)["id"])
@@ -219,9 +225,13 @@ class FakeTelegram(LocalServer):
         if handler is None:
             return _json(404, self.errors["404"])
         try:
-            return _json(200, {"ok": True, "result": handler(params)})
+            response = _json(200, {"ok": True, "result": handler(params)})
         except ApiError as exc:
             return _json(exc.body["error_code"], exc.body)
+        late = self._slow.get(method.lower())
+        if late:
+            time.sleep(late)
+        return response
 
     def _take_failure(self, method: str) -> Failure | None:
         for failure in self._failures:
