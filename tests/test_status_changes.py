@@ -66,6 +66,7 @@ def test_the_request_page_refuses_the_same_status(cli, two_requests, client, use
     before = counts(two_requests)
     login(client)
     page = "/queue/requests/1"
+    assert "already under_review" in client.get(f"{page}?status=under_review").text  # the preview warns
     post(client, f"{page}/status", {"status": "under_review"}, page=page)
     assert "already under_review" in client.get(page).text
     assert counts(two_requests) == before

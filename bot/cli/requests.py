@@ -14,9 +14,9 @@ from bot.jobs import reply_writer
 from bot.pipeline.status import StatusError, set_status
 from bot.pipeline.suggest import suggestions_for
 from bot.pipeline.titles import TitleError, set_public_title
+from storage.models import REQUEST_STATUSES, CatalogueDataset, Message, Reply, Request, StatusEvent, Suggestion
 from storage.public_titles import public_titles
 from storage.queries import UNKNOWN
-from storage.models import REQUEST_STATUSES, CatalogueDataset, Message, Reply, Request, StatusEvent, Suggestion
 
 app = typer.Typer(help="Dataset requests: list, inspect, answer.", no_args_is_help=True)
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from starlette.routing import Route
 
-from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL
+from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL, StatusError, check_change
 from bot.replies.render import LANGUAGES
 from bot.web import decisions
 from bot.web.queue import act, confirmed_reopen, queued_replies
@@ -71,8 +71,16 @@ def _preview(ctx: Ctx, request: Request) -> dict | None:
         requester for requester, _ in queries.supporters(ctx.db, request_id=request.id)
         if not requester.opted_out and requester.network in writer.max_length
     ]
+    refusal = ""
+    missing = (status in NEEDS_URL and not url) or (status in NEEDS_ANSWER and not answer)
+    if not missing and (status != "duplicate" or target.isdigit()):
+        try:  # the same check the change will face: say now that it would be refused
+            check_change(ctx.db, request, status, answer=answer or None, url=url or None,
+                         duplicate_of=int(target) if status == "duplicate" else None, reopen=True)
+        except StatusError as exc:
+            refusal = str(exc)
     return {
-        "status": status, "answer": answer, "url": url, "target": target, "texts": texts,
+        "status": status, "answer": answer, "url": url, "target": target, "texts": texts, "refusal": refusal,
         "recipients": len(recipients), "needs_url": status in NEEDS_URL, "needs_answer": status in NEEDS_ANSWER,
     }
 
