@@ -156,6 +156,11 @@ def test_officer_merges_and_publishes_and_both_requesters_hear_of_it(cli, config
         page.reload()
         expect(page.locator(".delivery-sent")).to_have_count(5)  # 2 acknowledgements, 1 merge, 2 published
 
+        # The public reads "Request #N" until an officer approves a title.
+        page.get_by_label("Title shown to the public").fill("School canteen menus")
+        page.get_by_role("button", name="Save the title").click()
+        expect(page.get_by_role("status")).to_contain_text("School canteen menus")
+
         # A few more decisions, from the command line, so the dashboard shows what the public sees.
         for handle, decision in (("@transit_tom", "accepted --answer 'GTFS-realtime feed planned for June.'"),
                                  ("@geo_margaux", f"already_available --url {TREES}")):
@@ -165,6 +170,7 @@ def test_officer_merges_and_publishes_and_both_requesters_hear_of_it(cli, config
         public = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB").new_page()
         public.goto(f"{base}/")
         card = public.locator("li.card", has=public.get_by_role("link", name=re.compile(f"^#{first.request_id} ")))
+        expect(card).to_contain_text("School canteen menus")
         expect(card).to_contain_text("Published")
         expect(card).to_contain_text("2 supporters")
         expect(public.get_by_role("link", name=re.compile(f"^#{second.request_id} "))).to_have_count(0)

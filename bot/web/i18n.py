@@ -132,7 +132,7 @@ STRINGS: dict[str, dict[str, str | dict[str, str]]] = {
         "request.dataset": "Jeu de données :",
         "request.merged_from": "Demandes fusionnées ici :",
         "request.title_h": "Titre public",
-        "request.title_label": "Titre public",
+        "request.title_label": "Titre montré au public",
         "request.title_hint": "Écrit ou approuvé par vous, il est le seul texte de la demande montré au public. "
                               "Vide : le public voit un titre neutre.",
         "request.draft_title": "Titre proposé (tiré du premier message, visible des agents seulement) :",
@@ -304,7 +304,7 @@ STRINGS: dict[str, dict[str, str | dict[str, str]]] = {
         "request.dataset": "Dataset:",
         "request.merged_from": "Requests merged here:",
         "request.title_h": "Public title",
-        "request.title_label": "Public title",
+        "request.title_label": "Title shown to the public",
         "request.title_hint": "Written or approved by you, it is the only text of the request the public sees. "
                               "Empty: the public sees a neutral title.",
         "request.draft_title": "Draft title (from the first message, seen by officers only):",
