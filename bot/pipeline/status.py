@@ -59,6 +59,8 @@ def check_change(
         raise StatusError(f"request #{duplicate_of} cannot take the supporters of #{request.id}")
     if target.status == "duplicate":
         raise StatusError(f"request #{duplicate_of} is itself a duplicate of #{target.duplicate_of_id}")
+    if target.not_a_request:
+        raise StatusError(f"request #{duplicate_of} was closed as not a data request; it takes no supporters")
     return target
 
 
