@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
@@ -28,13 +29,14 @@ from storage.models import AppSetting
 
 SECRET_ENV = "DATACALL_WEB_SECRET"
 SECRET_SETTING = "web_secret"
-SESSION_HOURS = 12
 STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None = None) -> Starlette:
     """The officers' queue at /queue, the public dashboard at /, on the runtime's database."""
     secret = web_secret(runtime.sessions)
+    web = runtime.config.web
+    session_seconds = round(web.session_hours * 3600)
     app = Starlette(
         routes=[
             *public.routes,
@@ -44,10 +46,12 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
+            # The client's address and scheme from X-Forwarded-*, only when a listed proxy sends them.
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=list(web.trusted_proxies)),
             Middleware(HeadersMiddleware),
             Middleware(
                 SessionMiddleware, secret_key=secret, session_cookie="datacall_session",
-                max_age=SESSION_HOURS * 3600, same_site="lax", https_only=False,  # Secure added per request
+                max_age=session_seconds, same_site="lax", https_only=False,  # Secure added per request
             ),
             Middleware(LanguageMiddleware, default=runtime.config.campaigns.default_language),
         ],
@@ -56,6 +60,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
     app.state.runtime = runtime
     app.state.writer = reply_writer(runtime)
     app.state.secret = secret
+    app.state.session_seconds = session_seconds  # absolute: counted from the login, not the last request
     app.state.login_limiter = login_limiter or accounts.LoginLimiter()
     app.state.cache = ShortCache()  # counts that read every row, for a few seconds
     return app
