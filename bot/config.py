@@ -121,6 +121,9 @@ class SchedulerConfig(Section):
     classify_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     send_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     post_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # After SIGTERM, how long running jobs may take to finish. Below the kill delay of the usual
+    # service managers (Kubernetes 30 s, systemd 90 s), so datacall stops itself before being killed.
+    stop_timeout_seconds: Annotated[float, Field(gt=0)] = 20.0
 
 
 class WebConfig(Section):
