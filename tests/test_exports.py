@@ -219,7 +219,8 @@ def test_hash_is_sha256_of_salt_network_and_user_id():
 def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(start):
     fields = [{"name": "title"}, {"name": "networks"}, {"name": "supporter_count"}]
     text = exports.csv_text(
-        [{"title": f"{start}HYPERLINK(\"https://evil.example\")", "networks": [f"{start}x", "y"], "supporter_count": 2},
+        [{"title": f"{start}HYPERLINK(\"https://evil.example\")", "networks": [f"{start}x", "y"],
+          "supporter_count": 2},
          {"title": "Bike counts = useful", "networks": ["sandbox"], "supporter_count": 0}],
         fields,
     )

@@ -127,7 +127,8 @@ def test_a_locked_account_costs_one_password_check_like_a_wrong_password(client,
     """The time an answer takes must not tell a locked account from a wrong password or an unknown name."""
     checks: list[str] = []
     real_verify = accounts._verify
-    monkeypatch.setattr(accounts, "_verify", lambda hash_, password: checks.append(hash_) or real_verify(hash_, password))
+    monkeypatch.setattr(accounts, "_verify",
+                        lambda hash_, password: checks.append(hash_) or real_verify(hash_, password))
     with users.sessions() as session:
         alice_hash = session.scalar(select(User.password_hash).where(User.name == "alice"))
 
