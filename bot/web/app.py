@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -54,8 +55,8 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
             Middleware(LanguageMiddleware, default=runtime.config.campaigns.default_language),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        trusted_proxies=web.trusted_proxies,
     )
-    app.trusted_proxies = list(web.trusted_proxies)
     app.state.runtime = runtime
     app.state.writer = reply_writer(runtime)
     app.state.secret = secret
@@ -72,7 +73,9 @@ class DatacallApp(Starlette):
     list, so the headers and the proxy headers wrap the whole stack instead.
     """
 
-    trusted_proxies: list[str] = []  # set by create_app from [web] trusted_proxies
+    def __init__(self, *args, trusted_proxies: Sequence[str] = (), **kwargs) -> None:
+        self.trusted_proxies = list(trusted_proxies)
+        super().__init__(*args, **kwargs)
 
     def build_middleware_stack(self):
         stack = HeadersMiddleware(super().build_middleware_stack())

@@ -35,12 +35,15 @@ TEMPLATES = Environment(
 WRITERS = ("admin", "officer")
 MAX_PAGE = 100_000  # an absurd ?page= must not overflow the database's OFFSET
 # The largest id a row can have (ids are INTEGER columns, 32-bit on PostgreSQL). A larger number
-# matches no row, but PostgreSQL and SQLite refuse to compare it, so it stops here.
+# matches no row, yet makes the query fail (PostgreSQL past 32 bits, SQLite past 64): it stops here.
 MAX_ID = 2**31 - 1
 
 
 def parse_id(value: object) -> int | None:
-    """An id from a form or a query string: ASCII digits within range, else None ("²" is a digit too)."""
+    """An id from a form or a query string: ASCII digits within range, else None.
+
+    ASCII only: `str.isdigit()` also accepts "²", which `int()` refuses.
+    """
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID)):
         number = int(value)
         return number if number <= MAX_ID else None
