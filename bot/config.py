@@ -7,6 +7,7 @@ variable, read when the network is enabled.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -120,6 +121,9 @@ class SchedulerConfig(Section):
     classify_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     send_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     post_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # After SIGTERM, how long running jobs may take to finish. Below the kill delay of the usual
+    # service managers (Kubernetes 30 s, systemd 90 s), so datacall stops itself before being killed.
+    stop_timeout_seconds: Annotated[float, Field(gt=0)] = 20.0
 
 
 class WebConfig(Section):
@@ -127,6 +131,20 @@ class WebConfig(Section):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     # Public address of the dashboard, quoted in replies when set.
     public_url: str = ""
+    # Hours an officer stays signed in after logging in, however active (then the login page again).
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0
+    # Addresses or networks of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (like 10.0.0.0/8)") from None
+        return proxies
 
 
 class ScopeRule(Section):

@@ -229,12 +229,19 @@ def csv_text(rows: Iterable[dict], fields: Sequence[dict]) -> str:
     return buffer.getvalue()
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) can leak
+# or mislead); OWASP's advice is to prefix such text with a quote, which shows it as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(value)
-    return str(value)
+        value = LIST_SEPARATOR.join(value)
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return str(value)  # numbers: never text that a spreadsheet could run
 
 
 def json_text(requests: list[dict], events: list[dict]) -> str:

@@ -300,6 +300,8 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Written into each session cookie at login; raising it (logout, new password) ends every session.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class LabelDecision(Base):

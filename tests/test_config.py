@@ -65,6 +65,9 @@ def test_missing_default_file_falls_back_to_defaults(tmp_path, monkeypatch):
         ("[web]\nport = 'eighty'\n", "web.port", "valid integer"),
         ("[networks.mastodon]\nenabled = 'yes please'\n", "networks.mastodon.enabled", "boolean"),
         ("[surprise]\nx = 1\n", "surprise", "unknown key"),
+        ("[web]\ntrusted_proxies = ['everyone']\n", "web.trusted_proxies", "not an ip address"),
+        ("[web]\ntrusted_proxies = ['*']\n", "web.trusted_proxies", "not an ip address"),
+        ("[web]\nsession_hours = 0\n", "web.session_hours", "greater than"),
     ],
 )
 def test_bad_key_gives_one_line_naming_file_and_key(write_config, text, key, problem):

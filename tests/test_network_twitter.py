@@ -20,7 +20,7 @@ from storage.models import Message, Request
 from tests.fakes.twitter import FakeX
 
 DATA = Path(__file__).parent / "data" / "twitter"
-SPEC = Path("/work/shared/specs/x-api-v2-openapi.json")
+SPEC = DATA / "x-api-v2-openapi.json"  # X's published OpenAPI document for API v2
 MENTIONS = "GET /2/users/:id/mentions"
 SEARCH = "GET /2/tweets/search/recent"
 CREATE = "POST /2/tweets"
@@ -95,7 +95,7 @@ def x(fake) -> TwitterConnector:
 
 
 def test_sample_payloads_match_the_openapi_document():
-    assert sorted(p.name for p in DATA.glob("*.json")) == sorted(SAMPLES)
+    assert sorted(p.name for p in DATA.glob("*.json") if p != SPEC) == sorted(SAMPLES)
     for name, (method, path, status) in SAMPLES.items():
         assert_valid(method, path, status, sample(name))
     with pytest.raises(AssertionError):  # the check can fail: a tweet without its id is refused

@@ -8,11 +8,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from storage.models import Message, Reply
+from bot.networks.sandbox import timeline
+from storage.models import Message, Reply, utcnow
 from tests.helpers import citizens_reply
 
 FAST = """
@@ -24,10 +27,14 @@ post_interval_seconds = 0.2
 """
 
 
-def start(config_path):
-    """`datacall run` in a child process; its output lines are collected as they come."""
+SLOW_SEND = Path(__file__).parent / "slow_send.py"
+
+
+def start(config_path, *, send_delay: float | None = None):
+    """`datacall run` in a child process (its sandbox sends slowed down if asked); output lines collected."""
+    command = ["-m", "bot"] if send_delay is None else [str(SLOW_SEND), str(send_delay)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config_path)],
+        [sys.executable, *command, "run", "--config", str(config_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
     )
     process.lines = []
@@ -96,3 +103,68 @@ def test_a_failing_job_is_logged_and_retried_while_the_others_go_on(
     assert process.returncode == 0
     unclassified = select(func.count()).select_from(Message).where(Message.classified_at.is_(None))
     assert count(sessions, unclassified) == 3  # nothing lost: still waiting for a working model
+
+
+def in_flight(process) -> str | None:
+    """The idempotency key of the first send the slowed-down sandbox started."""
+    started = [line.split()[-1] for line in process.lines if line.startswith("slow send started:")]
+    return started[0] if started else None
+
+
+def sends_per_reply(sessions) -> dict[str, int]:
+    with sessions() as session:
+        keys = [entry.idempotency_key for entry in timeline(session, from_bot=True)]
+    return {key: keys.count(key) for key in keys}
+
+
+def test_sigterm_during_a_send_lets_it_finish_then_closes_the_connectors(
+    initialised, sessions, write_config, db_url
+):
+    config = write_config(f'[database]\nurl = "{db_url}"\n{FAST}', "slow.toml")
+    citizens_reply(sessions, to=None)  # two data requests: two acknowledgements to send
+    process = start(config, send_delay=3)
+    try:
+        assert wait_for(lambda: in_flight(process)), "no send started"
+    finally:
+        output = stop(process)  # SIGTERM while the first acknowledgement is on its way
+    assert process.returncode == 0, output
+    assert "finishing running jobs" in output and "datacall stopped" in output
+    key = in_flight(process)
+    # The send in flight finished before the connectors were closed, and was recorded.
+    assert output.index(f"slow send finished: {key}") < output.index("sandbox connector closed")
+    with sessions() as session:
+        replies = {reply.idempotency_key: reply.state for reply in session.scalars(select(Reply))}
+    assert len(replies) == 2 and replies[key] == "sent"
+    assert set(replies.values()) <= {"sent", "pending"}  # never lost, never left `sending`
+    assert sends_per_reply(sessions) == {k: 1 for k, state in replies.items() if state == "sent"}
+
+
+def test_a_send_longer_than_the_stop_timeout_is_left_to_recovery_not_cut(
+    initialised, sessions, write_config, db_url, cli
+):
+    config = write_config(
+        f'[database]\nurl = "{db_url}"\n{FAST}stop_timeout_seconds = 1\n', "impatient.toml"
+    )
+    citizens_reply(sessions, to=None, citizens=[("@camille_velo", "Could you publish the bike counts per hour?")])
+    process = start(config, send_delay=30)
+    try:
+        assert wait_for(lambda: in_flight(process)), "no send started"
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)  # the timeout (1 s), not the send (30 s)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output = stop(process)
+    assert process.returncode == 1, output
+    assert "still running after 1 s" in output
+    assert "sandbox connector closed" not in output  # not closed under the send
+    with sessions() as session, session.begin():
+        reply = session.scalars(select(Reply)).one()
+        assert reply.state == "sending"  # claimed, as a crash leaves it: nothing was sent
+        # Ten minutes later the claim is stale: the next run takes it back (the sandbox drops repeats).
+        session.execute(update(Reply).values(claimed_at=utcnow() - timedelta(minutes=11)))
+    assert sends_per_reply(sessions) == {}
+    cli("run --once")
+    with sessions() as session:
+        assert session.scalars(select(Reply)).one().state == "sent"
+    assert sends_per_reply(sessions) == {in_flight(process): 1}

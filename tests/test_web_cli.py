@@ -44,7 +44,9 @@ def test_serve_runs_uvicorn_on_the_configured_address(cli, monkeypatch):
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(app=app, **kwargs))
     assert "http://127.0.0.1:8000/" in cli("serve").output
-    assert seen["host"] == "127.0.0.1" and seen["port"] == 8000 and seen["proxy_headers"] is True
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8000
+    # The app reads X-Forwarded-* itself, from [web] trusted_proxies only; uvicorn must not rewrite them first.
+    assert seen["proxy_headers"] is False
     cli("serve --host 0.0.0.0 --port 8123")
     assert (seen["host"], seen["port"]) == ("0.0.0.0", 8123)
     assert seen["app"].state.runtime is not None

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from bot.cli.common import ConfigOption, console, fail, runtime
 from bot.jobs import reply_writer
+from bot.links import is_web_link
 from bot.pipeline.status import StatusError, set_status
 from bot.pipeline.suggest import suggestions_for
 from bot.pipeline.titles import TitleError, set_public_title
@@ -136,6 +137,8 @@ def set_status_command(
     config: ConfigOption = None,
 ) -> None:
     """Change a request's status and queue a reply to every supporter."""
+    if url and not is_web_link(url):  # the link is sent to citizens: the web form's rule
+        fail(f"--url must be an http:// or https:// link with a host (got {url!r})", 2)
     with runtime(config) as rt, rt.sessions() as session, session.begin():
         try:
             event = set_status(

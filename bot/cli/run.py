@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 import typer
 from rich.table import Table
@@ -39,7 +41,12 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with runtime(config) as rt:
         if not once:
-            run_forever(rt)
+            if not run_forever(rt):
+                # A job is still at work: closing its connector or waiting for the interpreter to join
+                # its thread could cut a send in half or never end. Its claims are a crash's, recovered.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(1)
             return
         results = run_once(rt)
         failed = False

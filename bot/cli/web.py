@@ -26,8 +26,8 @@ def serve(
         host = host or rt.config.web.host
         port = port or rt.config.web.port
         console.print(f"datacall web app on http://{host}:{port}/ (queue at /queue); Ctrl-C stops it")
-        # proxy_headers: behind a TLS proxy on this host, X-Forwarded-Proto makes cookies Secure.
-        uvicorn.run(create_app(rt), host=host, port=port, proxy_headers=True, log_level="info")
+        # X-Forwarded-* headers are read by the app itself, only from `[web] trusted_proxies`.
+        uvicorn.run(create_app(rt), host=host, port=port, proxy_headers=False, log_level="info")
 
 
 @app.command("add")

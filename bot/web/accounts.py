@@ -1,12 +1,10 @@
-"""Officer accounts: argon2 password hashes, the account lock, the per-address login limiter.
+"""Officer accounts: argon2 password hashes, the account lock, sessions, the per-address login limiter.
 
-No HTTP here, so `datacall user add` and the login page share the same rules.
+Accounts need no HTTP, so `datacall user add` and the login page share the same rules.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import threading
 import time
 from collections import defaultdict, deque
@@ -15,7 +13,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -26,6 +24,7 @@ LOCK_TIME = timedelta(minutes=5)
 MIN_PASSWORD_LENGTH = 10
 
 hasher = PasswordHasher()
+clock = time.time  # seconds; the sessions' absolute lifetime is counted with it (tests move it)
 
 
 class AccountError(ValueError):
@@ -49,6 +48,7 @@ def create_user(session: Session, name: str, password: str, role: str, *, update
     user = session.scalar(select(User).where(User.name == name))
     if user is not None and not update:
         raise AccountError(f"user {name!r} already exists (use --update to change the password or role)")
+    existing = user is not None
     if user is None:
         user = User(name=name)
         session.add(user)
@@ -57,17 +57,24 @@ def create_user(session: Session, name: str, password: str, role: str, *, update
     user.failed_logins = 0
     user.locked_until = None
     session.flush()
+    if existing:  # a new password: whoever held the old one is signed out everywhere
+        end_sessions(session, user)
     return user
 
 
 def authenticate(session: Session, name: str, password: str, *, now: datetime | None = None) -> User | None:
-    """The user if the password is right and the account not locked; counts failures (caller commits)."""
+    """The user if the password is right and the account not locked; counts failures (caller commits).
+
+    Every failure costs one password check, whether the name is unknown, the
+    account locked or the password wrong, so the time taken reveals nothing.
+    """
     now = now or utcnow()
     user = session.scalar(select(User).where(User.name == name.strip()).with_for_update())
     if user is None:
         _verify(_dummy_hash(), password)  # same cost whether the name exists or not
         return None
     if user.locked_until is not None and user.locked_until > now:
+        _verify(user.password_hash, password)  # the cost of a wrong password; the answer is not used
         return None
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
@@ -90,26 +97,39 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def fingerprint(secret: str, user: User) -> str:
-    """Ties a session to the password: changing it logs out every open session."""
-    return hmac.new(secret.encode(), user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+def end_sessions(session: Session, user: User) -> None:
+    """Every session of this user ends now, on every device and copy of the cookie (caller commits)."""
+    session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+    session.refresh(user)
 
 
 def log_in(request: Request, user: User) -> None:
     request.session.clear()  # a fresh session, and a fresh CSRF token, at every login
     request.session["uid"] = user.id
-    request.session["pw"] = fingerprint(request.app.state.secret, user)
+    request.session["version"] = user.session_version
+    request.session["since"] = int(clock())
 
 
 def current_user(request: Request, session: Session) -> User | None:
-    """The signed-in officer, re-read from the database so a role change applies at once."""
+    """The signed-in officer, re-read from the database so a role change or a revocation applies at once.
+
+    The cookie is renewed by every response, so its own expiry slides; `since`
+    gives the session an absolute end. A session that has ended is cleared, so
+    the response deletes the cookie instead of renewing it.
+    """
     user_id = request.session.get("uid")
     if not isinstance(user_id, int):
         return None
     user = session.get(User, user_id)
-    if user is None or not hmac.compare_digest(
-        request.session.get("pw", ""), fingerprint(request.app.state.secret, user)
-    ):
+    since = request.session.get("since")
+    valid = (
+        user is not None
+        and request.session.get("version") == user.session_version
+        and isinstance(since, int)
+        and 0 <= clock() - since < request.app.state.session_seconds
+    )
+    if not valid:
+        request.session.clear()
         return None
     return user
 

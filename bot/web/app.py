@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -14,8 +15,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
@@ -28,14 +31,15 @@ from storage.models import AppSetting
 
 SECRET_ENV = "DATACALL_WEB_SECRET"
 SECRET_SETTING = "web_secret"
-SESSION_HOURS = 12
 STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None = None) -> Starlette:
     """The officers' queue at /queue, the public dashboard at /, on the runtime's database."""
     secret = web_secret(runtime.sessions)
-    app = Starlette(
+    web = runtime.config.web
+    session_seconds = round(web.session_hours * 3600)
+    app = DatacallApp(
         routes=[
             *public.routes,
             *auth.routes,
@@ -44,21 +48,39 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
-            Middleware(HeadersMiddleware),
             Middleware(
                 SessionMiddleware, secret_key=secret, session_cookie="datacall_session",
-                max_age=SESSION_HOURS * 3600, same_site="lax", https_only=False,  # Secure added per request
+                max_age=session_seconds, same_site="lax", https_only=False,  # Secure added per request
             ),
             Middleware(LanguageMiddleware, default=runtime.config.campaigns.default_language),
         ],
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        trusted_proxies=web.trusted_proxies,
     )
     app.state.runtime = runtime
     app.state.writer = reply_writer(runtime)
     app.state.secret = secret
+    app.state.session_seconds = session_seconds  # absolute: counted from the login, not the last request
     app.state.login_limiter = login_limiter or accounts.LoginLimiter()
     app.state.cache = ShortCache()  # counts that read every row, for a few seconds
     return app
+
+
+class DatacallApp(Starlette):
+    """Starlette, with the security headers on every response, even the crash page.
+
+    Starlette answers a crash from its outermost layer, outside the middleware
+    list, so the headers and the proxy headers wrap the whole stack instead.
+    """
+
+    def __init__(self, *args, trusted_proxies: Sequence[str] = (), **kwargs) -> None:
+        self.trusted_proxies = list(trusted_proxies)
+        super().__init__(*args, **kwargs)
+
+    def build_middleware_stack(self):
+        stack = HeadersMiddleware(super().build_middleware_stack())
+        # The client's address and scheme from X-Forwarded-*, only when a listed proxy sends them.
+        return ProxyHeadersMiddleware(stack, trusted_hosts=self.trusted_proxies)
 
 
 def web_secret(sessions: sessionmaker[Session]) -> str:
@@ -90,3 +112,12 @@ async def _http_error(request: Request, exc: HTTPException):
             return ctx.render("error.html", status_code=exc.status_code, message=ctx.t(key))
 
     return await run_in_threadpool(render)
+
+
+async def _server_error(request: Request, exc: Exception):
+    """A crash: a page in the visitor's language, built without the database (it may be the cause)."""
+    try:
+        ctx = Ctx(request, None, None, None)
+        return ctx.render("error.html", status_code=500, message=ctx.t("error.generic"))
+    except Exception:  # noqa: BLE001 - the error page itself must not fail
+        return PlainTextResponse("Internal Server Error", status_code=500)

@@ -35,6 +35,9 @@ def login(ctx: Ctx):
 
 @view()
 def logout(ctx: Ctx):
+    if ctx.user is not None:
+        accounts.end_sessions(ctx.db, ctx.user)  # a copy of the cookie kept elsewhere stops working too
+        ctx.db.commit()
     ctx.request.session.clear()
     return ctx.redirect("/")
 

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from bot.web import decisions
 from bot.web.decisions import DecisionError
-from bot.web.views import Ctx, local_next, page_number, view
+from bot.web.views import Ctx, local_next, page_number, parse_id, view
 from storage.models import LABELS, REQUEST_STATUSES, Campaign, Message, Reply, Request
 
 PAGE_SIZE = 25
@@ -155,8 +155,9 @@ def cursor(message: Message, request: Request | None) -> str:
 
 def parse_cursor(value: str | None, scope: str) -> tuple[int, int] | None:
     part, _, message_id = (value or "").partition(".")
-    if part.isdigit() and message_id.isdigit() and int(part) < len(_parts(scope)) and len(message_id) < 19:
-        return int(part), int(message_id)
+    part_number, message_number = parse_id(part), parse_id(message_id)
+    if part_number is not None and message_number is not None and part_number < len(_parts(scope)):
+        return part_number, message_number
     return None
 
 
@@ -276,7 +277,7 @@ def off_topic(ctx: Ctx):
 @view(write=True)
 def bulk(ctx: Ctx):
     """The same decision on every selected message (or on their requests), all or nothing."""
-    ids = sorted({int(value) for value in ctx.form.getlist("ids") if str(value).isdigit()})
+    ids = sorted({parse_id(value) for value in ctx.form.getlist("ids")} - {None})
     action, officer = ctx.field("action"), ctx.user.name
 
     def work():
@@ -315,7 +316,7 @@ def bulk(ctx: Ctx):
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    return parse_id(value)
 
 
 routes = [

@@ -15,7 +15,7 @@ from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL, StatusError, check_chan
 from bot.replies.render import LANGUAGES
 from bot.web import decisions
 from bot.web.queue import act, confirmed_reopen, queued_replies
-from bot.web.views import Ctx, view
+from bot.web.views import Ctx, parse_id, view
 from storage import queries
 from storage.public_titles import public_titles
 from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent
@@ -73,10 +73,10 @@ def _preview(ctx: Ctx, request: Request) -> dict | None:
     ]
     refusal = ""
     missing = (status in NEEDS_URL and not url) or (status in NEEDS_ANSWER and not answer)
-    if not missing and (status != "duplicate" or target.isdigit()):
+    if not missing and (status != "duplicate" or parse_id(target) is not None):
         try:  # the same check the change will face: say now that it would be refused
             check_change(ctx.db, request, status, answer=answer or None, url=url or None,
-                         duplicate_of=int(target) if status == "duplicate" else None, reopen=True)
+                         duplicate_of=parse_id(target) if status == "duplicate" else None, reopen=True)
         except StatusError as exc:
             refusal = str(exc)
     return {
@@ -95,7 +95,7 @@ def change_status(ctx: Ctx):
         event = decisions.change_status(
             ctx.db, request_id, status, officer=ctx.user.name, writer=ctx.writer,
             answer=ctx.field("answer"), url=ctx.field("url"),
-            duplicate_of=int(target) if target.isdigit() else None, reopen=confirmed_reopen(ctx),
+            duplicate_of=parse_id(target), reopen=confirmed_reopen(ctx),
         )
         return ctx.t("done.status", id=request_id, status=ctx.t(f"status.{status}"),
                      n=queued_replies(ctx.db, event.id))
@@ -106,13 +106,13 @@ def change_status(ctx: Ctx):
 @view(write=True)
 def merge(ctx: Ctx):
     request_id = ctx.request.path_params["request_id"]
-    target = ctx.field("target")
+    target = parse_id(ctx.field("target"))
 
     def work():
-        if not target.isdigit():
+        if target is None:
             raise decisions.DecisionError("error.needs_target", id=request_id)
         event = decisions.change_status(
-            ctx.db, request_id, "duplicate", officer=ctx.user.name, writer=ctx.writer, duplicate_of=int(target)
+            ctx.db, request_id, "duplicate", officer=ctx.user.name, writer=ctx.writer, duplicate_of=target
         )
         return ctx.t("done.merged", id=request_id, target=target, n=queued_replies(ctx.db, event.id))
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from bot.links import is_web_link
 from bot.web import accounts, csrf, i18n
 from storage.models import User
 
@@ -33,13 +34,25 @@ TEMPLATES = Environment(
 
 WRITERS = ("admin", "officer")
 MAX_PAGE = 100_000  # an absurd ?page= must not overflow the database's OFFSET
+# The largest id a row can have (ids are INTEGER columns, 32-bit on PostgreSQL). A larger number
+# matches no row, yet makes the query fail (PostgreSQL past 32 bits, SQLite past 64): it stops here.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: object) -> int | None:
+    """An id from a form or a query string: ASCII digits within range, else None.
+
+    ASCII only: `str.isdigit()` also accepts "²", which `int()` refuses.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID)):
+        number = int(value)
+        return number if number <= MAX_ID else None
+    return None
 
 
 def safe_href(url: str | None) -> str | None:
     """Only http(s) links become clickable: a `javascript:` URL would run despite escaping."""
-    if url and urlsplit(url).scheme in ("http", "https"):
-        return url
-    return None
+    return url if is_web_link(url) else None
 
 
 def when(value: datetime | None) -> str:
@@ -150,6 +163,8 @@ def view(*, login: bool = False, write: bool = False) -> Callable:
     def decorate(handler: Callable[[Ctx], Response]) -> Callable:
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
+            if any(isinstance(value, int) and value > MAX_ID for value in request.path_params.values()):
+                return await run_in_threadpool(_refuse, request, "error.not_found", 404)
             form = None
             if request.method == "POST":
                 form = await request.form(max_files=0)  # no form here takes a file
@@ -174,10 +189,10 @@ def _run(handler, request: Request, form: FormData | None, login: bool, write: b
         return handler(ctx)
 
 
-def _refuse(request: Request, key: str) -> Response:
+def _refuse(request: Request, key: str, status_code: int = 403) -> Response:
     with request.app.state.runtime.sessions() as db:
         ctx = Ctx(request, db, accounts.current_user(request, db), None)
-        return ctx.error(403, key)
+        return ctx.error(status_code, key)
 
 
 def page_number(ctx: Ctx) -> int:

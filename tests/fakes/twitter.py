@@ -1,7 +1,7 @@
 """A stateful X API v2 server on 127.0.0.1, for driving the real tweepy client.
 
 It implements the endpoints datacall uses, with the documented shapes
-(https://docs.x.com, /work/shared/specs/x-api-v2-openapi.json): users/me,
+(https://docs.x.com, tests/data/twitter/x-api-v2-openapi.json): users/me,
 users/by/username, POST tweets (replies, polls), users/:id/mentions and
 tweets/search/recent (`conversation_id:` queries only), with since_id,
 until_id, max_results, pagination tokens, fields and expansions. It checks
