@@ -220,9 +220,11 @@ class StatusEvent(Base):
 
 
 class Reply(Base):
-    """An outgoing status reply in the outbox: pending -> sent | failed (retrying) | dead.
+    """An outgoing status reply in the outbox: pending -> sent | failed (retrying) | dead | unknown.
 
-    `sending` marks a row claimed by a worker. The idempotency key is unique per
+    `sending` marks a row claimed by a worker. `unknown`: on a network without
+    idempotency keys the send may have gone out (a timeout after the request
+    left, a worker that died mid-send); an officer marks it sent or resends it. The idempotency key is unique per
     (status event, requester), so nobody is ever answered twice for one event.
     Answers to commands such as Telegram's /status have no status event.
     """

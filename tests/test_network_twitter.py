@@ -431,10 +431,16 @@ def test_a_read_timeout_is_an_unknown_outcome_and_a_connect_timeout_is_not():
 
     from bot.networks.twitter import x_errors
 
-    for error, unknown in ((requests.ReadTimeout("read"), True), (requests.ConnectTimeout("connect"), False),
-                           (requests.ConnectionError("refused"), False)):
+    for endpoint, error, unknown in (
+        ("POST /2/tweets", requests.ReadTimeout("read"), True),
+        ("POST /2/tweets", requests.ConnectTimeout("connect"), False),
+        ("POST /2/tweets", requests.ConnectionError("refused"), False),
+        ("POST /2/tweets", requests.exceptions.JSONDecodeError("bad", "{", 0), True),  # answered, unreadably
+        ("POST /2/tweets", KeyError("data"), True),
+        ("GET /2/users/me", KeyError("data"), False),  # a read: trying again is harmless
+    ):
         with pytest.raises(NetworkError) as raised:
-            with x_errors("POST /2/tweets"):
+            with x_errors(endpoint):
                 raise error
-        assert raised.value.outcome_unknown is unknown, error
+        assert raised.value.outcome_unknown is unknown, (endpoint, error)
         assert not raised.value.permanent

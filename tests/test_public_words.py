@@ -192,3 +192,22 @@ def test_an_officers_own_title_stays_after_erasure(cli, loop):
     cli("requester erase sandbox @camille_velo --yes")
     with loop() as session:
         assert session.get(Request, 1).public_title == "Bike counts per counter and per hour"
+
+
+def test_nothing_merges_into_a_request_closed_as_not_a_data_request(cli, loop, client, users):
+    with loop() as session:
+        message_id = session.scalar(select(Message.id).where(Message.request_id == 2))
+    login(client)
+    post(client, f"/queue/messages/{message_id}/off-topic")
+    result = cli("request set-status 1 duplicate --of 2", expect=2)
+    assert "closed as not a data request" in result.output
+
+
+def test_status_command_lists_others_requests_by_their_public_title(cli, loop, recording):
+    """camille's message now backs ana's #3: /status names it without ana's words."""
+    with loop() as session, session.begin():
+        say(session, "@camille_velo", "/status")
+    cli("run --once")
+    [answer] = [send.text for send in recording.sends if send.text.startswith(("Vos demandes", "Your requests"))]
+    assert "Request #3" in answer and quotes({"/status": answer}, [ANA]) == {}  # "/status" reads as English
+    assert "Bonjour, je suis Camille Martin" in answer  # her own words, to her

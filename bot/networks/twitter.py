@@ -404,10 +404,17 @@ def x_errors(endpoint: str, clock: Callable[[], float] = time.time) -> Iterator[
     except requests.ReadTimeout as exc:
         # The request left and no answer came: X may have posted it, and X has no idempotency key.
         raise NetworkError(f"X {endpoint}: {type(exc).__name__}: {exc}", outcome_unknown=True) from exc
-    except requests.RequestException as exc:  # connection, connect timeout, malformed JSON
+    except (requests.exceptions.InvalidJSONError, requests.exceptions.ChunkedEncodingError) as exc:
+        # X answered, but not readably: a POST may have gone through.
+        raise NetworkError(f"X {endpoint}: malformed response: {exc!r}", outcome_unknown=_writes(endpoint)) from exc
+    except requests.RequestException as exc:  # connection, connect timeout
         raise NetworkError(f"X {endpoint}: {type(exc).__name__}: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
-        raise NetworkError(f"X {endpoint}: malformed response: {exc!r}") from exc
+        raise NetworkError(f"X {endpoint}: malformed response: {exc!r}", outcome_unknown=_writes(endpoint)) from exc
+
+
+def _writes(endpoint: str) -> bool:
+    return endpoint.startswith("POST ")
 
 
 def retry_after(headers: Mapping[str, str], now: float) -> float:
