@@ -1,15 +1,15 @@
 """A per-user session version, so logout and a new password end every open session
 
-Revision ID: 0006_trust_web
-Revises: 0005
+Revision ID: 0007_trust_web
+Revises: 0006_trust_data
 Create Date: 2026-11-30
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_trust_web"
-down_revision = "0005"
+revision = "0007_trust_web"
+down_revision = "0006_trust_data"
 branch_labels = None
 depends_on = None
 
