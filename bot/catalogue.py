@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.pipeline.suggest import index_datasets
 from storage.models import CatalogueDataset, utcnow
 
 FORMATS = ("ckan", "udata", "opendatasoft")
@@ -363,6 +364,7 @@ def import_records(session: Session, *, source: str, records: Iterable[Catalogue
     }
     added = updated = unchanged = 0
     now = utcnow()
+    changed: list[CatalogueDataset] = []
     for record in records:
         values = {
             "title": record.title,
@@ -372,16 +374,20 @@ def import_records(session: Session, *, source: str, records: Iterable[Catalogue
         }
         row = known.get(record.external_id)
         if row is None:
-            session.add(CatalogueDataset(source=source, external_id=record.external_id, imported_at=now, **values))
+            row = CatalogueDataset(source=source, external_id=record.external_id, imported_at=now, **values)
+            session.add(row)
+            changed.append(row)
             added += 1
         elif any(getattr(row, key) != value for key, value in values.items()):
             for key, value in values.items():
                 setattr(row, key, value)
             row.imported_at = now
+            changed.append(row)
             updated += 1
         else:
             unchanged += 1
     session.flush()
+    index_datasets(session, changed)  # new requests find them through the match-term index
     return ImportResult(added, updated, unchanged)
 
 

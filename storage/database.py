@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -48,8 +50,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin_immediate(connection) -> None:
-    """Take SQLite's write lock at the start: workers queue (busy timeout) instead of racing."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take SQLite's write lock at the start: workers queue (busy timeout) instead of racing.
+
+    A reading session (`reading`) begins a plain deferred transaction instead: in WAL
+    mode it reads a snapshot and never waits for, nor blocks, a writer.
+    """
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "datacall_read_only"
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads only: it takes no write lock; closing it ends its transaction.
+
+    Rows read stay usable after the block (closing, unlike a rollback, does not expire them).
+    """
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
