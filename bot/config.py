@@ -117,6 +117,7 @@ class RepliesConfig(Section):
 
 class SchedulerConfig(Section):
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 60.0
+    max_pages_per_poll: Annotated[int, Field(ge=1, le=1000)] = 20
     classify_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     send_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     post_interval_seconds: Annotated[float, Field(gt=0)] = 30.0

@@ -51,7 +51,7 @@ def build_jobs(runtime: Runtime) -> list[Job]:
         jobs.append(
             Job(
                 f"poll:{name}",
-                partial(ingest.poll, connector, runtime.sessions),
+                partial(ingest.poll, connector, runtime.sessions, max_pages=config.scheduler.max_pages_per_poll),
                 config.scheduler.poll_interval_seconds,
             )
         )

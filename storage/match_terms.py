@@ -19,7 +19,9 @@ from storage.models import MatchTerm
 TERM_LENGTH = 64  # the column's size; longer words are cut, alike when stored and looked up
 # A term held by more texts than this is common ("_bus"): it alone does not make a
 # candidate, and only its most recent holders are read.
-RARE_LIMIT = 400
+RARE_LIMIT = 100
+# Candidates scored per text at most: a duplicate shares most of its terms, so it ranks first.
+CANDIDATE_LIMIT = 100
 
 
 def _key(term: str) -> str:
@@ -50,29 +52,32 @@ def remove_terms(session: Session, *, kind: str, ref_ids: Iterable[int]) -> None
 
 
 def candidates(
-    session: Session, *, kind: str, terms: Iterable[str], below: int | None = None, rare_limit: int = RARE_LIMIT
+    session: Session,
+    *,
+    kind: str,
+    terms: Iterable[str],
+    below: int | None = None,
+    rare_limit: int = RARE_LIMIT,
+    limit: int = CANDIDATE_LIMIT,
 ) -> set[int]:
     """The texts of `kind` (ids below `below`, if given) worth scoring against a text with `terms`.
 
-    Every holder of a rare term is a candidate; holders of common terms only when
-    they share two of them, or when the text has no rare term at all. Each term
-    costs one index range of at most `rare_limit + 1` rows, whatever the table's size.
+    Holders of a rare term are candidates; holders of common terms only when they
+    share two of them, or when the text has no rare term at all. Each term costs one
+    index range of at most `rare_limit + 1` rows, and at most `limit` candidates are
+    kept, those sharing the most terms (then the most recent), whatever the table's size.
     """
-    found: set[int] = set()
-    common: list[list[int]] = []
+    shared: Counter[int] = Counter()
+    common: Counter[int] = Counter()
     for term in sorted({_key(t) for t in terms}):
         query = select(MatchTerm.ref_id).where(MatchTerm.term == term, MatchTerm.kind == kind)
         if below is not None:
             query = query.where(MatchTerm.ref_id < below)
         holders = list(session.scalars(query.order_by(MatchTerm.ref_id.desc()).limit(rare_limit + 1)))
-        if len(holders) <= rare_limit:
-            found.update(holders)
-        else:
-            common.append(holders[:rare_limit])
-    if common:
-        counts = Counter(ref for holders in common for ref in holders)
-        if found:
-            found.update(ref for ref, n in counts.items() if n >= 2)
-        else:  # only common terms ("bus timetables"): their most recent holders
-            found.update(counts)
-    return found
+        (shared if len(holders) <= rare_limit else common).update(holders[:rare_limit])
+    if shared:
+        shared.update({ref: n for ref, n in common.items() if n >= 2 or ref in shared})
+    else:  # only common terms ("bus timetables"): their most recent holders
+        shared = common
+    ranked = sorted(shared.items(), key=lambda item: (-item[1], -item[0]))
+    return {ref for ref, _ in ranked[:limit]}

@@ -40,6 +40,9 @@ class Batch:
     messages: tuple[Incoming, ...]
     cursor: str | None
     state: dict = field(default_factory=dict)
+    # The network says more is waiting after this page, and its rate budget allows
+    # asking now: the poll fetches again from the new cursor (up to a page cap).
+    more: bool = False
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ class MastodonConnector(Connector):
         """
         state = {"threads": dict(state.get("threads", {})), "thread_offset": state.get("thread_offset", 0)}
         found: dict[str, Incoming] = {}
-        position = {"cursor": cursor}
+        position = {"cursor": cursor, "more": False}
         try:
             self._budget(reserve=FETCH_RESERVE)
             self._accept_private_mentions()
@@ -158,8 +158,16 @@ class MastodonConnector(Connector):
         except _BudgetSpent:
             if not found:
                 raise
+            position["more"] = False  # the rest waits for the budget's reset
         messages = tuple(sorted(found.values(), key=lambda item: _id_key(item.external_id)))
-        return Batch(messages, position["cursor"], state)
+        return Batch(messages, position["cursor"], state, more=position["more"] and self._has_budget())
+
+    def _has_budget(self) -> bool:
+        try:
+            self._budget(reserve=FETCH_RESERVE)
+        except _BudgetSpent:
+            return False
+        return True
 
     def _read_mentions(self, position: dict, found: dict[str, Incoming]) -> None:
         """Walk forward from the cursor (min_id), so a capped fetch never leaves a gap behind it.
@@ -183,6 +191,7 @@ class MastodonConnector(Connector):
                 position["cursor"] = _newest(position["cursor"], str(notification.id))
             if not page or len(page) < self.page_size:
                 return
+        position["more"] = True  # the page cap came before the last page
 
     def _read_threads(self, watched: Sequence[str], state: dict, found: dict[str, Incoming]) -> None:
         """Replies under our posts, newer than the highest one seen per post (kept in `state`)."""
