@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,6 +35,10 @@ from storage.models import CatalogueDataset, utcnow
 FORMATS = ("ckan", "udata", "opendatasoft")
 USER_AGENT = "datacall (catalogue import)"
 TIMEOUT_SECONDS = 30
+# A whole page must arrive within this: a server sending one byte at a time never
+# trips the per-read timeout, so the read as a whole has a deadline.
+READ_DEADLINE_SECONDS = 120.0
+MAX_BYTES = 200 * 1024 * 1024  # a page larger than this is not a catalogue page
 MAX_PAGES = 200
 
 # Column sizes of CatalogueDataset: longer ids cannot be stored without colliding.
@@ -233,12 +238,21 @@ def portal_base(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
 
 
-def fetch_url(url: str) -> bytes:
-    """GET `url`; any failure is one CatalogueError line."""
+def fetch_url(url: str, *, deadline_seconds: float | None = None) -> bytes:
+    """GET `url` within an overall deadline; any failure is one CatalogueError line."""
+    deadline_seconds = READ_DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+    started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.read()
+        with urllib.request.urlopen(request, timeout=min(TIMEOUT_SECONDS, deadline_seconds)) as response:
+            body = bytearray()
+            while chunk := response.read1(65536):
+                body += chunk
+                if time.monotonic() - started > deadline_seconds:
+                    raise CatalogueError(f"{url}: too slow: not read within {deadline_seconds:g} s")
+                if len(body) > MAX_BYTES:
+                    raise CatalogueError(f"{url}: larger than {MAX_BYTES // (1024 * 1024)} MB")
+            return bytes(body)
     except urllib.error.HTTPError as exc:
         raise CatalogueError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -248,11 +262,18 @@ def fetch_url(url: str) -> bytes:
 
 def _decode(raw: bytes, where: str) -> object:
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        payload = json.loads(raw.decode("utf-8-sig"))
+        # A \ud800 escape decodes to a lone surrogate, which no database can store.
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        return payload
     except UnicodeDecodeError:
         raise CatalogueError(f"{where}: not UTF-8 text") from None
+    except UnicodeEncodeError:
+        raise CatalogueError(f"{where}: not valid Unicode (a lone surrogate escape such as \\ud800)") from None
     except json.JSONDecodeError as exc:
         raise CatalogueError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise CatalogueError(f"{where}: nested too deep to be a catalogue") from None
 
 
 def _with_query(url: str, **values: object) -> str:

@@ -28,6 +28,17 @@ class Section(BaseModel):
 class DatabaseConfig(Section):
     url: str = "sqlite:///datacall.db"
 
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, url: str) -> str:
+        from storage.database import DatabaseError, check_url  # storage owns what a database URL may be
+
+        try:
+            check_url(url)
+        except DatabaseError as exc:
+            raise ValueError(str(exc)) from None
+        return url
+
 
 class NetworkConfig(Section):
     enabled: bool = False
