@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
-from bot.web import accounts, auth, public, queue, requests
+from bot.web import accounts, auth, health, public, queue, requests
 from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
@@ -37,6 +37,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
     secret = web_secret(runtime.sessions)
     app = Starlette(
         routes=[
+            *health.routes,
             *public.routes,
             *auth.routes,
             *queue.routes,
