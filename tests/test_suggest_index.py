@@ -116,3 +116,19 @@ def test_every_pair_the_matcher_accepts_shares_an_index_term():
             d = pair["dataset"]
             dataset = matching.DatasetText(d["title"], " ".join(d.get("keywords") or []), d.get("description", ""))
             assert matching.index_terms(pair["request"]) & matching.dataset_index_terms(dataset), pair
+
+
+def test_the_suggest_benchmark_runs_and_reports(tmp_path):
+    """benchmarks/suggest.py end to end on a small database; timings are not checked, only the report."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks import suggest as bench
+
+    row = bench.measure(f"sqlite:///{tmp_path}/bench.db", 300, 6)
+    assert row["open_requests"] == 300 and row["candidates_max"] <= match_terms.CANDIDATE_LIMIT
+    assert row["suggestions"] >= 3  # the three duplicates among the six new requests are found
+    assert "| 300 |" in bench.report([row])
