@@ -132,3 +132,22 @@ def test_the_suggest_benchmark_runs_and_reports(tmp_path):
     assert row["open_requests"] == 300 and row["candidates_max"] <= match_terms.CANDIDATE_LIMIT
     assert row["suggestions"] >= 3  # the three duplicates among the six new requests are found
     assert "| 300 |" in bench.report([row])
+
+
+def test_erasing_a_requester_takes_their_words_out_of_the_index(cli, sessions, write_config, db_url):
+    from tests.helpers import citizens_reply
+
+    config = write_config(f'[database]\nurl = "{db_url}"\n[classifier]\nreview_band = [0.0, 0.0]\n', "erase.toml")
+    cli("init", config=config)
+    citizens_reply(sessions, to=None, citizens=[("@parent_a", "Merci de publier les menus des cantines scolaires zorblax")])
+    cli("run --once", config=config)
+    with sessions() as session:
+        [request_id] = session.scalars(select(Request.id)).all()
+        session.execute(sa.update(Request).where(Request.id == request_id).values(title="Menus des cantines"))
+        session.commit()
+        terms = set(session.scalars(select(MatchTerm.term).where(MatchTerm.ref_id == request_id)))
+    assert "zorblax" in terms  # a word of the message, not of the title
+    cli("requester erase sandbox @parent_a --yes", config=config)
+    with sessions() as session:
+        terms = set(session.scalars(select(MatchTerm.term).where(MatchTerm.ref_id == request_id)))
+    assert "zorblax" not in terms and "_canteen" in terms  # the title's terms stay

@@ -106,6 +106,14 @@ def index_datasets(session: Session, datasets: Iterable[CatalogueDataset]) -> No
     )
 
 
+def reindex_requests(session: Session, request_ids: Iterable[int]) -> None:
+    """Index requests again from what is stored now: after an erasure, their author's words leave the index too."""
+    known = _known(session, sorted(set(request_ids)))
+    match_terms.replace_terms(
+        session, kind="request", terms_by_ref={rid: _request_terms(k.text, k.title) for rid, k in known.items()}
+    )
+
+
 def rebuild_index_if_stale(sessions: sessionmaker[Session], *, chunk: int = 1000) -> None:
     """Index every request looked at and every dataset, once after an upgrade or a change of `index_terms`."""
     with reading(sessions) as session:
