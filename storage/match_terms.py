@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import MatchTerm
@@ -41,8 +42,11 @@ def replace_terms(session: Session, *, kind: str, terms_by_ref: Mapping[int, Ite
         for ref_id, terms in terms_by_ref.items()
         for term in sorted({_key(t) for t in terms})
     ]
+    # Two workers rebuilding the index at once insert the same rows: the second is skipped.
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(MatchTerm).on_conflict_do_nothing()
     for start in range(0, len(rows), 5000):
-        session.execute(insert(MatchTerm), rows[start : start + 5000])
+        session.execute(statement, rows[start : start + 5000])
 
 
 def remove_terms(session: Session, *, kind: str, ref_ids: Iterable[int]) -> None:
