@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,11 +29,16 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.pipeline.suggest import index_datasets
 from storage.models import CatalogueDataset, utcnow
 
 FORMATS = ("ckan", "udata", "opendatasoft")
 USER_AGENT = "datacall (catalogue import)"
 TIMEOUT_SECONDS = 30
+# A whole page must arrive within this: a server sending one byte at a time never
+# trips the per-read timeout, so the read as a whole has a deadline.
+READ_DEADLINE_SECONDS = 120.0
+MAX_BYTES = 200 * 1024 * 1024  # a page larger than this is not a catalogue page
 MAX_PAGES = 200
 
 # Column sizes of CatalogueDataset: longer ids cannot be stored without colliding.
@@ -232,12 +238,21 @@ def portal_base(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
 
 
-def fetch_url(url: str) -> bytes:
-    """GET `url`; any failure is one CatalogueError line."""
+def fetch_url(url: str, *, deadline_seconds: float | None = None) -> bytes:
+    """GET `url` within an overall deadline; any failure is one CatalogueError line."""
+    deadline_seconds = READ_DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+    started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.read()
+        with urllib.request.urlopen(request, timeout=min(TIMEOUT_SECONDS, deadline_seconds)) as response:
+            body = bytearray()
+            while chunk := response.read1(65536):
+                body += chunk
+                if time.monotonic() - started > deadline_seconds:
+                    raise CatalogueError(f"{url}: too slow: not read within {deadline_seconds:g} s")
+                if len(body) > MAX_BYTES:
+                    raise CatalogueError(f"{url}: larger than {MAX_BYTES // (1024 * 1024)} MB")
+            return bytes(body)
     except urllib.error.HTTPError as exc:
         raise CatalogueError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -247,11 +262,18 @@ def fetch_url(url: str) -> bytes:
 
 def _decode(raw: bytes, where: str) -> object:
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        payload = json.loads(raw.decode("utf-8-sig"))
+        # A \ud800 escape decodes to a lone surrogate, which no database can store.
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        return payload
     except UnicodeDecodeError:
         raise CatalogueError(f"{where}: not UTF-8 text") from None
+    except UnicodeEncodeError:
+        raise CatalogueError(f"{where}: not valid Unicode (a lone surrogate escape such as \\ud800)") from None
     except json.JSONDecodeError as exc:
         raise CatalogueError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise CatalogueError(f"{where}: nested too deep to be a catalogue") from None
 
 
 def _with_query(url: str, **values: object) -> str:
@@ -363,6 +385,7 @@ def import_records(session: Session, *, source: str, records: Iterable[Catalogue
     }
     added = updated = unchanged = 0
     now = utcnow()
+    changed: list[CatalogueDataset] = []
     for record in records:
         values = {
             "title": record.title,
@@ -372,16 +395,20 @@ def import_records(session: Session, *, source: str, records: Iterable[Catalogue
         }
         row = known.get(record.external_id)
         if row is None:
-            session.add(CatalogueDataset(source=source, external_id=record.external_id, imported_at=now, **values))
+            row = CatalogueDataset(source=source, external_id=record.external_id, imported_at=now, **values)
+            session.add(row)
+            changed.append(row)
             added += 1
         elif any(getattr(row, key) != value for key, value in values.items()):
             for key, value in values.items():
                 setattr(row, key, value)
             row.imported_at = now
+            changed.append(row)
             updated += 1
         else:
             unchanged += 1
     session.flush()
+    index_datasets(session, changed)  # new requests find them through the match-term index
     return ImportResult(added, updated, unchanged)
 
 

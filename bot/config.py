@@ -29,6 +29,17 @@ class Section(BaseModel):
 class DatabaseConfig(Section):
     url: str = "sqlite:///datacall.db"
 
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, url: str) -> str:
+        from storage.database import DatabaseError, check_url  # storage owns what a database URL may be
+
+        try:
+            check_url(url)
+        except DatabaseError as exc:
+            raise ValueError(str(exc)) from None
+        return url
+
 
 class NetworkConfig(Section):
     enabled: bool = False
@@ -118,6 +129,7 @@ class RepliesConfig(Section):
 
 class SchedulerConfig(Section):
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 60.0
+    max_pages_per_poll: Annotated[int, Field(ge=1, le=1000)] = 20
     classify_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     send_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     post_interval_seconds: Annotated[float, Field(gt=0)] = 30.0

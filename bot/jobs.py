@@ -51,11 +51,13 @@ def build_jobs(runtime: Runtime) -> list[Job]:
         jobs.append(
             Job(
                 f"poll:{name}",
-                partial(ingest.poll, connector, runtime.sessions),
+                partial(ingest.poll, connector, runtime.sessions, max_pages=config.scheduler.max_pages_per_poll),
                 config.scheduler.poll_interval_seconds,
             )
         )
     jobs.append(Job("classify", partial(classify_and_route, runtime), config.scheduler.classify_interval_seconds))
+    # Its own job, after classify: a slow suggestion pass never holds up classifying and routing.
+    jobs.append(Job("suggest", partial(suggest, runtime), config.scheduler.classify_interval_seconds))
     jobs.append(
         Job(
             "send",
@@ -67,7 +69,7 @@ def build_jobs(runtime: Runtime) -> list[Job]:
 
 
 def classify_and_route(runtime: Runtime) -> int:
-    """Classify new messages, turn data requests into requests, then suggest (three committed steps)."""
+    """Classify new messages, then turn data requests into requests (two committed steps)."""
     classifier_config = runtime.config.classifier
     classifier = runtime.classifier
     band = classifier_config.review_band or getattr(classifier, "review_band", None)
@@ -78,13 +80,16 @@ def classify_and_route(runtime: Runtime) -> int:
         batch_size=classifier_config.batch_size,
         review_band=tuple(band) if band else None,
     )
-    created = route_classified(runtime.sessions, writer=reply_writer(runtime))
-    suggest_new(
+    return route_classified(runtime.sessions, writer=reply_writer(runtime))
+
+
+def suggest(runtime: Runtime) -> int:
+    """Duplicate, catalogue and scope suggestions for the requests opened since the last pass."""
+    return suggest_new(
         runtime.sessions,
         rules=rules_from_config(runtime.config.scope),
         default_language=runtime.config.campaigns.default_language,
     )
-    return created
 
 
 def run_job(job: Job) -> tuple[int | None, Exception | None]:

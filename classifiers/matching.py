@@ -537,6 +537,35 @@ def best_matches(
 
 
 # ---------------------------------------------------------------------------
+# Candidate lookup: which stored texts are worth scoring at all
+
+FUZZY_KEY = 4  # letters of a plain word's start and end that are indexed too
+
+
+def index_terms(text: str) -> frozenset[str]:
+    """The keys under which a text is indexed, so candidates are found without a scan.
+
+    Two texts that `similarity` or `catalogue_score` can put above their
+    thresholds share at least one matched token; a token matches exactly
+    (concepts, short words) or, for plain words of five letters or more, by
+    rapidfuzz ratio, so those words are also indexed by their first and last
+    letters ("^phar", "rmacy$"), which near spellings share.
+    """
+    keys = set()
+    for word in tokens(text):
+        keys.add(word)
+        if not word.startswith("_") and len(word) >= 5:
+            keys.add("^" + word[:FUZZY_KEY])
+            keys.add(word[-FUZZY_KEY:] + "$")
+    return frozenset(keys)
+
+
+def dataset_index_terms(dataset: DatasetText) -> frozenset[str]:
+    """A catalogue dataset's keys: those of its title, keywords and the part of its description that is scored."""
+    return index_terms(dataset.title) | index_terms(dataset.keywords) | index_terms(dataset.description[:2000])
+
+
+# ---------------------------------------------------------------------------
 # Catalogue matching
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -21,13 +24,48 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+EXAMPLES = "sqlite:///path/to/file.db or postgresql://user@host/database"
+
+
+def check_url(url: str) -> None:
+    """A URL datacall can use, else a one-line DatabaseError saying what to write instead."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise DatabaseError(f"not a database URL ({_first_line(exc)}): expected {EXAMPLES}") from None
+    if parsed.drivername not in DRIVERS:
+        backend = parsed.drivername.partition("+")[0]
+        what = f"{backend} is not supported" if backend not in ("sqlite", "postgresql", "postgres") \
+            else f"driver {parsed.drivername} is not available"
+        raise DatabaseError(f"{what}: use {EXAMPLES}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def one_line(exc: BaseException) -> str:
+    """A database error as one line: the driver's first line, without SQL, parameters or help links."""
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {_first_line(original)}"
+
+
 def make_engine(url: str) -> Engine:
+    check_url(url)
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().resolve().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot use SQLite file {database}: its folder {folder} cannot be made "
+                    f"({exc.strerror or exc}; is part of the path a file?)"
+                ) from None
         # A generous busy timeout: several jobs (and processes) share one file.
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -48,8 +86,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin_immediate(connection) -> None:
-    """Take SQLite's write lock at the start: workers queue (busy timeout) instead of racing."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take SQLite's write lock at the start: workers queue (busy timeout) instead of racing.
+
+    A reading session (`reading`) begins a plain deferred transaction instead: in WAL
+    mode it reads a snapshot and never waits for, nor blocks, a writer.
+    """
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "datacall_read_only"
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads only: it takes no write lock; closing it ends its transaction.
+
+    Rows read stay usable after the block (closing, unlike a rollback, does not expire them).
+    """
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from storage.database import DatabaseError
+from storage.database import DatabaseError, one_line
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -45,7 +45,7 @@ def require_current(engine: Engine) -> None:
     try:
         current = current_revision(engine)
     except Exception as exc:  # connection refused, bad credentials, missing file...
-        raise DatabaseError(f"cannot open the database: {exc}") from exc
+        raise DatabaseError(f"cannot open the database: {one_line(exc)}") from exc
     if current is None:
         raise DatabaseError("the database is not initialised: run `datacall init`")
     if current != head_revision():

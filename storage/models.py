@@ -365,3 +365,18 @@ class Suggestion(Base):
     url: Mapped[str | None] = mapped_column(String(1000))
     answer: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MatchTerm(Base):
+    """One index key of a request or catalogue dataset, so suggestions find candidates without a scan.
+
+    Keys come from `classifiers.matching.index_terms`; the primary key's order makes
+    "who holds this term" one index range, and (kind, ref_id) lets a text be re-indexed.
+    """
+
+    __tablename__ = "match_terms"
+    __table_args__ = (Index("ix_match_terms_kind_ref_id", "kind", "ref_id"),)
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "request" or "dataset"
+    ref_id: Mapped[int] = mapped_column(Integer, primary_key=True)

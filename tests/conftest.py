@@ -9,11 +9,21 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 from bot.cli.app import app
 from storage.database import make_engine, make_session_factory
 from storage.migrate import upgrade
+
+
+# Fuzz tests (tests/test_fuzz.py and other @given tests): a quick run by default, and
+# DATACALL_FUZZ=full for the long one (at least 10,000 examples per property).
+settings.register_profile("ci", max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("full", max_examples=10_000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("full" if os.environ.get("DATACALL_FUZZ") == "full" else "ci")
 
 
 def pytest_configure(config):

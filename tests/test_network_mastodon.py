@@ -185,10 +185,46 @@ def test_direct_mention_is_fetched_and_answered_directly(fake, connector):
     assert [m["acct"] for m in answer["mentions"]] == ["lea"]
 
 
-def test_private_mentions_from_strangers_are_filtered_unless_the_policy_accepts_them(fake):
-    fake.citizen_mention("lea", PLAYGROUNDS, visibility="direct")
+def test_private_mentions_filed_as_notification_requests_before_start_are_accepted_and_read(fake):
+    early = fake.citizen_mention("lea", PLAYGROUNDS, visibility="direct")
+    again = fake.citizen_mention("lea", BIKES, visibility="direct")
+    other = fake.citizen_mention("sam@other.social", BIKES, visibility="direct")
+    [request, _] = sorted(fake.pending_requests(), key=lambda r: r["account"]["acct"])
+    assert request["account"]["acct"] == "lea" and request["notifications_count"] == "2"
+    assert request["last_status"]["id"] == again
     connector = connect(fake)
-    assert connector.fetch(None, state={}, watched=[]).messages == ()  # filed away before datacall ran
+    assert connector.waiting_requests() == 2  # what `datacall doctor` reports
+    batch = connector.fetch(None, state={}, watched=[])
+    assert sorted(m.external_id for m in batch.messages) == sorted([early, again, other])
+    assert all(m.is_private and m.visibility == "direct" for m in batch.messages)
+    assert fake.pending_requests() == [] and connector.accepted_requests == 2
+    assert fake.count("POST", f"/api/v1/notifications/requests/{request['id']}/accept") == 1
+    # Accepted once, at start-up: a second fetch does not list requests again.
+    listed = fake.count("GET", "/api/v1/notifications/requests")
+    connector.fetch(batch.cursor, state=batch.state, watched=[])
+    assert fake.count("GET", "/api/v1/notifications/requests") == listed
+
+
+def test_a_cursor_stored_before_the_requests_were_accepted_does_not_hide_them(fake):
+    connector = connect(fake)
+    first = connector.fetch(None, state={}, watched=[])
+    fake.policy["for_private_mentions"] = "filter"  # someone changed the account's settings meanwhile
+    hidden = fake.citizen_mention("lea", PLAYGROUNDS, visibility="direct")
+    later = fake.citizen_mention("camille", BIKES)
+    second = connector.fetch(first.cursor, state=first.state, watched=[])
+    assert [m.external_id for m in second.messages] == [later]
+    restarted = connect(fake)  # the next `datacall run`: accepted at start-up, read below the cursor
+    third = restarted.fetch(second.cursor, state=second.state, watched=[])
+    assert [m.external_id for m in third.messages] == [hidden]
+
+
+def test_a_server_without_notification_requests_costs_a_warning(fake, caplog):
+    fake.citizen_mention("camille", BIKES)
+    fake._routes = type(fake._routes)([r.empty() for r in fake._routes.iter_rules()
+                                        if r.endpoint not in ("notification_requests", "accept_request")])
+    connector = connect(fake)
+    assert len(connector.fetch(None, state={}, watched=[]).messages) == 1
+    assert "could not read notification requests" in caplog.text
 
 
 # -- replying -----------------------------------------------------------------
@@ -361,3 +397,28 @@ retry_base_seconds = 0.01
     before = len(fake.posts_by_bot())
     cli("run --once", config=config)
     assert len(fake.posts_by_bot()) == before
+
+
+def test_doctor_says_how_many_notification_requests_wait(cli, write_config, db_url, fake, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, fake.token)
+    config = write_config(f"""
+[database]
+url = "{db_url}"
+
+[networks.sandbox]
+enabled = false
+
+[networks.mastodon]
+enabled = true
+api_base_url = "{fake.url}"
+access_token_env = "{TOKEN_ENV}"
+""", name="mastodon.toml")
+    cli("init", config=config)
+    fake.citizen_mention("lea", PLAYGROUNDS, visibility="direct")
+    fake.citizen_mention("sam@other.social", BIKES, visibility="direct")
+    output = cli("doctor", config=config).output
+    assert "ok   network mastodon: signed in as @datacall; 2 notification requests waiting" in output
+    assert len(fake.pending_requests()) == 2  # doctor only looks
+    cli("run --once", config=config)
+    assert fake.pending_requests() == []
+    assert "0 notification requests waiting" in cli("doctor", config=config).output

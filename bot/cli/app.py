@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import typer
 
 from bot.cli import campaigns, catalogue, classifier, demo, doctor, export, replies, requester, requests, run, web
+from bot.logs import use_json_logs
 
 app = typer.Typer(
     name="datacall",
@@ -13,6 +16,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.callback()
+def options(
+    log_format: LogFormat = typer.Option(
+        LogFormat.text, "--log-format", help="Log lines as text, or as one JSON object per line (for a log collector).",
+    ),
+) -> None:
+    """Run open-data calls for contribution on social networks, sort the replies, answer every requester."""
+    if log_format is LogFormat.json:
+        use_json_logs()
+
+
 app.command()(run.init)
 app.command()(run.run)
 app.command()(demo.demo)

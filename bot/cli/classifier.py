@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -30,10 +31,24 @@ def classify(
     jsonl: bool = typer.Option(False, "--jsonl", help="Read JSON objects with a `text` field, not plain lines."),
     config: ConfigOption = None,
 ) -> None:
-    """Read one text per line on stdin; write one JSON object per line: label, score, lang."""
+    """Read one text per line on stdin; write one JSON object per line: label, score, lang.
+
+    A line that cannot be read (not UTF-8, not JSON, no `text`) is reported on
+    stderr with its number and skipped; the others are classified; exit code 2.
+    """
     classifier, threshold, batch_size = _model(config)
-    texts = (_text(line, number, jsonl) for number, line in enumerate(sys.stdin, start=1))
-    while batch := list(itertools.islice(texts, batch_size)):
+    bad: list[int] = []
+
+    def texts() -> Iterator[str]:
+        for number, raw in enumerate(_stdin_lines(), start=1):
+            try:
+                yield _text(raw, number, jsonl)
+            except BadLine as exc:
+                bad.append(number)
+                typer.echo(f"datacall: stdin:{number}: {exc}", err=True)
+
+    lines = texts()
+    while batch := list(itertools.islice(lines, batch_size)):
         for prediction in classifier.predict(batch, threshold=threshold):
             sys.stdout.write(
                 json.dumps(
@@ -43,19 +58,44 @@ def classify(
                 + "\n"
             )
         sys.stdout.flush()
+    if bad:
+        raise typer.Exit(2)
 
 
-def _text(line: str, number: int, jsonl: bool) -> str:
-    line = line.rstrip("\n")
-    if not jsonl:
-        return line
+class BadLine(ValueError):
+    """One input line that cannot be classified; the message says why."""
+
+
+def _stdin_lines() -> Iterator[bytes]:
+    """stdin as bytes, so one line that is not UTF-8 costs that line only."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream handed in by an embedding program
+        yield from (line.encode("utf-8", "surrogatepass") for line in sys.stdin)
+        return
+    yield from stream
+
+
+def _text(raw: bytes, number: int, jsonl: bool) -> str:
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        fail(f"stdin:{number}: not JSON: {exc.msg}", 2)
-    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        fail(f"stdin:{number}: expected an object with a string `text` field", 2)
-    return record["text"]
+        line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadLine(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start + 1})") from None
+    line = line.rstrip("\n")
+    if jsonl:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadLine(f"not JSON: {exc.msg}") from None
+        except RecursionError:
+            raise BadLine("not JSON: nested too deep") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise BadLine("expected an object with a string `text` field")
+        line = record["text"]
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadLine(f"text is not valid Unicode (lone surrogate at position {exc.start + 1})") from None
+    return line
 
 
 def train(

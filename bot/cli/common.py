@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,12 +11,14 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, ConfigError, load_config
+from bot.logs import json_logs_enabled
 from bot.replies.render import TemplateError
 from bot.runtime import Runtime
 from classifiers import CorpusError
-from storage.database import DatabaseError
+from storage.database import DatabaseError, one_line
 from storage.migrate import require_current
 
 ConfigOption = Annotated[
@@ -49,19 +52,41 @@ def runtime(path: Path | None, *, migrated: bool = True) -> Iterator[Runtime]:
     """A runtime for one command; bad config, templates or database end in one line."""
     config = config_or_exit(path)
     try:
-        rt = Runtime.from_config(config, say=lambda text: errors.print(text, markup=False))
+        rt = Runtime.from_config(config, say=_say())
     except (ConfigError, TemplateError) as exc:
         fail(str(exc), 2)
+    except DatabaseError as exc:
+        fail(f"[database] url: {exc}", 2)
     try:
         if migrated:
             require_current(rt.engine)
         yield rt
     except DatabaseError as exc:
         fail(str(exc))
+    except SQLAlchemyError as exc:  # the database refused or went away: one line, not a traceback
+        fail(f"database error: {one_line(exc)}")
     except CorpusError as exc:
         fail(str(exc), 2)
     finally:
         rt.close()
+
+
+# Ids are SQL BIGINT/INTEGER: anything larger cannot name a row, and drivers overflow on it.
+MAX_ID = 2**63 - 1
+
+
+def checked_id(value: int | None) -> int | None:
+    """A typer callback: an id argument out of range is one line and exit code 2."""
+    if value is not None and not 1 <= value <= MAX_ID:
+        fail(f"{value} is out of range: ids and counts run from 1 to {MAX_ID}", 2)
+    return value
+
+
+def _say():
+    """Progress lines for the operator: on stderr, or as log records under --log-format json."""
+    if json_logs_enabled():
+        return logging.getLogger("datacall").info
+    return lambda text: errors.print(text, markup=False)
 
 
 def stdin_lines() -> Iterator[str]:

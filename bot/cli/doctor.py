@@ -29,12 +29,24 @@ def doctor(config: ConfigOption = None) -> None:
         checks.append(_check_model(rt))
         for name, connector in rt.connectors.items():
             try:
-                checks.append((f"network {name}", True, f"signed in as {connector.whoami()}"))
+                checks.append((f"network {name}", True, f"signed in as {connector.whoami()}{_waiting(connector)}"))
             except Exception as exc:  # noqa: BLE001 - every failure becomes one line
                 checks.append((f"network {name}", False, f"{type(exc).__name__}: {exc}"))
     finally:
         rt.close()
     _report(checks)
+
+
+def _waiting(connector) -> str:
+    """Mastodon 4.3+: private mentions filed as notification requests, which `datacall run` accepts on start."""
+    count = getattr(connector, "waiting_requests", None)
+    if count is None:
+        return ""
+    try:
+        waiting = count()
+    except Exception as exc:  # noqa: BLE001 - an older server has no notification requests
+        return f"; notification requests not readable ({exc})"
+    return f"; {waiting} notification requests waiting (accepted and read when `datacall run` starts)"
 
 
 def _check_database(rt: Runtime) -> tuple[str, bool, str]:

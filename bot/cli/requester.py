@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import typer
+from sqlalchemy import select
 
 from bot.cli.common import ConfigOption, console, fail, runtime
+from bot.pipeline.suggest import reindex_requests
 from storage.erasure import RequesterNotFound, erase_requester, find_requester, set_public_consent
+from storage.models import Message
 
 app = typer.Typer(help="A requester's personal data: erase it, record consent to show it.", no_args_is_help=True)
 
@@ -30,6 +33,11 @@ def erase(
             typer.confirm(f"Erase {label} on {network}? Their requests stay, their words go", abort=True)
         with rt.sessions() as session, session.begin():
             erasure = erase_requester(session, _find(session, network, who))
+            # The suggestion index holds the words of their messages too: rebuilt from what is left.
+            reindex_requests(session, session.scalars(
+                select(Message.request_id).where(Message.requester_id == erasure.requester_id,
+                                                 Message.request_id.is_not(None)).distinct()
+            ))
     if erasure.already_erased:
         console.print(f"requester #{erasure.requester_id} on {network} was already erased; nothing left to remove")
         return

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from bot.cli.common import ConfigOption, console, fail, runtime
+from bot.cli.common import ConfigOption, checked_id, console, fail, runtime
 from bot.jobs import reply_writer
 from bot.links import is_web_link
 from bot.pipeline.status import StatusError, set_status
@@ -25,7 +25,7 @@ app = typer.Typer(help="Dataset requests: list, inspect, answer.", no_args_is_he
 @app.command("list")
 def list_(
     status: str = typer.Option(None, help=f"Only this status: {', '.join(REQUEST_STATUSES)}."),
-    limit: int = typer.Option(50, min=1),
+    limit: int = typer.Option(50, callback=checked_id),
     config: ConfigOption = None,
 ) -> None:
     """Requests, newest first, with their number of supporters."""
@@ -52,7 +52,7 @@ def list_(
 
 
 @app.command()
-def show(request_id: int = typer.Argument(..., metavar="ID"), config: ConfigOption = None) -> None:
+def show(request_id: int = typer.Argument(..., metavar="ID", callback=checked_id), config: ConfigOption = None) -> None:
     """One request: its messages, its history, its replies and the suggestions for it."""
     with runtime(config) as rt, rt.sessions() as session:
         request = session.get(Request, request_id)
@@ -127,11 +127,11 @@ def _print_suggestions(session, request: Request) -> None:
 
 @app.command("set-status")
 def set_status_command(
-    request_id: int = typer.Argument(..., metavar="ID"),
+    request_id: int = typer.Argument(..., metavar="ID", callback=checked_id),
     status: str = typer.Argument(..., metavar="STATUS", help=", ".join(REQUEST_STATUSES)),
     answer: str = typer.Option(None, help="Public answer sent to every supporter."),
     url: str = typer.Option(None, help="Dataset link (published, already_available)."),
-    of: int = typer.Option(None, "--of", help="For duplicate: the request it joins."),
+    of: int = typer.Option(None, "--of", help="For duplicate: the request it joins.", callback=checked_id),
     actor: str = typer.Option(None, help="Who decides (default: your login name)."),
     reopen: bool = typer.Option(False, "--reopen", help="Confirm moving a published request back."),
     config: ConfigOption = None,
@@ -173,7 +173,7 @@ def set_title_command(
 
 
 def queue(
-    limit: int = typer.Option(30, min=1),
+    limit: int = typer.Option(30, callback=checked_id),
     config: ConfigOption = None,
 ) -> None:
     """What waits for an officer: new requests first, then those under review."""

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from bot.cli.common import ConfigOption, console, errors, fail, runtime
 from bot.jobs import run_once
+from bot.logs import TEXT_FORMAT
 from bot.scheduler import run_forever
 from storage import migrate, queries
 from storage.database import describe
@@ -38,7 +39,7 @@ def run(
     once: bool = typer.Option(False, "--once", help="Run every job once and exit (for cron and tests)."),
 ) -> None:
     """Post due calls, poll every enabled network, classify, send due replies."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)  # no-op under --log-format json
     with runtime(config) as rt:
         if not once:
             if not run_forever(rt):

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from bot.cli.common import ConfigOption, console, fail, runtime
+from bot.logs import json_logs_enabled
 from storage.models import USER_ROLES
 
 app = typer.Typer(help="Officer accounts for the web app.", no_args_is_help=True)
@@ -27,7 +28,9 @@ def serve(
         port = port or rt.config.web.port
         console.print(f"datacall web app on http://{host}:{port}/ (queue at /queue); Ctrl-C stops it")
         # X-Forwarded-* headers are read by the app itself, only from `[web] trusted_proxies`.
-        uvicorn.run(create_app(rt), host=host, port=port, proxy_headers=False, log_level="info")
+        # Under --log-format json, uvicorn's records go to the JSON handler, not its own.
+        logs = {"log_config": None} if json_logs_enabled() else {}
+        uvicorn.run(create_app(rt), host=host, port=port, proxy_headers=False, log_level="info", **logs)
 
 
 @app.command("add")

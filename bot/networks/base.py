@@ -32,6 +32,23 @@ class Incoming:
     # The network's own audience setting (Mastodon: public, unlisted, private, direct).
     visibility: str | None = None
 
+    def __post_init__(self):
+        # JSON may carry what no database stores: a lone surrogate escape (\ud800) or NUL.
+        for name, value in vars(self).items():
+            if isinstance(value, str):
+                object.__setattr__(self, name, storable(value))
+
+
+def storable(text: str) -> str:
+    """`text` without NUL characters, lone surrogates replaced by U+FFFD (valid pairs joined)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -40,6 +57,9 @@ class Batch:
     messages: tuple[Incoming, ...]
     cursor: str | None
     state: dict = field(default_factory=dict)
+    # The network says more is waiting after this page, and its rate budget allows
+    # asking now: the poll fetches again from the new cursor (up to a page cap).
+    more: bool = False
 
 
 @dataclass(frozen=True)

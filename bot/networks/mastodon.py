@@ -45,6 +45,7 @@ REQUEST_TIMEOUT = 30.0
 DEFAULT_RETRY_AFTER = 60.0
 # Requests a fetch leaves unspent so that replies can still go out in the same window.
 FETCH_RESERVE = 10
+REQUEST_PAGE = 40  # notification requests per page (the API's default and a fair share of the budget)
 # Mastodon counts every link as this many characters, whatever its length.
 URL_LENGTH = 23
 ELLIPSIS = "…"
@@ -73,6 +74,9 @@ class MastodonConnector(Connector):
         self.max_threads = max_threads
         self._account_id: str | None = None
         self._policy_checked = False
+        self._requests_checked = False
+        # Notification requests accepted at start-up (people whose private mentions were filtered).
+        self.accepted_requests = 0
 
     @classmethod
     def from_config(cls, network_config, environ: Mapping[str, str]) -> MastodonConnector:
@@ -149,17 +153,26 @@ class MastodonConnector(Connector):
         """
         state = {"threads": dict(state.get("threads", {})), "thread_offset": state.get("thread_offset", 0)}
         found: dict[str, Incoming] = {}
-        position = {"cursor": cursor}
+        position = {"cursor": cursor, "more": False}
         try:
             self._budget(reserve=FETCH_RESERVE)
             self._accept_private_mentions()
+            self._accept_notification_requests(found)
             self._read_mentions(position, found)
             self._read_threads(watched, state, found)
         except _BudgetSpent:
             if not found:
                 raise
+            position["more"] = False  # the rest waits for the budget's reset
         messages = tuple(sorted(found.values(), key=lambda item: _id_key(item.external_id)))
-        return Batch(messages, position["cursor"], state)
+        return Batch(messages, position["cursor"], state, more=position["more"] and self._has_budget())
+
+    def _has_budget(self) -> bool:
+        try:
+            self._budget(reserve=FETCH_RESERVE)
+        except _BudgetSpent:
+            return False
+        return True
 
     def _read_mentions(self, position: dict, found: dict[str, Incoming]) -> None:
         """Walk forward from the cursor (min_id), so a capped fetch never leaves a gap behind it.
@@ -183,6 +196,7 @@ class MastodonConnector(Connector):
                 position["cursor"] = _newest(position["cursor"], str(notification.id))
             if not page or len(page) < self.page_size:
                 return
+        position["more"] = True  # the page cap came before the last page
 
     def _read_threads(self, watched: Sequence[str], state: dict, found: dict[str, Incoming]) -> None:
         """Replies under our posts, newer than the highest one seen per post (kept in `state`)."""
@@ -243,6 +257,56 @@ class MastodonConnector(Connector):
                 "mastodon: could not make the account accept unsolicited private mentions (%s); "
                 "set it in the account's notification settings so private messages reach datacall", exc,
             )
+
+    def waiting_requests(self) -> int:
+        """How many notification requests (filtered private mentions, one per account) wait now."""
+        count, page = 0, self._call(lambda: self.client.notification_requests(limit=REQUEST_PAGE), gone_is_permanent=True)
+        while page:
+            count += len(page)
+            if len(page) < REQUEST_PAGE:
+                break
+            page = self._call(lambda: self.client.fetch_next(page))
+        return count
+
+    def _accept_notification_requests(self, found: dict[str, Incoming]) -> None:
+        """At start-up, accept the notification requests Mastodon 4.3+ filed and read their mentions.
+
+        Private mentions from strangers sent before the policy accepted them wait as
+        notification requests; accepting one puts its notifications back in the list,
+        but below a cursor already stored, so they are read here, by account.
+        """
+        if self._requests_checked:
+            return
+        try:
+            waiting = []
+            page = self._call(lambda: self.client.notification_requests(limit=REQUEST_PAGE), gone_is_permanent=True)
+            while page:
+                waiting.extend(page)
+                if len(page) < REQUEST_PAGE:
+                    break
+                self._budget(reserve=FETCH_RESERVE)
+                page = self._call(lambda: self.client.fetch_next(page))
+            me = self._me()
+            for request in waiting:
+                self._budget(reserve=FETCH_RESERVE)
+                self._call(lambda: self.client.accept_notification_request(request.id), gone_is_permanent=True)
+                self.accepted_requests += 1
+                mentions = self._call(lambda: self.client.notifications(
+                    account_id=request.account.id, types=["mention"], limit=REQUEST_PAGE
+                ))
+                for notification in mentions or ():
+                    status = notification.get("status")
+                    if status and str(status.account.id) != me:
+                        found.setdefault(str(status.id), to_incoming(status))
+        except NetworkError as exc:
+            if not exc.permanent:
+                raise  # busy or down: tried again at the next fetch
+            log.warning("mastodon: could not read notification requests (%s): a server before 4.3 has none, "
+                        "or the token lacks read:notifications / write:notifications", exc)
+        self._requests_checked = True
+        if self.accepted_requests:
+            log.info("mastodon: accepted %d notification requests (private mentions filtered before start-up)",
+                     self.accepted_requests)
 
     # -- the network seam -------------------------------------------------
 

@@ -40,7 +40,7 @@ class SandboxConnector(Connector):
                 .limit(self.page_size)
             ).all()
         messages = tuple(_incoming(entry) for entry in entries)
-        return Batch(messages, str(entries[-1].id) if entries else cursor)
+        return Batch(messages, str(entries[-1].id) if entries else cursor, more=len(entries) == self.page_size)
 
     def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
         return self._publish(

@@ -126,7 +126,8 @@ class TelegramConnector(Connector):
         if not updates:
             return Batch((), cursor, state)
         new_state = {**state, "threads": dict(list(threads.items())[-MAX_THREADS:])}
-        return Batch(tuple(messages), str(updates[-1].update_id + 1), new_state)
+        # A full page: Telegram holds more updates (getUpdates has no other "more" signal).
+        return Batch(tuple(messages), str(updates[-1].update_id + 1), new_state, more=len(updates) >= PAGE_SIZE)
 
     def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
         self._check_length(text)

@@ -48,6 +48,7 @@ SNOWFLAKE_EPOCH_MS = 1288834974657
 FIRST_POLL_LOOKBACK = timedelta(minutes=5)
 # X language codes that name no language (undetermined, media only, hashtags only, ...).
 NO_LANGUAGE = {"und", "zxx", "art"}
+MENTIONS = "GET /2/users/:id/mentions"
 
 T = TypeVar("T")
 
@@ -276,7 +277,9 @@ class TwitterConnector(Connector):
             for tweet in sorted(tweets.values(), key=lambda t: t.id)
             if str(tweet.author_id) != my_id and not _is_retweet(tweet)
         )
-        return Batch(messages, mentions.since_id, new_state)
+        # Older mentions remain below the page cap: more, if the endpoint's window is not spent.
+        more = mentions.until_id is not None and self.limits.wait_seconds(MENTIONS) is None
+        return Batch(messages, mentions.since_id, new_state, more=more)
 
     def _read_conversations(
         self, state: dict, watched: Sequence[str], tweets: dict[int, tweepy.Tweet], users: dict[int, tweepy.User]
@@ -321,7 +324,7 @@ class TwitterConnector(Connector):
     def _mentions_page(self, window: Window, token: str | None):
         my_id, _ = self._account()
         return self._call(
-            "GET /2/users/:id/mentions",
+            MENTIONS,
             lambda: self.client.get_users_mentions(
                 my_id,
                 since_id=window.since_id,

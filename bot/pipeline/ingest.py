@@ -26,13 +26,36 @@ FAILURES_BEFORE_PAUSE = 3
 MAX_PAUSE = timedelta(hours=1)
 
 
-def poll(connector: Connector, sessions: sessionmaker[Session]) -> int:
-    """Fetch once from `connector`; returns how many new messages were stored."""
+def poll(connector: Connector, sessions: sessionmaker[Session], *, max_pages: int = 1) -> int:
+    """Fetch from `connector` page after page while it has more and its rate budget allows.
+
+    Stops after `max_pages` (`[scheduler] max_pages_per_poll`), so one busy network
+    never holds the poll job for long. Each page is stored with its cursor in its own
+    transaction; returns how many new messages were stored.
+    """
+    stored = 0
+    for page in range(max_pages):
+        try:
+            count, more = _poll_page(connector, sessions)
+        except Exception as exc:
+            if page == 0:
+                raise
+            # The pages before are stored; the failure is recorded, and the next poll goes on from there.
+            log.warning("%s: polling stopped after %d pages: %s", connector.name, page, exc)
+            return stored
+        stored += count
+        if not more:
+            break
+    return stored
+
+
+def _poll_page(connector: Connector, sessions: sessionmaker[Session]) -> tuple[int, bool]:
+    """Fetch one page and store it with its cursor; returns (new messages, whether more is waiting)."""
     ensure_cursor_row(sessions, connector.name)
     with sessions() as session:
         cursor_row = session.get(NetworkCursor, connector.name)
         if cursor_row and cursor_row.paused_until and cursor_row.paused_until > utcnow():
-            return 0
+            return 0, False
         cursor = cursor_row.cursor if cursor_row else None
         state = dict(cursor_row.state) if cursor_row else {}
         watched = queries.posted_external_ids(session, network=connector.name)
@@ -44,7 +67,7 @@ def poll(connector: Connector, sessions: sessionmaker[Session]) -> int:
     with sessions() as session, session.begin():
         cursor_row = session.get(NetworkCursor, connector.name, with_for_update=True)
         if cursor_row.cursor != cursor:
-            return 0  # another worker stored this page meanwhile; the next poll goes on from its cursor
+            return 0, False  # another worker stored this page meanwhile; the next poll goes on from its cursor
         stored = store_messages(session, connector.name, batch.messages)
         now = utcnow()
         cursor_row.cursor = batch.cursor
@@ -54,7 +77,7 @@ def poll(connector: Connector, sessions: sessionmaker[Session]) -> int:
         cursor_row.consecutive_failures = 0
         cursor_row.last_error = None
         cursor_row.paused_until = None
-    return stored
+    return stored, batch.more
 
 
 def ensure_cursor_row(sessions: sessionmaker[Session], network: str) -> None:

@@ -5,7 +5,11 @@
 - `out_of_scope`: `[scope]` rules whose keywords it names, with the rule's answer.
 
 Suggestions are rows for officers; this step never changes a request's status.
-Each request is looked at once: the highest request id done is kept in
+It runs as its own job (`suggest`), and finds candidates through the match-term
+index (`storage/match_terms.py`: the requests and datasets sharing a term with
+the new request), never by reading every open request, so its cost per request
+does not grow with the backlog; only those candidates are scored by
+`classifiers.matching`. Each request is looked at once: the highest request id done is kept in
 `app_settings` (key `suggest_last_request_id`), locked and moved in the same
 transaction as the suggestions it covers, so concurrent workers never do a
 request twice and a crash redoes at most one uncommitted batch.
@@ -13,7 +17,8 @@ request twice and a crash redoes at most one uncommitted batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,10 +27,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifiers import matching
+from storage import match_terms
+from storage.database import reading
 from storage.erasure import ERASED_TEXT
 from storage.models import AppSetting, CatalogueDataset, Message, Request, Requester, Suggestion, utcnow
 
+log = logging.getLogger(__name__)
+
 MARK_KEY = "suggest_last_request_id"
+# The index's terms come from `matching.index_terms`: change this when it changes,
+# and the next suggest pass rebuilds the index.
+INDEX_KEY = "match_terms_version"
+INDEX_VERSION = "1"
 # Decided requests: nothing to merge into them, nothing to suggest for them.
 CLOSED = ("published", "declined", "duplicate", "out_of_scope", "already_available")
 LIMIT = 3  # suggestions of each kind per request
@@ -58,21 +71,77 @@ def suggest_new(
     default_language: str = "fr",
     batch_size: int = 100,
 ) -> int:
-    """Suggestions for every request not looked at yet, one committed batch at a time; returns how many."""
+    """Suggestions for every request not looked at yet, one committed batch at a time; returns how many.
+
+    Each batch is computed in a reading session (no write lock: the other jobs go
+    on), then written in a short transaction that first checks the mark has not
+    moved, so a batch another worker committed meanwhile is dropped, not doubled.
+    """
+    rebuild_index_if_stale(sessions)
     added = 0
     while True:
-        with sessions() as session, session.begin():
-            if not _anything_new(session):
-                return added
-            mark = _lock_mark(session)
+        with reading(sessions) as session:
+            mark = _read_mark(session)
             batch = _next_batch(session, mark, batch_size)
             if not batch:
                 return added
-            context = _Context.load(session, upto=batch[-1].id)
-            for request in batch:
-                if request.status not in CLOSED:
-                    added += _suggest(session, request, context, rules, default_language)
+            plans = _plan(session, batch, rules, default_language)
+        with sessions() as session, session.begin():
+            if _lock_mark(session) != mark:
+                continue  # another worker did this batch
+            for plan in plans:
+                if plan.request.status not in CLOSED:
+                    added += _suggest(session, plan.request, plan.rows)
+            match_terms.replace_terms(session, kind="request", terms_by_ref={p.request.id: p.terms for p in plans})
             _move_mark(session, batch[-1].id)
+            _set_setting(session, INDEX_KEY, INDEX_VERSION, only_if_missing=True)
+
+
+def index_datasets(session: Session, datasets: Iterable[CatalogueDataset]) -> None:
+    """(Re-)index catalogue datasets under their terms, in the caller's transaction."""
+    match_terms.replace_terms(
+        session,
+        kind="dataset",
+        terms_by_ref={d.id: matching.dataset_index_terms(_dataset_text(d)) for d in datasets},
+    )
+
+
+def reindex_requests(session: Session, request_ids: Iterable[int]) -> None:
+    """Index requests again from what is stored now: after an erasure, their author's words leave the index too."""
+    known = _known(session, sorted(set(request_ids)))
+    match_terms.replace_terms(
+        session, kind="request", terms_by_ref={rid: _request_terms(k.text, k.title) for rid, k in known.items()}
+    )
+
+
+def rebuild_index_if_stale(sessions: sessionmaker[Session], *, chunk: int = 1000) -> None:
+    """Index every request looked at and every dataset, once after an upgrade or a change of `index_terms`."""
+    with reading(sessions) as session:
+        if _setting(session, INDEX_KEY) == INDEX_VERSION:
+            return
+        mark = _read_mark(session)
+        has_datasets = session.scalar(select(CatalogueDataset.id).limit(1)) is not None
+    if not mark and not has_datasets:
+        return  # nothing to index yet; the first batch records the version
+    log.info("building the match-term index (requests up to %d and the catalogue)", mark)
+    for low in range(0, mark, chunk):
+        with reading(sessions) as session:
+            ids = list(session.scalars(select(Request.id).where(Request.id > low, Request.id <= min(mark, low + chunk))))
+            known = _known(session, ids)
+            terms = {rid: _request_terms(known[rid].text, known[rid].title) for rid in ids}
+        with sessions() as session, session.begin():
+            match_terms.replace_terms(session, kind="request", terms_by_ref=terms)
+    last = 0
+    while True:
+        with sessions() as session, session.begin():
+            datasets = session.scalars(
+                select(CatalogueDataset).where(CatalogueDataset.id > last).order_by(CatalogueDataset.id).limit(chunk)
+            ).all()
+            if not datasets:
+                _set_setting(session, INDEX_KEY, INDEX_VERSION)
+                return
+            index_datasets(session, datasets)
+            last = datasets[-1].id
 
 
 def suggestions_for(session: Session, *, request_id: int) -> list[Suggestion]:
@@ -95,11 +164,21 @@ def _insert(session: Session, model):
     return dialect.insert(model)
 
 
-def _anything_new(session: Session) -> bool:
-    """A cheap look before taking the lock, so idle passes write nothing."""
-    value = session.scalar(select(AppSetting.value).where(AppSetting.key == MARK_KEY))
-    mark = int(value) if value and value.isdigit() else 0
-    return session.scalar(select(Request.id).where(Request.id > mark).limit(1)) is not None
+def _setting(session: Session, key: str) -> str | None:
+    return session.scalar(select(AppSetting.value).where(AppSetting.key == key))
+
+
+def _set_setting(session: Session, key: str, value: str, *, only_if_missing: bool = False) -> None:
+    statement = _insert(session, AppSetting).values(key=key, value=value)
+    if only_if_missing:
+        session.execute(statement.on_conflict_do_nothing())
+    else:
+        session.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+def _read_mark(session: Session) -> int:
+    value = _setting(session, MARK_KEY)
+    return int(value) if value and value.isdigit() else 0
 
 
 def _lock_mark(session: Session) -> int:
@@ -130,65 +209,106 @@ def _next_batch(session: Session, mark: int, batch_size: int) -> list[Request]:
     return batch
 
 
-@dataclass
-class _Context:
-    """What one batch matches against: open requests' texts, their languages, the catalogue."""
+@dataclass(frozen=True)
+class _Known:
+    """What matching reads of a request: its first message (or its title), language and status."""
 
-    texts: dict[int, str]
-    langs: dict[int, str | None]
-    open_ids: list[int]
-    datasets: list[tuple[int, matching.DatasetText]]
-    urls: dict[int, str]
+    text: str
+    title: str
+    lang: str | None
+    status: str
 
-    @classmethod
-    def load(cls, session: Session, *, upto: int) -> _Context:
+
+def _known(session: Session, ids: Sequence[int]) -> dict[int, _Known]:
+    """The matching text of each request: its first message, or its title when that was erased or is missing."""
+    known = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
         first = (
-            select(func.min(Message.id).label("id"))
-            .where(Message.request_id.is_not(None), Message.request_id <= upto)
-            .group_by(Message.request_id)
+            select(func.min(Message.id)).where(Message.request_id.in_(chunk)).group_by(Message.request_id)
         )
-        texts, langs = {}, {}
-        rows = session.execute(
-            select(Message.request_id, Message.text, Message.lang, Requester.lang)
-            .join(Requester, Requester.id == Message.requester_id)
-            .where(Message.id.in_(first))
-        )
-        for request_id, text, message_lang, requester_lang in rows:
-            texts[request_id] = text
-            langs[request_id] = requester_lang or message_lang
-        titles = dict(session.execute(select(Request.id, Request.title).where(Request.id <= upto)).all())
-        for request_id, title in titles.items():
-            if request_id not in texts or texts[request_id] == ERASED_TEXT:
-                texts[request_id] = title  # the title keeps the words without the person
-        open_ids = list(
-            session.scalars(select(Request.id).where(Request.id <= upto, Request.status.not_in(CLOSED)))
-        )
-        datasets, urls = [], {}
-        for row in session.execute(
-            select(CatalogueDataset.id, CatalogueDataset.title, CatalogueDataset.keywords,
-                   CatalogueDataset.description, CatalogueDataset.url)
+        messages = {
+            request_id: (text, requester_lang or message_lang)
+            for request_id, text, message_lang, requester_lang in session.execute(
+                select(Message.request_id, Message.text, Message.lang, Requester.lang)
+                .join(Requester, Requester.id == Message.requester_id)
+                .where(Message.id.in_(first))
+            )
+        }
+        for request_id, title, status in session.execute(
+            select(Request.id, Request.title, Request.status).where(Request.id.in_(chunk))
         ):
-            datasets.append((row.id, matching.DatasetText(row.title, row.keywords, row.description)))
-            urls[row.id] = row.url
-        return cls(texts, langs, open_ids, datasets, urls)
+            text, lang = messages.get(request_id, (None, None))
+            if text is None or text == ERASED_TEXT:
+                text = title  # the title keeps the words without the person
+            known[request_id] = _Known(text, title, lang, status)
+    return known
 
 
-def _suggest(session: Session, request: Request, context: _Context, rules: Sequence[Rule], default: str) -> int:
-    text = context.texts.get(request.id, request.title)
+def _request_terms(text: str, title: str) -> frozenset[str]:
+    """Indexed under its matching text and its title, which stays when an erasure blanks the text."""
+    return matching.index_terms(text) | matching.index_terms(title)
+
+
+def _dataset_text(dataset: CatalogueDataset) -> matching.DatasetText:
+    return matching.DatasetText(dataset.title, dataset.keywords, dataset.description)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One request's suggestions, computed before the write transaction, and its index terms."""
+
+    request: Request
+    rows: list[dict]
+    terms: frozenset[str]
+
+
+def _plan(session: Session, batch: list[Request], rules: Sequence[Rule], default: str) -> list[_Plan]:
+    known = _known(session, [request.id for request in batch])
+    plans, earlier = [], {}
+    for request in batch:
+        mine = known[request.id]
+        rows: list[dict] = []
+        if request.status not in CLOSED:
+            rows = _suggestions(session, request.id, mine, earlier, rules, default)
+        terms = _request_terms(mine.text, mine.title)
+        plans.append(_Plan(request, rows, terms))
+        earlier[request.id] = (terms, mine)  # not in the index until this batch commits
+    return plans
+
+
+def _suggestions(session: Session, request_id: int, mine: _Known, earlier: dict, rules, default: str) -> list[dict]:
+    text = mine.text
+    wanted = matching.index_terms(text)
     rows = []
-    # Earlier open requests only: the newer request is the one that joins the older.
-    candidates = [(rid, context.texts[rid]) for rid in context.open_ids if rid < request.id and rid in context.texts]
+    # Earlier open requests only (the newer request is the one that joins the older), sharing a term.
+    ids = match_terms.candidates(session, kind="request", terms=wanted, below=request_id)
+    others = _known(session, sorted(ids))
+    others.update({rid: known for rid, (terms, known) in earlier.items() if terms & wanted})
+    candidates = [(rid, others[rid].text) for rid in sorted(others) if others[rid].status not in CLOSED]
     for other, score in matching.best_matches(text, candidates, limit=LIMIT):
         rows.append({"kind": "duplicate", "target": f"request:{other}", "score": score})
-    for dataset_id, score in matching.best_datasets(text, context.datasets, limit=LIMIT):
+    dataset_ids = sorted(match_terms.candidates(session, kind="dataset", terms=wanted))
+    datasets = {}
+    for start in range(0, len(dataset_ids), 500):
+        for dataset in session.scalars(
+            select(CatalogueDataset).where(CatalogueDataset.id.in_(dataset_ids[start : start + 500]))
+        ):
+            datasets[dataset.id] = dataset
+    scored = [(did, _dataset_text(datasets[did])) for did in dataset_ids if did in datasets]
+    for dataset_id, score in matching.best_datasets(text, scored, limit=LIMIT):
         rows.append({"kind": "already_available", "target": f"dataset:{dataset_id}", "score": score,
-                     "url": context.urls[dataset_id]})
-    lang = context.langs.get(request.id)
-    lang = lang if lang in ("fr", "en") else default
+                     "url": datasets[dataset_id].url})
+    lang = mine.lang if mine.lang in ("fr", "en") else default
     for rule in rules:
         if matching.keyword_hits(text, rule.keywords):
             rows.append({"kind": "out_of_scope", "target": f"rule:{rule.name}", "score": 1.0,
                          "answer": rule.answers[lang]})
+    return rows
+
+
+def _suggest(session: Session, request: Request, rows: list[dict]) -> int:
+    """Store one request's suggestions; a suggestion already there is kept as it is."""
     if not rows:
         return 0
     now = utcnow()

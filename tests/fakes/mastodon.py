@@ -4,7 +4,8 @@ It implements the few REST endpoints datacall uses, as the Mastodon API
 reference describes them: entities are built from the documented samples in
 tests/data/mastodon/, ids are strings, dates ISO 8601, content HTML. It honours
 Idempotency-Key, paginates notifications with Link headers, files private
-mentions from strangers away as Mastodon 4.3's default policy does, counts a
+mentions from strangers away as Mastodon 4.3's default policy does (as
+notification requests, one per account, that can be listed and accepted), counts a
 rate-limit budget with X-RateLimit-* headers, and can be told to fail.
 """
 
@@ -77,6 +78,9 @@ class FakeMastodon(LocalServer):
         self._failures: list[Failure] = []
         self._last_snowflake = 0
         self._next_notification = 1000
+        self._notification_requests: dict[str, dict] = {}  # by account id, while not accepted
+        self._accepted_accounts: set[str] = set()
+        self._next_request = 5000
         self._next_account = 1
         self._remaining = rate_limit
         self._window_reset = time.time() + rate_period
@@ -92,6 +96,8 @@ class FakeMastodon(LocalServer):
             Rule("/api/v1/statuses/<status_id>/context", endpoint="context", methods=["GET"]),
             Rule("/api/v1/notifications", endpoint="notifications", methods=["GET"]),
             Rule("/api/v2/notifications/policy", endpoint="policy", methods=["GET", "PATCH"]),
+            Rule("/api/v1/notifications/requests", endpoint="notification_requests", methods=["GET"]),
+            Rule("/api/v1/notifications/requests/<request_id>/accept", endpoint="accept_request", methods=["POST"]),
             Rule("/api/v1/polls/<poll_id>", endpoint="get_poll", methods=["GET"]),
         ])
 
@@ -246,7 +252,8 @@ class FakeMastodon(LocalServer):
         parent = self._statuses.get(status["in_reply_to_id"] or "")
         answers_bot = parent is not None and parent["account"]["id"] == self.bot["id"]
         policy = self.policy["for_private_mentions"]
-        filtered = status["visibility"] == "direct" and not answers_bot and policy != "accept"
+        filtered = (status["visibility"] == "direct" and not answers_bot and policy != "accept"
+                    and author["id"] not in self._accepted_accounts)
         if filtered and policy == "drop":
             return
         notification = sample("notification")
@@ -259,6 +266,26 @@ class FakeMastodon(LocalServer):
         )
         self._next_notification += 1
         self._notifications.append({"entity": notification, "filtered": filtered})
+        if filtered:
+            self._file_request(author, status)
+
+    def _file_request(self, author: dict, status: dict) -> None:
+        """Filtered notifications from one account make one notification request (Mastodon 4.3)."""
+        request = self._notification_requests.get(author["id"])
+        if request is None:
+            request = sample("notification_request")
+            request.update(id=str(self._next_request), created_at=status["created_at"],
+                           account=self._public_account(author), notifications_count="0")
+            self._next_request += 1
+            self._notification_requests[author["id"]] = request
+        request["updated_at"] = status["created_at"]
+        request["last_status"] = status
+        request["notifications_count"] = str(int(request["notifications_count"]) + 1)
+
+    def pending_requests(self) -> list[dict]:
+        """Notification requests not accepted yet, as the API lists them."""
+        with self._lock:
+            return list(self._notification_requests.values())
 
     def _visible_to_bot(self, status: dict) -> bool:
         if status["visibility"] in ("public", "unlisted") or status["account"]["id"] == self.bot["id"]:
@@ -441,14 +468,40 @@ class FakeMastodon(LocalServer):
             result.extend(self._descendants(child["id"]))
         return result
 
+    def _api_notification_requests(self, request: Request) -> Response:
+        """GET /api/v1/notifications/requests: newest first, paginated by id with Link headers."""
+        limit = min(int(request.args.get("limit", 40)), 80)
+        page = _paginate(list(self._notification_requests.values()), request.args, limit)
+        response = _json(page)
+        if page:
+            base = f"{request.host_url.rstrip('/')}/api/v1/notifications/requests?"
+            keep = [("limit", request.args["limit"])] if "limit" in request.args else []
+            response.headers["Link"] = (f'<{base + urlencode(keep + [("max_id", page[-1]["id"])])}>; rel="next", '
+                                        f'<{base + urlencode(keep + [("min_id", page[0]["id"])])}>; rel="prev"')
+        return response
+
+    def _api_accept_request(self, request: Request, request_id: str) -> Response:
+        """POST .../requests/:id/accept: the account's filtered notifications join the main list."""
+        found = next((a for a, r in self._notification_requests.items() if r["id"] == request_id), None)
+        if found is None:
+            return _json({"error": "Record not found"}, 404)
+        del self._notification_requests[found]
+        self._accepted_accounts.add(found)
+        for notification in self._notifications:
+            if notification["entity"]["account"]["id"] == found:
+                notification["filtered"] = False
+        return _json({})
+
     def _api_notifications(self, request: Request) -> Response:
         args = request.args
         types = args.getlist("types[]")
         excluded = args.getlist("exclude_types[]")
         limit = min(int(args.get("limit", 40)), 80)
+        account_id = args.get("account_id")
         items = [
             n["entity"] for n in self._notifications
             if not n["filtered"]
+            and (account_id is None or n["entity"]["account"]["id"] == account_id)
             and (not types or n["entity"]["type"] in types)
             and n["entity"]["type"] not in excluded
             and (n["entity"]["status"] is None or n["entity"]["status"]["id"] in self._statuses)
@@ -457,6 +510,7 @@ class FakeMastodon(LocalServer):
         response = _json(page)
         if page:
             keep = [("limit", args["limit"])] if "limit" in args else []
+            keep += [("account_id", account_id)] if account_id else []
             keep += [("types[]", t) for t in types] + [("exclude_types[]", t) for t in excluded]
             base = f"{request.host_url.rstrip('/')}/api/v1/notifications?"
             next_url = base + urlencode(keep + [("max_id", page[-1]["id"])])
