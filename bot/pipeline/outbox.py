@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.campaigns import survey
+from bot.campaigns.publishing import Publisher, Skip, skip_passed
 from bot.networks.base import Connector, NetworkError, ReplyTarget
 from storage import queries
 from storage.models import Post, Reply, utcnow
@@ -84,36 +87,62 @@ def post_due(
     *,
     max_attempts: int,
     retry_base_seconds: float,
+    publisher: Publisher | None = None,
+    now: Callable[[], datetime] = utcnow,
 ) -> int:
-    """Publish every due call, reminder or note; returns how many were posted."""
-    _recover_stale(sessions, Post, connectors, state_field="posting")
-    posted = 0
-    with sessions() as session:
-        due = queries.due_posts(session, networks=list(connectors), now=utcnow(), limit=100)
-    for post in due:
-        if not _claim(sessions, Post, post.id, "posting"):
-            continue
-        try:
-            ref = connectors[post.network].post(post.text, idempotency_key=f"datacall-post-{post.id}")
-        except Exception as exc:
-            _record_failure(sessions, Post, post.id, exc, max_attempts, retry_base_seconds)
-            continue
-        with sessions() as session, session.begin():
-            row = session.get(Post, post.id)
-            row.state, row.external_id, row.url, row.posted_at = "posted", ref.external_id, ref.url, utcnow()
-            row.attempts += 1
-            row.last_error = None
-        posted += 1
+    """Publish every due post once, skip those whose moment passed, read closed surveys; returns posts made.
+
+    `publisher` adds the campaign behaviour (texts written at posting time, surveys
+    as polls); without it a post's stored text is sent as is. `now` is the clock,
+    a parameter so that tests and rehearsals can move it.
+    """
+    _recover_stale(sessions, Post, connectors, state_field="sending", now=now())
+    with sessions() as session, session.begin():
+        skip_passed(session, now=now())
+    posted, seen = 0, set()
+    while True:  # a survey split into several polls adds posts due at once: post them in this pass too
+        with sessions() as session:
+            due = [
+                post for post in queries.due_posts(session, networks=list(connectors), now=now(), limit=100)
+                if post.id not in seen
+            ]
+        if not due:
+            break
+        for post in due:
+            seen.add(post.id)
+            if not _claim(sessions, Post, post.id, "sending", now=now()):
+                continue
+            connector = connectors[post.network]
+            try:
+                with sessions() as session:
+                    row = session.get(Post, post.id)
+                    if publisher is None:
+                        outcome = connector.post(row.text, idempotency_key=f"datacall-post-{post.id}")
+                    else:
+                        outcome = publisher.publish(session, row, connector, now=now())
+            except Exception as exc:
+                _record_failure(sessions, Post, post.id, exc, max_attempts, retry_base_seconds, now=now())
+                continue
+            with sessions() as session, session.begin():
+                row = session.get(Post, post.id)
+                if isinstance(outcome, Skip):
+                    row.state, row.skip_reason = "skipped", outcome.reason
+                    continue
+                row.state, row.external_id, row.url, row.posted_at = "posted", outcome.external_id, outcome.url, now()
+                row.attempts += 1
+                row.last_error = None
+            posted += 1
+    survey.read_closed(sessions, connectors, now=now())
     return posted
 
 
-def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str) -> bool:
+def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str, *, now=None) -> bool:
     """Take a due row for this worker, committed before the network call."""
     with sessions() as session, session.begin():
         return queries.claim(
             session, model, row_id,
             where=[model.state.in_(("pending", "failed"))],
-            values={"state": claimed_state, "claimed_at": utcnow()},
+            values={"state": claimed_state, "claimed_at": now or utcnow()},
         )
 
 
@@ -123,7 +152,7 @@ def retry_delay(attempts: int, base_seconds: float, retry_after: float | None = 
     return max(delay, retry_after or 0.0)
 
 
-def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_seconds) -> None:
+def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_seconds, *, now=None) -> None:
     log.warning("%s %s failed: %s", model.__name__.lower(), row_id, exc)
     with sessions() as session, session.begin():
         row = session.get(model, row_id)
@@ -137,14 +166,14 @@ def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_secon
         retry_after = exc.retry_after if isinstance(exc, NetworkError) else None
         delay = timedelta(seconds=retry_delay(row.attempts, retry_base_seconds, retry_after))
         if model is Reply:
-            row.next_attempt_at = utcnow() + delay
+            row.next_attempt_at = (now or utcnow()) + delay
         else:
-            row.due_at = utcnow() + delay
+            row.due_at = (now or utcnow()) + delay
 
 
-def _recover_stale(sessions, model, connectors, *, state_field: str) -> None:
+def _recover_stale(sessions, model, connectors, *, state_field: str, now=None) -> None:
     """Release claims left by a worker that died between claiming and finishing."""
-    cutoff = utcnow() - STALE_CLAIM
+    cutoff = (now or utcnow()) - STALE_CLAIM
     with sessions() as session, session.begin():
         for row in session.query(model).filter(model.state == state_field, model.claimed_at < cutoff):
             connector = connectors.get(row.network)
