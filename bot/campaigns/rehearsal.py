@@ -311,7 +311,7 @@ def _run_pipeline(play: Rehearsal, now: datetime) -> None:
             ).all()
             play.log(now, "survey closed, votes: " + ", ".join(f"#{r} {v}" for r, v in votes))
     if sent:
-        play.log(now, f"{sent} replies sent to requesters")
+        play.log(now, f"replies sent to requesters: {sent}")
 
 
 def _labels(session) -> dict[str | None, int]:

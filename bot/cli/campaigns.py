@@ -106,20 +106,16 @@ def show(slug: str, config: ConfigOption = None) -> None:
                 where = " ".join(p for p in (campaign.meetup_place, campaign.meetup_url) if p)
                 console.print(f"meetup: {campaign.meetup_at.astimezone(zone):%Y-%m-%d %H:%M} {where}", markup=False)
         brought = per_post(session, campaign.id)
-        table = Table(title="posts (messages and requests each one brought)")
-        for column in ("kind", "network", "due", "state"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("link", overflow="fold")
-        table.add_column("msgs", justify="right")
-        table.add_column("reqs", justify="right")
-        table.add_column("note", overflow="fold")
+        # One line per post rather than a table: links and skip reasons stay whole at any width.
+        console.print("[bold]posts[/bold] (due time, kind, network, state, messages / requests it brought, link)")
         for post in sorted(campaign.posts, key=lambda p: (p.due_at, p.id)):
             messages, requests = brought.get(post.id, (0, 0))
-            table.add_row(
-                post.kind, post.network, f"{post.due_at.astimezone(zone):%Y-%m-%d %H:%M}", post.state,
-                post.url or "", str(messages), str(requests), post.skip_reason or post.last_error or "",
+            detail = post.url or post.skip_reason or post.last_error or ""
+            console.print(
+                f"{post.due_at.astimezone(zone):%Y-%m-%d %H:%M}  {post.kind:<15} {post.network:<9} "
+                f"{post.state:<8} {messages:>3} / {requests:<3} {detail}",
+                markup=False, highlight=False,
             )
-        console.print(table)
         console.print(
             f"messages: {_count(session, Message, campaign.id)}, requests: {_count(session, Request, campaign.id)}"
         )

@@ -313,7 +313,7 @@ class FakeTelegram(LocalServer):
     def _stop_poll(self, params: dict) -> dict:
         """stopPoll: the bot's own poll, closed, with its final counts; a closed one cannot be stopped."""
         chat = self._chat(params.get("chat_id"))
-        message_id = params.get("message_id")
+        message_id = int(params.get("message_id") or 0)
         with self._cond:
             message = next(
                 (m for m in self._sent if m["chat"]["id"] == chat["id"] and m["message_id"] == message_id), None
