@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 from sqlalchemy import select
-from starlette.testclient import TestClient
 
 from bot.campaigns import calendar
 from bot.config import load_config
 from bot.runtime import Runtime
 from bot.web.app import create_app
 from storage.models import Campaign, Post
+from tests.test_web_support import TestClient
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = timezone.utc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -15,8 +15,9 @@ from bot.config import CampaignsConfig
 from bot.networks.base import Incoming
 from bot.pipeline.ingest import store_messages
 from bot.pipeline.outbox import post_due
-from storage.models import Campaign, Message, Post, Request, Requester, SurveyOption, SurveyVote
+from storage.models import Campaign, Message, Post, Requester, SurveyOption, SurveyVote
 from storage.support import support_count
+from tests.campaign_data import add_request
 from tests.recording import RecordingConnector
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -60,18 +61,6 @@ def run(sessions, connectors, clock, *, survey_size: int = 8) -> int:
 def states(sessions) -> list[tuple[str, str]]:
     with sessions() as session:
         return [(p.kind, p.state) for p in session.scalars(select(Post).order_by(Post.due_at, Post.id))]
-
-
-def add_request(session, campaign_id: int, supporters: int, *, status: str = "received", network="sandbox") -> Request:
-    request = Request(title=f"dataset wanted by {supporters}", status=status, campaign_id=campaign_id)
-    session.add(request)
-    session.flush()
-    for index in range(supporters):
-        person = Requester(network=network, external_user_id=f"u{request.id}-{index}", handle=f"@p{request.id}{index}")
-        session.add(Message(network=network, external_id=f"m{request.id}-{index}", requester=person,
-                            text="please open this data", request_id=request.id, campaign_id=campaign_id))
-    session.flush()
-    return request
 
 
 def test_each_post_goes_out_when_due_and_only_once(sessions):

@@ -1,6 +1,6 @@
 """Send: deliver due replies and posts, each claimed in its own transaction.
 
-A row is claimed (`sending`/`posting`) and committed before the network call,
+A row is claimed (`sending`) and committed before the network call,
 then marked done. If the process dies in between, the row stays claimed: it is
 retried only on networks that drop a repeated idempotency key, and otherwise
 marked dead for an officer to check, because a second send could reach a
