@@ -47,6 +47,8 @@ class NetworkConfig(Section):
 
 class SandboxConfig(NetworkConfig):
     enabled: bool = True
+    # Native polls for the relevance survey; false: a numbered text post answered with "+N".
+    polls: bool = True
 
 
 class TelegramConfig(NetworkConfig):

@@ -291,6 +291,8 @@ class SandboxEntry(Base):
     from_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A native poll the bot posted: {"options": [...], "votes": [...], "closed": bool}.
+    poll: Mapped[dict | None] = mapped_column(JSON)
 
 
 USER_ROLES = ("admin", "officer", "viewer")

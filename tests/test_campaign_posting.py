@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from bot.campaigns.publishing import Publisher
 from bot.campaigns.schedule import build_calendar
 from bot.campaigns.texts import load_campaign_texts
 from bot.config import CampaignsConfig
-from bot.networks.base import Incoming
+from bot.networks.base import Incoming, NetworkError, PollResult
+from bot.networks.sandbox import SandboxConnector, vote
 from bot.pipeline.ingest import store_messages
 from bot.pipeline.outbox import post_due
 from storage.models import Campaign, Message, Post, Requester, SurveyOption, SurveyVote
@@ -245,3 +247,23 @@ def test_support_counts_people_of_merged_requests_once(sessions):
         session.flush()
         assert support_count(session, [kept.id]) == {kept.id: 3}
         assert support_count(session, [kept.id, 999_999]) == {kept.id: 3, 999_999: 0}
+
+
+def test_sandbox_polls_count_votes_until_read(sessions):
+    sandbox = SandboxConnector(sessions)
+    ref = sandbox.post_poll("Which one?", ["Request #1", "Request #2", "Request #3"], duration_seconds=60,
+                            idempotency_key="poll-1")
+    with sessions() as session, session.begin():
+        vote(session, int(ref.external_id), 2, voters=3)
+        vote(session, int(ref.external_id), 0)
+    assert sandbox.poll_results(ref.external_id) == PollResult(votes=(1, 0, 3), closed=True)
+    with sessions() as session, session.begin():
+        vote(session, int(ref.external_id), 1)  # too late: the poll is closed
+    assert sandbox.poll_results(ref.external_id).votes == (1, 0, 3)
+    with pytest.raises(NetworkError):
+        sandbox.post_poll("Too many?", [f"Request #{n}" for n in range(5)], duration_seconds=60,
+                          idempotency_key="poll-2")
+    with pytest.raises(NetworkError):
+        sandbox.poll_results(sandbox.post("no poll", idempotency_key="p").external_id)
+    with pytest.raises(NotImplementedError):
+        SandboxConnector(sessions, polls=False).post_poll("?", ["a", "b"], duration_seconds=60, idempotency_key="k")

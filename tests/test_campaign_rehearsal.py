@@ -29,6 +29,7 @@ def test_rehearsal_plays_the_quarter_on_a_copy_and_prints_a_dated_timeline(cli, 
         "2027-01-13 09:30  meetup_reminder posted on sandbox",
         "2027-01-14 18:30  meetup",
         "2027-01-18 09:30  survey posted on sandbox: 🗳 Sondage",
+        "2027-01-20 09:30  24 votes in the survey",  # 8 requests: two polls of 4 options
         "2027-02-01 00:01  survey closed, votes: #",
         "2027-02-02 10:00  officer accepts request #",
         "2027-02-15 10:00  officer publishes request #",
@@ -50,10 +51,10 @@ def test_rehearsal_plays_the_quarter_on_a_copy_and_prints_a_dated_timeline(cli, 
     with copy() as session:
         posted = session.scalars(select(Post).where(Post.state == "posted").order_by(Post.due_at)).all()
         assert [p.kind for p in posted] == [
-            "call", "meetup", "reminder", "reminder", "meetup_reminder", "survey", "research_update", "note",
+            "call", "meetup", "reminder", "reminder", "meetup_reminder", "survey", "survey", "research_update", "note",
         ]
         assert all(p.posted_at == p.due_at for p in posted)
-        assert session.scalar(select(func.sum(SurveyOption.votes))) > 0
+        assert session.scalar(select(func.sum(SurveyOption.votes))) == 24
         citizens = timeline(session, from_bot=False)
         assert citizens and all(e.created_at.year == 2027 for e in citizens)
     # ...and the source database is untouched.
@@ -68,3 +69,17 @@ def test_rehearsal_needs_a_calendar(cli):
     result = cli("campaign rehearse 2027-q2", expect=2)
     assert "has no calendar" in result.output and len(result.output.strip().splitlines()) == 1
     assert "no campaign" in cli("campaign rehearse nope", expect=2).output
+
+
+def test_rehearsal_of_a_text_survey_counts_plus_n_replies(cli, write_config, db_url, tmp_path):
+    config = write_config(f'[database]\nurl = "{db_url}"\n[networks.sandbox]\npolls = false\n', "text.toml")
+    cli("init", config=config)
+    cli("campaign create 2027-q1 --start 2027-01-04", config=config)
+    out = tmp_path / "text"
+    text = cli(["campaign", "rehearse", "2027-q1", "--out", str(out)], config=config).output
+    assert "survey posted on sandbox: 🗳 Sondage" in text and "+1 Demande n°" in text
+    assert "12 votes in the survey" in text
+    copy = make_session_factory(make_engine(f"sqlite:///{out / 'rehearsal.db'}"))
+    with copy() as session:
+        assert session.scalar(select(func.sum(SurveyOption.votes))) == 12
+        assert session.scalar(select(func.count()).select_from(Post).where(Post.kind == "survey")) == 1

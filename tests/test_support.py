@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 
 from bot.config import load_config
 from bot.runtime import Runtime

@@ -25,22 +25,23 @@ from sqlalchemy.engine import make_url
 
 from bot.campaigns import survey
 from bot.campaigns.publishing import cycle_of, values
-from bot.config import Config, DatabaseConfig, NetworksConfig, SandboxConfig
+from bot.config import Config, DatabaseConfig, NetworksConfig
 from bot.demo.scenario import sample_messages
 from bot.jobs import classify_and_route, reply_writer
-from bot.networks.sandbox import say
+from bot.networks.sandbox import say, vote
 from bot.pipeline import ingest
 from bot.pipeline.outbox import post_due, send_due_replies
 from bot.pipeline.status import set_status
 from bot.runtime import Runtime, database_url
 from storage.database import make_engine
 from storage.migrate import upgrade
-from storage.models import Base, Campaign, Message, Post, Request, SurveyOption
+from storage.models import Base, Campaign, Message, Post, Request, SandboxEntry, SurveyOption
 from storage.support import support_count
 
 OFFICER = "rehearsal officer"
 PUBLISHED_URL = "https://data.example.org/datasets/rehearsal"
 SEED = 2027
+VOTERS = 12  # per survey post
 
 
 class RehearsalError(Exception):
@@ -66,7 +67,7 @@ def rehearse(config: Config, slug: str, *, out: Path | None = None, say: Callabl
     copy = folder / "rehearsal.db"
     copy.unlink(missing_ok=True)
     copy_database(database_url(config), copy)
-    sandbox = SandboxConfig(enabled=True, max_length=config.networks.sandbox.max_length)
+    sandbox = config.networks.sandbox.model_copy(update={"enabled": True})
     rehearsal_config = config.model_copy(update={
         "database": DatabaseConfig(url=f"sqlite:///{copy}"),
         "networks": NetworksConfig(sandbox=sandbox),
@@ -236,7 +237,7 @@ def _citizens_write(play: Rehearsal, now: datetime, due: datetime, kind: str, wa
 
 
 def _citizens_vote(play: Rehearsal, now: datetime, rng: random.Random) -> None:
-    """Voters answer a text survey with "+N"; native polls would be voted on the network."""
+    """Voters answer the survey: in its native polls, or with "+N" replies to a text survey."""
     with play.runtime.sessions() as session, session.begin():
         posts = session.scalars(select(Post).where(
             Post.campaign_id == play.campaign_id, Post.kind == "survey", Post.state == "posted"
@@ -244,13 +245,18 @@ def _citizens_vote(play: Rehearsal, now: datetime, rng: random.Random) -> None:
         votes = 0
         for post in posts:
             count = session.scalar(select(func.count()).select_from(SurveyOption).where(SurveyOption.post_id == post.id))
-            for voter in range(12):
-                if count:
-                    choice = 1 + min(int(rng.expovariate(0.6)), count - 1)  # the first options draw most votes
-                    say(session, f"@voter_{voter}", f"+{choice}", in_reply_to_id=int(post.external_id))
-                    votes += 1
+            native = session.get(SandboxEntry, int(post.external_id)).poll is not None
+            for voter in range(VOTERS):
+                if not count:
+                    break
+                choice = min(int(rng.expovariate(0.6)), count - 1)  # the first options draw most votes
+                if native:
+                    vote(session, int(post.external_id), choice)
+                else:
+                    say(session, f"@voter_{voter}", f"+{choice + 1}", in_reply_to_id=int(post.external_id))
+                votes += 1
     if votes:
-        play.log(now, f"{votes} votes (+N replies) on the survey")
+        play.log(now, f"{votes} votes in the survey")
 
 
 def _officer_accepts(play: Rehearsal, now: datetime) -> None:

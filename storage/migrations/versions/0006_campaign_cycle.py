@@ -25,6 +25,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("skip_reason", sa.Text(), nullable=True))
         batch.add_column(sa.Column("lang", sa.String(length=8), nullable=True))
     op.execute("UPDATE posts SET state = 'sending' WHERE state = 'posting'")
+    with op.batch_alter_table("sandbox_entries") as batch:
+        batch.add_column(sa.Column("poll", sa.JSON(), nullable=True))
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("post_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(batch.f("fk_messages_post_id_posts"), "posts", ["post_id"], ["id"])
@@ -91,6 +93,8 @@ def downgrade() -> None:
         batch.drop_index(batch.f("ix_messages_post_id"))
         batch.drop_constraint(batch.f("fk_messages_post_id_posts"), type_="foreignkey")
         batch.drop_column("post_id")
+    with op.batch_alter_table("sandbox_entries") as batch:
+        batch.drop_column("poll")
     op.execute("UPDATE posts SET state = 'posting' WHERE state = 'sending'")
     with op.batch_alter_table("posts") as batch:
         batch.drop_column("lang")
