@@ -150,3 +150,36 @@ def test_ics_file_and_web_route_parse_back(cli, tmp_path, config_file):
             assert client.get("/campaigns/nope/calendar.ics").status_code == 404
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ('[campaigns]\ntimezone = "Mars/Olympus"\n', "campaigns.timezone", "unknown time zone"),
+        ("[campaigns]\nphase_weeks = [2, 2, 5]\n", "campaigns.phase_weeks", "at least 4"),
+        ("[campaigns]\nreminder_days = [4, 20]\n", "campaigns", "within the call phase"),
+        ('[campaigns]\npost_time = "half past nine"\n', "campaigns.post_time", "hh:mm"),
+        ("[campaigns]\nsurvey_size = 0\n", "campaigns.survey_size", "greater than or equal to 1"),
+        ('[campaigns]\ntemplates = "missing.toml"\n', "missing.toml", "no such file"),
+    ],
+)
+def test_bad_campaign_settings_give_one_line(cli, write_config, text, key, problem):
+    result = cli("campaign list", config=write_config(text, "bad.toml"), expect=2)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and problem in lines[0].lower(), result.output
+
+
+def test_campaign_templates_can_be_edited_and_are_checked(cli, write_config, db_url, tmp_path, sessions):
+    from bot.campaigns.texts import PACKAGED
+
+    edited = tmp_path / "posts.toml"
+    edited.write_text(PACKAGED.read_text(encoding="utf-8").replace("📣 Appel à contributions", "📣 Grand appel"),
+                      encoding="utf-8")
+    config = write_config(f'[database]\nurl = "{db_url}"\n[campaigns]\ntemplates = "posts.toml"\n', "edited.toml")
+    cli("init", config=config)
+    cli("campaign create q --start 2027-01-04", config=config)
+    with sessions() as session:
+        assert session.scalar(select(Post.text).where(Post.kind == "call")).startswith("📣 Grand appel")
+    edited.write_text(PACKAGED.read_text(encoding="utf-8").replace("{call_ends}", "{deadline}"), encoding="utf-8")
+    result = cli("campaign list", config=config, expect=2)
+    assert "[call] fr: unknown placeholder {deadline}" in result.output
