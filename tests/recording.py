@@ -34,6 +34,7 @@ class RecordingConnector(Connector):
         self.failures = 0
         self.votes: dict[str, tuple[int, ...]] = {}
         self.results_asked: list[str] = []
+        self.results_error: Exception | None = None
 
     def post(self, text: str, *, idempotency_key: str) -> PostRef:
         return self._publish(Published("post", text))
@@ -48,6 +49,8 @@ class RecordingConnector(Connector):
 
     def poll_results(self, external_id: str) -> PollResult:
         self.results_asked.append(external_id)
+        if self.results_error is not None:
+            raise self.results_error
         return PollResult(votes=self.votes.get(external_id, ()), closed=True)
 
     def fetch(self, cursor, *, state, watched=()) -> Batch:

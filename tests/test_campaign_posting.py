@@ -267,3 +267,29 @@ def test_sandbox_polls_count_votes_until_read(sessions):
         sandbox.poll_results(sandbox.post("no poll", idempotency_key="p").external_id)
     with pytest.raises(NotImplementedError):
         SandboxConnector(sessions, polls=False).post_poll("?", ["a", "b"], duration_seconds=60, idempotency_key="k")
+
+
+def test_a_poll_that_cannot_be_read_is_retried_or_given_up_when_gone(sessions):
+    network = RecordingConnector("mastodon", poll_options=4, poll_option_length=50)
+    campaign_id = make_campaign(sessions, {"mastodon": network})
+    with sessions() as session, session.begin():
+        for n in (2, 1):
+            add_request(session, campaign_id, n)
+        for post in session.scalars(select(Post).where(Post.kind != "survey")):
+            post.state = "posted"
+    clock = Clock(at("2027-01-18 09:30"))
+    run(sessions, {"mastodon": network}, clock)
+    clock.now = at("2027-02-01 00:01")
+
+    def unread() -> int:
+        with sessions() as session:
+            return sum(o.read_at is None for o in session.scalars(select(SurveyOption)))
+
+    network.results_error = NetworkError("mastodon: 503")  # down for now: tried again next pass
+    run(sessions, {"mastodon": network}, clock)
+    assert unread() == 2
+    network.results_error = NetworkError("mastodon: 404 the status was deleted", permanent=True)
+    run(sessions, {"mastodon": network}, clock)
+    assert unread() == 0 and len(network.results_asked) == 2
+    run(sessions, {"mastodon": network}, clock)
+    assert len(network.results_asked) == 2

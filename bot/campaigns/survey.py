@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.networks.base import Connector
+from bot.networks.base import Connector, NetworkError
 from storage.models import Post, Request, Requester, SurveyOption, SurveyVote
 from storage.support import support_count
 
@@ -141,6 +141,12 @@ def read_closed(sessions: sessionmaker[Session], connectors: dict[str, Connector
         if connector.poll_options:
             try:
                 native = connector.poll_results(external_id).votes
+            except NetworkError as exc:
+                if not exc.permanent:
+                    log.warning("survey post %s: reading the poll failed, retried next pass: %s", post_id, exc)
+                    continue
+                # Gone, or closed by someone else: its votes cannot be read any more; keep the "+N" ones.
+                log.warning("survey post %s: the poll's votes cannot be read: %s", post_id, exc)
             except Exception as exc:  # noqa: BLE001 - one network's failure must not stop the others
                 log.warning("survey post %s: reading the poll failed, retried next pass: %s", post_id, exc)
                 continue

@@ -18,7 +18,9 @@ from bot.campaigns.schedule import build_calendar, parse_local
 from bot.cli.common import ConfigOption, config_or_exit, console, errors, fail, runtime
 from storage.models import Campaign, Message, Post, Request
 
-app = typer.Typer(help="Calls for contribution: create them and post them.", no_args_is_help=True)
+app = typer.Typer(
+    help="Campaigns: the quarterly calendar and its posts, its iCalendar file, its rehearsal.", no_args_is_help=True
+)
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
