@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.networks.sandbox import timeline
+from storage.copy import CopyError, copy_to_sqlite
 from storage.database import make_engine, make_session_factory
 from storage.models import Post, SandboxEntry, SurveyOption
 
@@ -83,3 +85,12 @@ def test_rehearsal_of_a_text_survey_counts_plus_n_replies(cli, write_config, db_
     with copy() as session:
         assert session.scalar(select(func.sum(SurveyOption.votes))) == 12
         assert session.scalar(select(func.count()).select_from(Post).where(Post.kind == "survey")) == 1
+
+
+def test_copy_of_a_missing_or_broken_sqlite_file_is_one_clear_error(tmp_path):
+    with pytest.raises(CopyError, match="no database at"):
+        copy_to_sqlite(f"sqlite:///{tmp_path / 'absent.db'}", tmp_path / "copy.db")
+    broken = tmp_path / "broken file.db"
+    broken.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CopyError, match="cannot copy"):
+        copy_to_sqlite(f"sqlite:///{broken}", tmp_path / "copy.db")

@@ -11,7 +11,6 @@ Nothing touches the source database or a real network.
 from __future__ import annotations
 
 import random
-import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,8 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import time_machine
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, func, select
 
 from bot.campaigns import survey
 from bot.campaigns.publishing import cycle_of, values
@@ -33,9 +31,8 @@ from bot.pipeline import ingest
 from bot.pipeline.outbox import post_due, send_due_replies
 from bot.pipeline.status import set_status
 from bot.runtime import Runtime, database_url
-from storage.database import make_engine
-from storage.migrate import upgrade
-from storage.models import Base, Campaign, Message, Post, Request, SandboxEntry, SurveyOption
+from storage.copy import CopyError, copy_to_sqlite
+from storage.models import Campaign, Message, Post, Request, SandboxEntry, SurveyOption
 from storage.support import support_count
 
 OFFICER = "rehearsal officer"
@@ -66,7 +63,10 @@ def rehearse(config: Config, slug: str, *, out: Path | None = None, say: Callabl
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / "rehearsal.db"
     copy.unlink(missing_ok=True)
-    copy_database(database_url(config), copy)
+    try:
+        copy_to_sqlite(database_url(config), copy)
+    except CopyError as exc:
+        raise RehearsalError(str(exc)) from None
     sandbox = config.networks.sandbox.model_copy(update={"enabled": True})
     rehearsal_config = config.model_copy(update={
         "database": DatabaseConfig(url=f"sqlite:///{copy}"),
@@ -97,41 +97,6 @@ def write_note(runtime: Runtime, slug: str, folder: Path) -> Path | None:
 
 
 # -- the copy -------------------------------------------------------------------------------------
-
-
-def copy_database(source_url: str, target: Path) -> None:
-    """A SQLite file copy (online backup), or PostgreSQL rows copied into a new SQLite database."""
-    url = make_url(source_url)
-    if url.get_backend_name() == "sqlite":
-        path = Path(url.database or "")
-        if not url.database or url.database == ":memory:" or not path.exists():
-            raise RehearsalError(f"no database at {path}; run: datacall init")
-        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        destination = sqlite3.connect(target)
-        try:
-            source.backup(destination)
-        finally:
-            source.close()
-            destination.close()
-        engine = make_engine(f"sqlite:///{target}")
-        upgrade(engine)
-        engine.dispose()
-        return
-    source_engine = make_engine(source_url)
-    engine = make_engine(f"sqlite:///{target}")
-    try:
-        upgrade(engine)
-        with source_engine.connect() as reader, engine.begin() as writer:
-            writer.exec_driver_sql("PRAGMA defer_foreign_keys=ON")  # rows may point at later rows
-            for table in Base.metadata.sorted_tables:
-                rows = [dict(row) for row in reader.execute(select(table)).mappings()]
-                if rows:
-                    writer.execute(insert(table), rows)
-    except Exception as exc:
-        raise RehearsalError(f"cannot copy the database: {exc}") from exc
-    finally:
-        source_engine.dispose()
-        engine.dispose()
 
 
 def _prepare(runtime: Runtime, slug: str) -> Rehearsal:
