@@ -91,10 +91,10 @@ def prepare(
     return options_of(session, post.id)
 
 
-def options_of(session: Session, post_id: int) -> list[SurveyOption]:
-    return list(session.scalars(
-        select(SurveyOption).where(SurveyOption.post_id == post_id).order_by(SurveyOption.option_index)
-    ))
+def options_of(session: Session, post_id: int, *, lock: bool = False) -> list[SurveyOption]:
+    query = select(SurveyOption).where(SurveyOption.post_id == post_id).order_by(SurveyOption.option_index)
+    # PostgreSQL: a second worker reading the same closed poll waits, then sees it read.
+    return list(session.scalars(query.with_for_update() if lock else query))
 
 
 def numbered(options: Sequence[SurveyOption]) -> str:
@@ -151,7 +151,7 @@ def read_closed(sessions: sessionmaker[Session], connectors: dict[str, Connector
                 log.warning("survey post %s: reading the poll failed, retried next pass: %s", post_id, exc)
                 continue
         with sessions() as session, session.begin():
-            for option in options_of(session, post_id):
+            for option in options_of(session, post_id, lock=True):
                 if option.read_at is not None:
                     continue
                 text_votes = session.scalar(
