@@ -55,7 +55,9 @@ def build_calendar(
                 campaign=campaign, network=name, kind=item.kind, text=text, lang=lang, due_at=item.due_at,
             ))
     session.add_all(posts)
-    campaign.call_text = next(post.text for post in posts if post.kind == "call")
+    campaign.call_text = next((post.text for post in posts if post.kind == "call"), "") or texts.render(
+        "call", lang, data, max_length=10_000
+    )
     return posts
 
 

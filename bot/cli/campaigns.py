@@ -68,12 +68,13 @@ def create(
         except CalendarError as exc:
             fail(str(exc), 2)
         ends = (campaign.phases[-1].ends_at - timedelta(seconds=1)).astimezone(ZoneInfo(campaign.timezone))
+        networks = ", ".join(rt.connectors) or "no network (none is enabled)"
         console.print(
-            f"created campaign {slug}: {first_day} to {ends:%Y-%m-%d}, {len(posts)} posts on "
-            f"{', '.join(rt.connectors)}; `datacall run` publishes each when due. See: datacall campaign show {slug}"
+            f"created campaign {slug}: {first_day} to {ends:%Y-%m-%d}, {len(posts)} posts on {networks}; "
+            f"`datacall run` publishes each when due. See: datacall campaign show {slug}", markup=False,
         )
         if not rt.config.web.public_url:
-            console.print("note: [web] public_url is not set, so the note announcement will carry no link")
+            console.print("note: [web] public_url is not set, so the note announcement will carry no link", markup=False)
 
 
 @app.command("list")
