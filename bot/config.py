@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -57,6 +59,8 @@ class NetworkConfig(Section):
 
 class SandboxConfig(NetworkConfig):
     enabled: bool = True
+    # Native polls for the relevance survey; false: a numbered text post answered with "+N".
+    polls: bool = True
 
 
 class TelegramConfig(NetworkConfig):
@@ -117,6 +121,44 @@ class ClassifierConfig(Section):
 class CampaignsConfig(Section):
     # Language of calls and of replies to requesters whose language is unknown.
     default_language: Literal["fr", "en"] = "fr"
+    # The calendar of `campaign create --start`: dates and times are read in this zone.
+    timezone: str = "Europe/Paris"
+    # Weeks of the call, sorting, research and note phases.
+    phase_weeks: Annotated[list[Annotated[int, Field(ge=1, le=26)]], Field(min_length=4, max_length=4)] = [2, 2, 5, 3]
+    # Days after the call's start when a reminder is posted (within the call phase).
+    reminder_days: list[Annotated[int, Field(ge=1)]] = [4, 9]
+    # Local time of day when scheduled posts go out, HH:MM.
+    post_time: str = "09:30"
+    # Requests offered in the relevance survey (the most supported open ones).
+    survey_size: Annotated[int, Field(ge=1, le=40)] = 8
+    # Empty: the packaged bot/campaigns/templates.toml. Copy it to edit the campaign posts.
+    templates: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone, use an IANA name such as Europe/Paris") from None
+        return name
+
+    @field_validator("post_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a time of day HH:MM") from None
+        return value
+
+    @model_validator(mode="after")
+    def _reminders_within_call(self):
+        call_days = self.phase_weeks[0] * 7
+        late = [day for day in self.reminder_days if day >= call_days]
+        if late:
+            raise ValueError(f"reminder_days must fall within the call phase ({call_days} days): {late}")
+        return self
 
 
 class RepliesConfig(Section):

@@ -43,7 +43,7 @@ def build_jobs(runtime: Runtime) -> list[Job]:
     jobs = [
         Job(
             "post",
-            lambda: post_due(runtime.sessions, runtime.connectors, **retry),
+            lambda: post_due(runtime.sessions, runtime.connectors, publisher=runtime.publisher(), **retry),
             config.scheduler.post_interval_seconds,
         )
     ]

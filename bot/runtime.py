@@ -12,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import classifiers
+from bot.campaigns.publishing import Publisher
+from bot.campaigns.texts import CampaignTexts, load_campaign_texts
 from bot.config import Config
 from bot.networks.base import Connector
 from bot.networks.registry import build_connectors
@@ -26,6 +28,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     templates: Templates
     connectors: dict[str, Connector]
+    campaign_texts: CampaignTexts = field(default_factory=load_campaign_texts)
     say: Callable[[str], None] = field(default=print)
 
     @classmethod
@@ -39,6 +42,9 @@ class Runtime:
             sessions=sessions,
             templates=load_templates(templates_path),
             connectors=build_connectors(config, sessions),
+            campaign_texts=load_campaign_texts(
+                _resolve(config, config.campaigns.templates) if config.campaigns.templates else None
+            ),
             say=say,
         )
 
@@ -47,6 +53,15 @@ class Runtime:
         """Loaded on first need, once per process; trained first if there is none yet."""
         path = configured_model_path(self.config)
         return classifiers.load(classifiers.ensure_model(path, on_train=self.say))
+
+    def publisher(self) -> Publisher:
+        """How the `post` job publishes a campaign's scheduled posts in this deployment."""
+        return Publisher(
+            texts=self.campaign_texts,
+            public_url=self.config.web.public_url,
+            survey_size=self.config.campaigns.survey_size,
+            max_length={name: self.max_length(name) for name in self.connectors},
+        )
 
     def max_length(self, network: str) -> int:
         return getattr(self.config.networks, network).max_length

@@ -7,11 +7,12 @@ memory and a crash loses nothing.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -46,8 +47,10 @@ REQUEST_STATUSES = (
     "duplicate",
 )
 REPLY_STATES = ("pending", "sending", "sent", "failed", "dead", "unknown")
-POST_STATES = ("pending", "posting", "posted", "failed", "dead")
-POST_KINDS = ("call", "reminder", "survey", "note")
+# `sending`: claimed by a worker; `skipped`: its moment passed (see `skip_reason`).
+POST_STATES = ("pending", "sending", "posted", "failed", "dead", "skipped")
+POST_KINDS = ("call", "reminder", "meetup", "meetup_reminder", "survey", "research_update", "note")
+CAMPAIGN_PHASES = ("call", "sorting", "research", "note")
 LABELS = ("data_request", "off_topic")
 
 
@@ -89,6 +92,15 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     posts: Mapped[list[Post]] = relationship(back_populates="campaign")
+    # The 12-week calendar (None: a campaign posted on demand, without phases).
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    meetup_at: Mapped[datetime | None]
+    meetup_place: Mapped[str | None] = mapped_column(String(300))
+    meetup_url: Mapped[str | None] = mapped_column(String(500))
+    phases: Mapped[list[CampaignPhase]] = relationship(
+        back_populates="campaign", order_by="CampaignPhase.position", cascade="all, delete-orphan"
+    )
 
 
 class Post(Base):
@@ -112,6 +124,9 @@ class Post(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     campaign: Mapped[Campaign | None] = relationship(back_populates="posts")
+    # Why a post was not published (its phase or event had passed, nothing to survey...).
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(8))
 
 
 class Requester(Base):
@@ -200,6 +215,8 @@ class Message(Base):
 
     requester: Mapped[Requester] = relationship()
     request: Mapped[Request | None] = relationship(back_populates="messages")
+    # Our post this message answers or comments (call, reminder, survey...): which post brought what.
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), index=True)
 
 
 class StatusEvent(Base):
@@ -284,6 +301,8 @@ class SandboxEntry(Base):
     from_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A native poll the bot posted: {"options": [...], "votes": [...], "closed": bool}.
+    poll: Mapped[dict | None] = mapped_column(JSON)
 
 
 USER_ROLES = ("admin", "officer", "viewer")
@@ -380,3 +399,57 @@ class MatchTerm(Base):
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "request" or "dataset"
     ref_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class CampaignPhase(Base):
+    """One phase of a campaign's cycle: call, sorting, research, note; `ends_at` is exclusive."""
+
+    __tablename__ = "campaign_phases"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    name: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+
+    campaign: Mapped[Campaign] = relationship(back_populates="phases")
+
+
+class SurveyOption(Base):
+    """One request offered in a relevance survey post; `votes` is read back when the poll closes.
+
+    On a network without native polls the survey is a numbered text post and each
+    "+N" reply adds a vote here at once (one per person and option, see SurveyVote).
+    """
+
+    __tablename__ = "survey_options"
+    __table_args__ = (UniqueConstraint("post_id", "option_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    option_index: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+    votes: Mapped[int] = mapped_column(Integer, default=0)
+    closes_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+    post: Mapped[Post] = relationship()
+    request: Mapped[Request] = relationship()
+
+
+class SurveyVote(Base):
+    """A "+N" reply to a text survey: one vote per person and option, however often they repeat it."""
+
+    __tablename__ = "survey_votes"
+    __table_args__ = (UniqueConstraint("survey_option_id", "requester_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_option_id: Mapped[int] = mapped_column(ForeignKey("survey_options.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    requester: Mapped[Requester] = relationship()

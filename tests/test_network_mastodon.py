@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import ConfigError, MastodonConfig
-from bot.networks.base import NetworkError, ReplyTarget
+from bot.networks.base import NetworkError, PollResult, ReplyTarget
 from bot.networks.mastodon import FETCH_RESERVE, MastodonConnector, addressed, html_to_text, status_length
 from storage.models import Message, Request
 from tests.fakes.mastodon import FakeMastodon, sample
@@ -94,6 +94,20 @@ def test_post_poll_is_a_native_poll_and_idempotent(fake, connector):
     assert post["id"] == ref.external_id
     assert [o["title"] for o in post["poll"]["options"]] == ["Bike counts", "Bus delays", "Canteen menus"]
     assert post["poll"]["multiple"] is False and post["poll"]["expires_at"].endswith("Z")
+
+
+def test_poll_results_read_the_poll_of_the_status(fake, connector):
+    ref = connector.post_poll("Which request matters most?", ["Request #4", "Request #9"],
+                              duration_seconds=86400, idempotency_key="survey-2")
+    fake.vote(ref.external_id, 1, 5)
+    fake.vote(ref.external_id, 0, 2, expire=True)
+    assert connector.poll_results(ref.external_id) == PollResult(votes=(2, 5), closed=True)
+    poll_id = fake.status(ref.external_id)["poll"]["id"]
+    assert fake.count("GET", f"/api/v1/polls/{poll_id}") == 1
+    plain = connector.post("No poll here", idempotency_key="plain")
+    with pytest.raises(NetworkError) as caught:
+        connector.poll_results(plain.external_id)
+    assert caught.value.permanent
 
 
 # -- reading ------------------------------------------------------------------

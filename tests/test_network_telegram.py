@@ -11,7 +11,7 @@ from sqlalchemy import select
 from telegram.ext import ExtBot
 
 from bot.config import ConfigError, TelegramConfig
-from bot.networks.base import NetworkError, ReplyTarget
+from bot.networks.base import NetworkError, PollResult, ReplyTarget
 from bot.networks.telegram import ChatPacing, TelegramConnector
 from storage.models import Message, Post, Request
 from tests.fakes.telegram import FakeTelegram, sample
@@ -78,7 +78,21 @@ def test_post_poll_is_an_anonymous_native_poll_in_the_channel(connector, fake):
     poll = sent["poll"]
     assert poll["is_anonymous"] is True
     assert [option["text"] for option in poll["options"]] == ["Bike counters", "Bus punctuality", "Canteen menus"]
-    assert poll["open_period"] == 14 * 24 * 3600
+    # Open until datacall stops it: stopPoll is how an anonymous channel poll's counts are read.
+    assert "open_period" not in poll and poll["is_closed"] is False
+
+
+def test_poll_results_stop_the_poll_and_return_its_counts(connector, fake):
+    ref = connector.post_poll("Which request matters most?", ["Demande n°4", "Demande n°9", "Demande n°2"],
+                              duration_seconds=3600, idempotency_key="poll-2")
+    message_id = int(ref.external_id.rpartition(":")[2])
+    fake.vote(message_id, 1, 4)
+    fake.vote(message_id, 2, 1)
+    assert connector.poll_results(ref.external_id) == PollResult(votes=(0, 4, 1), closed=True)
+    [stop] = calls(fake, "stopPoll")
+    assert (int(stop["chat_id"]), int(stop["message_id"])) == (CHANNEL, message_id)
+    with pytest.raises(NetworkError):  # Telegram refuses to stop a poll twice
+        connector.poll_results(ref.external_id)
 
 
 def test_too_long_text_is_refused_without_a_request(fake):

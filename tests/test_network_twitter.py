@@ -14,7 +14,7 @@ from jsonschema import Draft4Validator
 from sqlalchemy import select
 
 from bot.config import ConfigError, TwitterConfig
-from bot.networks.base import NetworkError, ReplyTarget
+from bot.networks.base import NetworkError, PollResult, ReplyTarget
 from bot.networks.twitter import TwitterConnector, endpoint_key, make_client, retry_after, weighted_length
 from storage.models import Message, Request
 from tests.fakes.twitter import FakeX
@@ -307,9 +307,36 @@ def test_native_poll(fake, x):
     ref = x.post_poll("Which dataset first?", ["Bike counts", "Canteen menus"], duration_seconds=86400,
                       idempotency_key="k")
     poll = fake.tweet(ref.external_id)["poll"]
-    assert poll == {"options": ["Bike counts", "Canteen menus"], "duration_minutes": 1440}
+    assert (poll["options"], poll["duration_minutes"]) == (["Bike counts", "Canteen menus"], 1440)
     with pytest.raises(NetworkError):
         x.post_poll("?", ["only one"], duration_seconds=3600, idempotency_key="k2")
+
+
+def test_poll_results_read_the_votes_through_the_tweet_lookup_with_the_poll_expanded():
+    now = [1_800_000_000.0]
+    with FakeX(clock=lambda: now[0]) as fake:
+        x = TwitterConnector(make_client(fake.url, **oauth1(fake)))
+        try:
+            ref = x.post_poll("Which request matters most?", ["Demande n°4", "Demande n°9", "Demande n°2"],
+                              duration_seconds=3600, idempotency_key="k")
+            fake.vote(ref.external_id, 0, 3)
+            fake.vote(ref.external_id, 2, 11)
+            assert x.poll_results(ref.external_id) == PollResult(votes=(3, 0, 11), closed=False)
+            now[0] += 3600
+            assert x.poll_results(ref.external_id).closed is True
+            [lookup, *_] = fake.calls("GET /2/tweets/:id")
+            assert lookup.path == f"/2/tweets/{ref.external_id}"
+            assert lookup.args["expansions"] == "attachments.poll_ids"
+            assert "voting_status" in lookup.args["poll.fields"]
+            with pytest.raises(NetworkError) as caught:
+                x.poll_results(x.post("No poll here", idempotency_key="p").external_id)
+            assert caught.value.permanent
+        finally:
+            x.close()
+        # Every answer the fake gave matches X's OpenAPI document.
+        for exchange in fake.responses:
+            if exchange.spec_path == "/2/tweets/{id}":
+                assert_valid("get", "/2/tweets/{id}", "200", exchange.body)
 
 
 def test_search_leaves_out_a_since_id_older_than_its_window(fake, x):

@@ -15,9 +15,19 @@ from bot.links import is_web_link
 from bot.pipeline.status import StatusError, set_status
 from bot.pipeline.suggest import suggestions_for
 from bot.pipeline.titles import TitleError, set_public_title
-from storage.models import REQUEST_STATUSES, CatalogueDataset, Message, Reply, Request, StatusEvent, Suggestion
+from storage.models import (
+    REQUEST_STATUSES,
+    CatalogueDataset,
+    Message,
+    Reply,
+    Request,
+    StatusEvent,
+    Suggestion,
+    SurveyOption,
+)
 from storage.public_titles import public_titles
 from storage.queries import UNKNOWN
+from storage.support import support_count
 
 app = typer.Typer(help="Dataset requests: list, inspect, answer.", no_args_is_help=True)
 
@@ -64,6 +74,10 @@ def show(request_id: int = typer.Argument(..., metavar="ID", callback=checked_id
         console.print(f"status: {request.status}" + (f" — {request.url}" if request.url else ""))
         if request.duplicate_of_id:
             console.print(f"duplicate of #{request.duplicate_of_id}")
+        votes = session.scalar(
+            select(func.coalesce(func.sum(SurveyOption.votes), 0)).where(SurveyOption.request_id == request.id)
+        )
+        console.print(f"support: {support_count(session, [request.id])[request.id]} (survey votes: {votes})")
         messages = Table("message", "network", "from", "lang", "score", "text", title="supporting messages")
         for message in session.scalars(select(Message).where(Message.request_id == request.id).order_by(Message.id)):
             messages.add_row(
@@ -178,19 +192,20 @@ def queue(
 ) -> None:
     """What waits for an officer: new requests first, then those under review."""
     with runtime(config) as rt, rt.sessions() as session:
-        table = Table("id", "status", "created", "campaign", "title", title="requests to decide")
+        table = Table("id", "status", "created", "campaign", "support", "title", title="requests to decide")
         rows = session.scalars(
             select(Request)
             .where(Request.status.in_(("received", "under_review")))
             .order_by(Request.status, Request.created_at)
             .limit(limit)
-        )
+        ).all()
+        support = support_count(session, [request.id for request in rows])
         count = 0
         for request in rows:
             count += 1
             table.add_row(
                 str(request.id), request.status, request.created_at.strftime("%Y-%m-%d"),
-                str(request.campaign_id or ""), request.title,
+                str(request.campaign_id or ""), str(support.get(request.id, 0)), request.title,
             )
         console.print(table)
         if count:

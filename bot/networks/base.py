@@ -82,6 +82,14 @@ class ReplyTarget:
     visibility: str | None = None
 
 
+@dataclass(frozen=True)
+class PollResult:
+    """Votes per option of a native poll, in option order, as the network counted them."""
+
+    votes: tuple[int, ...]
+    closed: bool
+
+
 class NetworkError(Exception):
     """A call to the network failed; `retry_after` says when trying again makes sense.
 
@@ -116,6 +124,11 @@ class Connector(ABC):
     # True when the network itself drops a second send with the same idempotency key,
     # so a send interrupted by a crash can be retried safely.
     idempotent_sends: bool = False
+    # Native polls: most options per poll (0: none, the survey becomes a numbered text
+    # post), longest option text, and longest time a poll may stay open (None: until closed).
+    poll_options: int = 0
+    poll_option_length: int = 25
+    max_poll_seconds: int | None = None
 
     @abstractmethod
     def post(self, text: str, *, idempotency_key: str) -> PostRef:
@@ -133,6 +146,10 @@ class Connector(ABC):
         self, question: str, options: Sequence[str], *, duration_seconds: int, idempotency_key: str
     ) -> PostRef:
         """Publish a native poll (the relevance survey); networks without polls raise."""
+        raise NotImplementedError(f"{self.name} has no native polls")
+
+    def poll_results(self, external_id: str) -> PollResult:
+        """Votes of the poll posted as `external_id`; closes it first where the network needs that."""
         raise NotImplementedError(f"{self.name} has no native polls")
 
     def text_length(self, text: str) -> int:

@@ -33,7 +33,7 @@ from mastodon import (
 )
 
 from bot.config import ConfigError
-from bot.networks.base import Batch, Connector, Incoming, NetworkError, PostRef, ReplyTarget
+from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ class MastodonConnector(Connector):
     name = "mastodon"
     # Mastodon keeps an Idempotency-Key for an hour and answers a repeat with the first status.
     idempotent_sends = True
+    # Mastodon's defaults (instance configuration.polls): 4 options of 50 characters, open up to a month.
+    poll_options = 4
+    poll_option_length = 50
+    max_poll_seconds = 2629746
 
     def __init__(
         self,
@@ -118,6 +122,17 @@ class MastodonConnector(Connector):
             gone_is_permanent=False,
         )
         return _post_ref(status)
+
+    def poll_results(self, external_id: str) -> PollResult:
+        """GET /api/v1/statuses/:id for the poll's id, then GET /api/v1/polls/:id for its counts."""
+        status = self._call(lambda: self.client.status(external_id), gone_is_permanent=True)
+        if not status.get("poll"):
+            raise NetworkError(f"mastodon: status {external_id} has no poll", permanent=True)
+        poll = self._call(lambda: self.client.poll(status["poll"]["id"]), gone_is_permanent=True)
+        return PollResult(
+            votes=tuple(int(option.get("votes_count") or 0) for option in poll["options"]),
+            closed=bool(poll.get("expired")),
+        )
 
     def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
         body = addressed(target.author_handle, text, self.max_length)

@@ -26,7 +26,7 @@ def build_connectors(config: Config, sessions: sessionmaker[Session]) -> dict[st
     connectors: dict[str, Connector] = {}
     for name, network in config.networks.enabled().items():
         if name == "sandbox":
-            connectors[name] = SandboxConnector(sessions, max_length=network.max_length)
+            connectors[name] = SandboxConnector(sessions, max_length=network.max_length, polls=network.polls)
             continue
         connector_class = _connector_class(config, name)
         connectors[name] = connector_class.from_config(network, os.environ)

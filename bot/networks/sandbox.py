@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.networks.base import Batch, Connector, Incoming, PostRef, ReplyTarget
+from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
 from storage.models import SandboxEntry
 
 BOT_ID = "0"
@@ -22,10 +22,15 @@ class SandboxConnector(Connector):
     name = "sandbox"
     idempotent_sends = True
 
-    def __init__(self, sessions: sessionmaker[Session], *, max_length: int = 500, page_size: int = 200):
+    def __init__(
+        self, sessions: sessionmaker[Session], *, max_length: int = 500, page_size: int = 200, polls: bool = True
+    ):
         self.sessions = sessions
         self.max_length = max_length
         self.page_size = page_size
+        # Like Mastodon: 4 options of 50 characters. Without polls the survey is a numbered text post.
+        self.poll_options = 4 if polls else 0
+        self.poll_option_length = 50
 
     def post(self, text: str, *, idempotency_key: str) -> PostRef:
         return self._publish(text, idempotency_key=idempotency_key)
@@ -50,12 +55,32 @@ class SandboxConnector(Connector):
             is_private=target.is_private,
         )
 
+    def post_poll(
+        self, question: str, options: Sequence[str], *, duration_seconds: int, idempotency_key: str
+    ) -> PostRef:
+        if not self.poll_options:
+            raise NotImplementedError("sandbox polls are turned off ([networks.sandbox] polls = false)")
+        if not 2 <= len(options) <= self.poll_options or any(len(o) > self.poll_option_length for o in options):
+            raise NetworkError(f"sandbox polls take 2 to {self.poll_options} options of up to "
+                               f"{self.poll_option_length} characters", permanent=True)
+        poll = {"options": list(options), "votes": [0] * len(options), "closed": False}
+        return self._publish(question, idempotency_key=idempotency_key, poll=poll)
+
+    def poll_results(self, external_id: str) -> PollResult:
+        """Close the poll (no vote counts after its end) and return its votes."""
+        with self.sessions() as session, session.begin():
+            entry = session.get(SandboxEntry, int(external_id), with_for_update=True)
+            if entry is None or entry.poll is None:
+                raise NetworkError(f"sandbox entry {external_id} has no poll", permanent=True)
+            entry.poll = {**entry.poll, "closed": True}
+            return PollResult(votes=tuple(entry.poll["votes"]), closed=True)
+
     def whoami(self) -> str:
         with self.sessions() as session:
             session.scalar(select(SandboxEntry.id).limit(1))  # the timeline table is reachable
         return BOT_HANDLE
 
-    def _publish(self, text, *, idempotency_key, in_reply_to_id=None, is_private=False) -> PostRef:
+    def _publish(self, text, *, idempotency_key, in_reply_to_id=None, is_private=False, poll=None) -> PostRef:
         if len(text) > self.max_length:
             raise ValueError(f"sandbox post of {len(text)} characters exceeds {self.max_length}")
         with self.sessions() as session, session.begin():
@@ -72,6 +97,7 @@ class SandboxConnector(Connector):
                 is_private=is_private,
                 from_bot=True,
                 idempotency_key=idempotency_key,
+                poll=poll,
             )
             session.add(entry)
             session.flush()
@@ -114,6 +140,17 @@ def say(
     session.add(entry)
     session.flush()
     return entry
+
+
+def vote(session: Session, entry_id: int, option_index: int, voters: int = 1) -> None:
+    """Citizens vote in a poll the bot posted (the caller commits); a closed poll takes no vote."""
+    entry = session.get(SandboxEntry, entry_id, with_for_update=True)
+    if entry is None or entry.poll is None or entry.poll["closed"]:
+        return
+    votes = list(entry.poll["votes"])
+    votes[option_index] += voters
+    entry.poll = {**entry.poll, "votes": votes}  # a new dict: SQLAlchemy sees the change
+    session.flush()
 
 
 def timeline(session: Session, *, from_bot: bool | None = None) -> list[SandboxEntry]:

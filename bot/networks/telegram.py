@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import httpx
 from aiolimiter import AsyncLimiter
 from telegram import Bot, Chat, Message, MessageEntity, MessageOriginChannel, ReplyParameters, User
-from telegram.constants import ChatType, FloodLimit, PollLimit
+from telegram.constants import ChatType, FloodLimit
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -41,7 +41,7 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import ConfigError, TelegramConfig
-from bot.networks.base import Batch, Connector, Incoming, NetworkError, PostRef, ReplyTarget
+from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ class TelegramConnector(Connector):
     name = "telegram"
     max_length = 4096
     idempotent_sends = False  # the Bot API has no idempotency key
+    # sendPoll takes up to 10 options here (the survey's own cap) of up to 100 characters.
+    poll_options = 10
+    poll_option_length = 100
 
     def __init__(
         self,
@@ -139,18 +142,26 @@ class TelegramConnector(Connector):
     def post_poll(
         self, question: str, options: Sequence[str], *, duration_seconds: int, idempotency_key: str
     ) -> PostRef:
-        """An anonymous native poll in the channel: channels cannot hold non-anonymous ones."""
-        open_period = min(max(int(duration_seconds), PollLimit.MIN_OPEN_PERIOD), PollLimit.MAX_OPEN_PERIOD)
+        """An anonymous native poll in the channel: channels cannot hold non-anonymous ones.
+
+        It stays open until `poll_results` stops it: stopPoll is the only way to read
+        an anonymous channel poll's counts, and it fails on a poll already closed.
+        """
         message = self._call(
             lambda bot: bot.send_poll(
                 chat_id=self.channel.chat_id,
                 question=question,
                 options=list(options),
                 is_anonymous=True,
-                open_period=open_period,
             )
         )
         return post_ref(message)
+
+    def poll_results(self, external_id: str) -> PollResult:
+        """stopPoll closes the poll and returns it with each option's voter_count."""
+        chat_id, message_id = split_ref(external_id)
+        poll = self._call(lambda bot: bot.stop_poll(chat_id=chat_id, message_id=message_id))
+        return PollResult(votes=tuple(option.voter_count for option in poll.options), closed=poll.is_closed)
 
     def whoami(self) -> str:
         me = self._call(lambda bot: bot.get_me())

@@ -26,7 +26,7 @@ import requests
 import tweepy
 
 from bot.config import ConfigError
-from bot.networks.base import Batch, Connector, Incoming, NetworkError, PostRef, ReplyTarget
+from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
 
 log = logging.getLogger(__name__)
 # tweepy's DEBUG lines print request headers, the bearer token included: never let them out.
@@ -154,6 +154,10 @@ class Page:
 class TwitterConnector(Connector):
     name = "twitter"
     idempotent_sends = False  # X has no idempotency key; a repeated text is refused as a duplicate
+    # X polls: 2 to 4 options of 25 characters, open 5 minutes to 7 days.
+    poll_options = 4
+    poll_option_length = 25
+    max_poll_seconds = 7 * 24 * 3600
 
     def __init__(
         self,
@@ -241,6 +245,25 @@ class TwitterConnector(Connector):
             ),
         )
         return self._ref(response.data["id"])
+
+    def poll_results(self, external_id: str) -> PollResult:
+        """GET /2/tweets/:id with the poll expanded: each option's position, label and votes."""
+        response = self._call(
+            "GET /2/tweets/:id",
+            lambda: self.client.get_tweet(
+                external_id, expansions=["attachments.poll_ids"],
+                poll_fields=["duration_minutes", "end_datetime", "options", "voting_status"],
+                user_auth=self.user_auth,
+            ),
+        )
+        polls = (response.includes or {}).get("polls") or []
+        if response.data is None or not polls:
+            raise NetworkError(f"X: tweet {external_id} has no poll", permanent=True)
+        options = sorted(polls[0].options, key=lambda option: option["position"])
+        return PollResult(
+            votes=tuple(int(option.get("votes", 0)) for option in options),
+            closed=polls[0].voting_status == "closed",
+        )
 
     def text_length(self, text: str) -> int:
         return weighted_length(text)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.campaigns import survey
 from bot.networks.base import Connector, Incoming, NetworkError
 from storage import queries
 from storage.models import Message, NetworkCursor, Post, Requester, utcnow
@@ -109,7 +110,8 @@ def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...
     if not fresh:
         return 0
     requesters = _requesters(session, network, fresh)
-    campaigns = _campaigns(session, network, fresh)
+    ours = _our_posts(session, network, fresh)
+    fresh = [item for item in fresh if not _is_vote(session, item, ours, requesters)]
     latest_campaign = queries.latest_campaign_id(session)
     session.add_all(
         Message(
@@ -117,9 +119,10 @@ def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...
             external_id=item.external_id,
             requester=requesters[item.author_id],
             campaign_id=next(
-                (campaigns[ref] for ref in (item.in_reply_to_id, item.conversation_id) if ref in campaigns),
+                (ours[ref].campaign_id for ref in (item.in_reply_to_id, item.conversation_id) if ref in ours),
                 latest_campaign,
             ),
+            post_id=next((ours[ref].id for ref in (item.in_reply_to_id, item.conversation_id) if ref in ours), None),
             text=item.text,
             lang=item.lang,
             url=item.url,
@@ -158,17 +161,25 @@ def _requesters(session: Session, network: str, items: list[Incoming]) -> dict[s
     return found
 
 
-def _campaigns(session: Session, network: str, items: list[Incoming]) -> dict[str, int]:
-    """Campaign of each of our posts these messages answer (by reply target or thread)."""
+def _our_posts(session: Session, network: str, items: list[Incoming]) -> dict[str, Post]:
+    """Our campaign posts these messages answer (by reply target or thread), by external id."""
     refs = {ref for item in items for ref in (item.in_reply_to_id, item.conversation_id) if ref}
     if not refs:
         return {}
-    rows = session.execute(
-        select(Post.external_id, Post.campaign_id).where(
-            Post.network == network, Post.external_id.in_(refs), Post.campaign_id.is_not(None)
-        )
+    posts = session.scalars(
+        select(Post).where(Post.network == network, Post.external_id.in_(refs), Post.campaign_id.is_not(None))
     )
-    return {external_id: campaign_id for external_id, campaign_id in rows}
+    return {post.external_id: post for post in posts}
+
+
+def _is_vote(session: Session, item: Incoming, ours: dict[str, Post], requesters: dict[str, Requester]) -> bool:
+    """A "+N" answer to a survey post is a vote, counted at once, not a message to classify."""
+    post = ours.get(item.in_reply_to_id or "")
+    if post is None or post.kind != "survey" or not survey.VOTE.match(item.text):
+        return False
+    survey.record_votes(session, post=post, requester=requesters[item.author_id],
+                        external_id=item.external_id, text=item.text)
+    return True
 
 
 def _record_failure(sessions: sessionmaker[Session], network: str, exc: Exception) -> None:

@@ -1,6 +1,6 @@
 """Send: deliver due replies and posts, each claimed in its own transaction.
 
-A row is claimed (`sending`/`posting`) and committed before the network call,
+A row is claimed (`sending`) and committed before the network call,
 then marked done. If the process dies in between, the row stays claimed: it is
 retried only on networks that drop a repeated idempotency key, and otherwise
 marked `unknown` for an officer to check, because a second send could reach a
@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.campaigns import survey
+from bot.campaigns.publishing import Publisher, Skip, skip_passed
 from bot.networks.base import Connector, NetworkError, ReplyTarget
 from storage import queries
 from storage.models import Post, Reply, utcnow
@@ -93,31 +96,57 @@ def post_due(
     *,
     max_attempts: int,
     retry_base_seconds: float,
+    publisher: Publisher | None = None,
+    now: Callable[[], datetime] = utcnow,
 ) -> int:
-    """Publish every due call, reminder or note; returns how many were posted."""
-    _recover_stale(sessions, Post, connectors, state_field="posting")
-    posted = 0
-    with sessions() as session:
-        due = queries.due_posts(session, networks=list(connectors), now=utcnow(), limit=100)
-    for post in due:
-        if not _claim(sessions, Post, post.id, "posting"):
-            continue
-        try:
-            ref = connectors[post.network].post(post.text, idempotency_key=f"datacall-post-{post.id}")
-        except Exception as exc:
-            _record_failure(sessions, Post, post.id, exc, max_attempts, retry_base_seconds,
-                            idempotent=connectors[post.network].idempotent_sends)
-            continue
-        with sessions() as session, session.begin():
-            row = session.get(Post, post.id)
-            row.state, row.external_id, row.url, row.posted_at = "posted", ref.external_id, ref.url, utcnow()
-            row.attempts += 1
-            row.last_error = None
-        posted += 1
+    """Publish every due post once, skip those whose moment passed, read closed surveys; returns posts made.
+
+    `publisher` adds the campaign behaviour (texts written at posting time, surveys
+    as polls); without it a post's stored text is sent as is. `now` is the clock,
+    a parameter so that tests and rehearsals can move it.
+    """
+    _recover_stale(sessions, Post, connectors, state_field="sending", now=now())
+    with sessions() as session, session.begin():
+        skip_passed(session, now=now())
+    posted, seen = 0, set()
+    while True:  # a survey split into several polls adds posts due at once: post them in this pass too
+        with sessions() as session:
+            due = [
+                post for post in queries.due_posts(session, networks=list(connectors), now=now(), limit=100)
+                if post.id not in seen
+            ]
+        if not due:
+            break
+        for post in due:
+            seen.add(post.id)
+            if not _claim(sessions, Post, post.id, "sending", now=now()):
+                continue
+            connector = connectors[post.network]
+            try:
+                with sessions() as session:
+                    row = session.get(Post, post.id)
+                    if publisher is None:
+                        outcome = connector.post(row.text, idempotency_key=f"datacall-post-{post.id}")
+                    else:
+                        outcome = publisher.publish(session, row, connector, now=now())
+            except Exception as exc:
+                _record_failure(sessions, Post, post.id, exc, max_attempts, retry_base_seconds,
+                                idempotent=connector.idempotent_sends, now=now())
+                continue
+            with sessions() as session, session.begin():
+                row = session.get(Post, post.id)
+                if isinstance(outcome, Skip):
+                    row.state, row.skip_reason = "skipped", outcome.reason
+                    continue
+                row.state, row.external_id, row.url, row.posted_at = "posted", outcome.external_id, outcome.url, now()
+                row.attempts += 1
+                row.last_error = None
+            posted += 1
+    survey.read_closed(sessions, connectors, now=now())
     return posted
 
 
-def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str) -> bool:
+def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str, *, now=None) -> bool:
     """Take a due row for this worker, committed before the network call.
 
     For a reply the claim also re-checks consent, in the same statement, so a
@@ -128,7 +157,7 @@ def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: s
         where.append(queries.reply_allowed())
     with sessions() as session, session.begin():
         return queries.claim(
-            session, model, row_id, where=where, values={"state": claimed_state, "claimed_at": utcnow()},
+            session, model, row_id, where=where, values={"state": claimed_state, "claimed_at": now or utcnow()},
         )
 
 
@@ -138,13 +167,14 @@ def retry_delay(attempts: int, base_seconds: float, retry_after: float | None = 
     return max(delay, retry_after or 0.0)
 
 
-def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_seconds, *, idempotent: bool) -> None:
+def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_seconds, *, idempotent: bool,
+                    now=None) -> None:
     log.warning("%s %s failed: %s", model.__name__.lower(), row_id, exc)
     with sessions() as session, session.begin():
         row = session.get(model, row_id, with_for_update=True)
         row.attempts += 1
         row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-        if row.state not in ("sending", "posting"):
+        if row.state != "sending":
             return  # dropped meanwhile (erasure, /stop): it stays dropped
         if _outcome_unknown(exc) and not idempotent:
             # Resending could reach the citizen twice: an officer checks the network first.
@@ -159,9 +189,9 @@ def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_secon
         retry_after = exc.retry_after if isinstance(exc, NetworkError) else None
         delay = timedelta(seconds=retry_delay(row.attempts, retry_base_seconds, retry_after))
         if model is Reply:
-            row.next_attempt_at = utcnow() + delay
+            row.next_attempt_at = (now or utcnow()) + delay
         else:
-            row.due_at = utcnow() + delay
+            row.due_at = (now or utcnow()) + delay
 
 
 def _outcome_unknown(exc: Exception) -> bool:
@@ -170,9 +200,9 @@ def _outcome_unknown(exc: Exception) -> bool:
     return not isinstance(exc, NetworkError) or exc.outcome_unknown
 
 
-def _recover_stale(sessions, model, connectors, *, state_field: str) -> None:
+def _recover_stale(sessions, model, connectors, *, state_field: str, now=None) -> None:
     """Release claims left by a worker that died between claiming and finishing."""
-    cutoff = utcnow() - STALE_CLAIM
+    cutoff = (now or utcnow()) - STALE_CLAIM
     with sessions() as session, session.begin():
         for row in session.query(model).filter(model.state == state_field, model.claimed_at < cutoff):
             connector = connectors.get(row.network)

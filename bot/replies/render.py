@@ -15,7 +15,7 @@ LANGUAGES = ("fr", "en")
 REQUIRED = ("call", "start", "status", "stop", *REQUEST_STATUSES)
 ELLIPSIS = "…"
 # Placeholders shortened first when a reply is too long; links are never cut.
-SHORTENABLE = ("title", "answer", "requests")
+SHORTENABLE = ("title", "answer", "requests", "options")
 
 
 class TemplateError(ValueError):

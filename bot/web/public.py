@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.campaigns.ical import campaign_calendar
 from bot.web.views import Ctx, page_number, view
 from storage.models import REQUEST_STATUSES, Campaign, Message, Request, Requester, StatusEvent
 from storage.public_titles import neutral_title, public_titles
+from storage.support import support_count
 
 PAGE_SIZE = 20
 # A duplicate's supporters are counted on the request it joined; what was not a data request is not shown.
@@ -82,12 +85,8 @@ def dashboard_rows(db: Session, page: int, *, status: str = "", campaign: str = 
         )
     found = db.scalars(query).all()
     listed = found[:PAGE_SIZE]
-    # Supporters of the shown requests only, not of every request.
-    counts = dict(db.execute(
-        select(Message.request_id, func.count(distinct(Message.requester_id)))
-        .where(Message.request_id.in_([request.id for request in listed]))
-        .group_by(Message.request_id)
-    ).all()) if listed else {}
+    # Support (supporters, merged ones included, plus survey votes) of the shown requests only.
+    counts = support_count(db, [request.id for request in listed])
     return [(request, counts.get(request.id, 0)) for request in listed], len(found) > PAGE_SIZE
 
 
@@ -125,7 +124,21 @@ def heading(request_id: int, title: str, lang: str) -> str:
     return title if title == neutral_title(request_id, lang) else f"#{request_id} {title}"
 
 
+@view()
+def campaign_ics(ctx: Ctx):
+    """The campaign's calendar for calendar apps (the note at /campaigns/SLUG is another page)."""
+    campaign = ctx.db.scalar(select(Campaign).where(Campaign.slug == ctx.request.path_params["slug"]))
+    if campaign is None or not campaign.phases:
+        return ctx.error(404, "error.not_found")
+    return Response(
+        campaign_calendar(campaign, public_url=ctx.runtime.config.web.public_url),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{campaign.slug}.ics"'},
+    )
+
+
 routes = [
     Route("/", dashboard, methods=["GET"]),
     Route("/requests/{request_id:int}", public_request, methods=["GET"]),
+    Route("/campaigns/{slug}/calendar.ics", campaign_ics, methods=["GET"]),
 ]

@@ -19,6 +19,7 @@ from bot.web import decisions
 from bot.web.decisions import DecisionError
 from bot.web.views import Ctx, local_next, page_number, parse_id, view
 from storage.models import LABELS, REQUEST_STATUSES, Campaign, Message, Reply, Request
+from storage.support import support_count
 
 PAGE_SIZE = 25
 NO_REQUEST = "none"
@@ -223,10 +224,12 @@ def queue_page(ctx: Ctx):
     todo = ctx.cache.get("queue.todo", TODO_TTL, lambda: todo_count(ctx.db))
     campaigns = dict(ctx.db.execute(select(Campaign.id, Campaign.slug)).all())
     options = ctx.cache.get("queue.options", OPTIONS_TTL, lambda: filter_options(ctx.db))
+    # Support (supporters + survey votes) of the requests on this page, by request id, for the support column.
+    support = support_count(ctx.db, {request.id for _, request in rows if request is not None})
     return ctx.render(
         "queue.html", rows=rows, filters=filters, options=options, page=page,
         has_next=has_next, todo=todo, campaigns=campaigns, statuses=REQUEST_STATUSES,
-        here=ctx.url_with(),
+        here=ctx.url_with(), support=support,
     )
 
 

@@ -6,14 +6,25 @@ from storage.models import Base
 
 config = context.config
 engine = config.attributes["engine"]
+sqlite = engine.dialect.name == "sqlite"
 
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        # SQLite cannot ALTER most things: batch mode copies the table instead.
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+with engine.connect() as connection:
+    if sqlite:
+        # Batch mode rebuilds a table by copy, drop and rename; with foreign keys on,
+        # dropping a table that other rows point to fails. SQLite ignores this pragma
+        # inside a transaction, so it is set before the migration's transaction begins.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    with connection.begin():
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            # SQLite cannot ALTER most things: batch mode copies the table instead.
+            render_as_batch=sqlite,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()

@@ -160,6 +160,13 @@ class FakeMastodon(LocalServer):
         with self._lock:
             return copy.deepcopy(self._statuses[str(status_id)])
 
+    def vote(self, status_id: str, option_index: int, votes: int = 1, *, expire: bool = False) -> None:
+        """People vote in the poll of the bot's status; `expire` closes it as its end time would."""
+        poll = self._statuses[status_id]["poll"]
+        poll["options"][option_index]["votes_count"] += votes
+        poll["votes_count"] += votes
+        poll["expired"] = poll["expired"] or expire
+
     def count(self, method: str, path: str) -> int:
         return sum(1 for seen in self.requests if seen == (method, path))
 

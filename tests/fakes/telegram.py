@@ -194,6 +194,13 @@ class FakeTelegram(LocalServer):
         with self._cond:
             self._slow[method.lower()] = seconds
 
+    def vote(self, message_id: int, option_index: int, voters: int = 1) -> None:
+        """Channel members vote in the bot's poll posted as `message_id` (anonymous: only counts)."""
+        with self._cond:
+            poll = next(m["poll"] for m in self._sent if m["message_id"] == message_id and "poll" in m)
+            poll["options"][option_index]["voter_count"] += voters
+            poll["total_voter_count"] += voters
+
     def block(self, user: str | dict) -> None:
         """The user blocks the bot: sending to them answers 403."""
         self._blocked.add(self._user(user)["id"])
@@ -221,6 +228,7 @@ class FakeTelegram(LocalServer):
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "sendpoll": self._send_poll,
+            "stoppoll": self._stop_poll,
         }.get(method.lower())
         if handler is None:
             return _json(404, self.errors["404"])
@@ -311,6 +319,21 @@ class FakeTelegram(LocalServer):
         if params.get("open_period"):
             poll["open_period"] = params["open_period"]
         return self._bot_message(chat, {"poll": poll}, self._reply_target(chat, params))
+
+    def _stop_poll(self, params: dict) -> dict:
+        """stopPoll: the bot's own poll, closed, with its final counts; a closed one cannot be stopped."""
+        chat = self._chat(params.get("chat_id"))
+        message_id = int(params.get("message_id") or 0)
+        with self._cond:
+            message = next(
+                (m for m in self._sent if m["chat"]["id"] == chat["id"] and m["message_id"] == message_id), None
+            )
+            if message is None or "poll" not in message:
+                raise ApiError(_bad_request("message with poll to stop not found"))
+            if message["poll"]["is_closed"]:
+                raise ApiError(_bad_request("poll has already been closed"))
+            message["poll"]["is_closed"] = True
+            return copy.deepcopy(message["poll"])
 
     # -- state -------------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ ENDPOINTS = {
     "create_tweet": ("POST /2/tweets", "/2/tweets", 100),
     "mentions": ("GET /2/users/:id/mentions", "/2/users/{id}/mentions", 180),
     "search_recent": ("GET /2/tweets/search/recent", "/2/tweets/search/recent", 180),
+    "tweet_lookup": ("GET /2/tweets/:id", "/2/tweets/{id}", 900),
 }
 URLS = Map([
     Rule("/2/users/me", endpoint="users_me", methods=["GET"]),
@@ -72,6 +73,7 @@ URLS = Map([
     Rule("/2/users/<user_id>/mentions", endpoint="mentions", methods=["GET"]),
     Rule("/2/tweets", endpoint="create_tweet", methods=["POST"]),
     Rule("/2/tweets/search/recent", endpoint="search_recent", methods=["GET"]),
+    Rule("/2/tweets/<tweet_id>", endpoint="tweet_lookup", methods=["GET"]),
 ])
 USER_ONLY = {"users_me", "create_tweet"}  # refused to an app-only bearer token
 
@@ -391,8 +393,52 @@ class FakeX(LocalServer):
             raise ApiError(403, forbidden("You are not allowed to create a Tweet with duplicate content."))
         tweet = self._add_tweet(self.bot_id, text, lang="und", parent=parent)
         if poll := payload.get("poll"):
-            tweet["poll"] = {"options": poll["options"], "duration_minutes": poll["duration_minutes"]}
+            tweet["poll"] = {
+                "id": str(1_700_000_000_000_000_000 + len(self.tweets)),
+                "options": poll["options"],
+                "votes": [0] * len(poll["options"]),
+                "duration_minutes": poll["duration_minutes"],
+                "ends": self.clock() + 60 * int(poll["duration_minutes"]),
+            }
         return 201, {"data": {"id": tweet["id"], "text": text, "edit_history_tweet_ids": [tweet["id"]]}}
+
+    def _tweet_lookup(self, request, payload, *, auth, tweet_id):
+        """GET /2/tweets/:id; with expansions=attachments.poll_ids the poll comes in includes.polls."""
+        tweet = self.tweets.get(tweet_id)
+        if tweet is None:
+            return 200, {"errors": [{
+                "value": tweet_id, "detail": f"Could not find tweet with id: [{tweet_id}].", "title": "Not Found Error",
+                "resource_type": "tweet", "parameter": "id", "resource_id": tweet_id,
+                "type": "https://api.twitter.com/2/problems/resource-not-found",
+            }]}
+        data = {"id": tweet["id"], "text": tweet["text"], "edit_history_tweet_ids": [tweet["id"]]}
+        body: dict[str, Any] = {"data": data}
+        poll = tweet.get("poll")
+        if poll:
+            data["attachments"] = {"poll_ids": [poll["id"]]}
+        expansions = set(filter(None, request.args.get("expansions", "").split(",")))
+        if poll and "attachments.poll_ids" in expansions:
+            fields = set(filter(None, request.args.get("poll.fields", "").split(",")))
+            view = {
+                "id": poll["id"],
+                "options": [
+                    {"position": index + 1, "label": label, "votes": votes}
+                    for index, (label, votes) in enumerate(zip(poll["options"], poll["votes"], strict=True))
+                ],
+            }
+            extra = {
+                "duration_minutes": poll["duration_minutes"],
+                "end_datetime": datetime.fromtimestamp(poll["ends"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "voting_status": "closed" if self.clock() >= poll["ends"] else "open",
+            }
+            view.update({name: value for name, value in extra.items() if name in fields})
+            body["includes"] = {"polls": [view]}
+        return 200, body
+
+    def vote(self, tweet_id: str, option_index: int, votes: int = 1) -> None:
+        """People vote in the poll of the bot's tweet."""
+        with self._lock:
+            self.tweets[tweet_id]["poll"]["votes"][option_index] += votes
 
     def _mentions(self, request, payload, *, auth, user_id):
         max_results = self._int_arg(request, "max_results", 10, 5, 100)

@@ -1,0 +1,1 @@
+"""The quarterly campaign cycle: calendar, scheduled posts, relevance survey, rehearsal."""
