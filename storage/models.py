@@ -7,11 +7,12 @@ memory and a crash loses nothing.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -145,6 +146,8 @@ class Request(Base):
     url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When an `accepted` request is expected out (a calendar day, set with the status): overdue after it.
+    expected_at: Mapped[date | None] = mapped_column(Date)
 
     messages: Mapped[list[Message]] = relationship(back_populates="request")
     events: Mapped[list[StatusEvent]] = relationship(
@@ -319,7 +322,7 @@ class AppSetting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-SUGGESTION_KINDS = ("duplicate", "already_available", "out_of_scope")
+SUGGESTION_KINDS = ("duplicate", "already_available", "out_of_scope", "publish")
 
 
 class CatalogueDataset(Base):
@@ -353,3 +356,39 @@ class Suggestion(Base):
     url: Mapped[str | None] = mapped_column(String(1000))
     answer: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FollowUp(Base):
+    """The one question asked to a supporter some weeks after their request was published.
+
+    Unique per (request, requester): the reply row it queued carries the key
+    `datacall-followup-<request>-<requester>`, so nobody is asked twice.
+    """
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (UniqueConstraint("request_id", "requester_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    reply_id: Mapped[int] = mapped_column(ForeignKey("replies.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    reply: Mapped[Reply] = relationship()
+
+
+class ReuseFeedback(Base):
+    """A supporter's answer to the follow-up question: did the data meet their need, what they built.
+
+    The words stay in the message (so erasing the requester erases them too).
+    """
+
+    __tablename__ = "reuse_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    message: Mapped[Message] = relationship()

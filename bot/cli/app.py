@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import campaigns, catalogue, classifier, demo, doctor, export, requester, requests, run, web
+from bot.cli import campaigns, catalogue, classifier, demo, doctor, export, report, requester, requests, run, web
 
 app = typer.Typer(
     name="datacall",
@@ -27,6 +27,7 @@ app.command()(classifier.evaluate)
 app.command()(web.serve)
 app.add_typer(web.app, name="user")
 app.command()(export.export)
+app.command()(report.report)
 app.add_typer(requester.app, name="requester")
 app.add_typer(catalogue.app, name="catalogue")
 

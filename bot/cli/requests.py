@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import shlex
+from datetime import date
 
 import typer
 from rich.table import Table
@@ -11,9 +12,20 @@ from sqlalchemy import func, select
 
 from bot.cli.common import ConfigOption, console, fail, runtime
 from bot.jobs import reply_writer
+from bot.overdue import OverdueRule, overdue_among, overdue_requests, today_utc
+from bot.pipeline.follow_up import reuse_feedback_of
 from bot.pipeline.status import StatusError, set_status
 from bot.pipeline.suggest import suggestions_for
-from storage.models import REQUEST_STATUSES, CatalogueDataset, Message, Reply, Request, StatusEvent, Suggestion
+from storage.models import (
+    REQUEST_STATUSES,
+    CatalogueDataset,
+    FollowUp,
+    Message,
+    Reply,
+    Request,
+    StatusEvent,
+    Suggestion,
+)
 
 app = typer.Typer(help="Dataset requests: list, inspect, answer.", no_args_is_help=True)
 
@@ -56,6 +68,12 @@ def show(request_id: int = typer.Argument(..., metavar="ID"), config: ConfigOpti
             fail(f"no request #{request_id}", 2)
         console.print(f"[bold]#{request.id}[/bold] {request.title}", highlight=False)
         console.print(f"status: {request.status}" + (f" — {request.url}" if request.url else ""))
+        if request.status == "accepted" and request.expected_at:
+            console.print(f"expected: {request.expected_at.isoformat()}")
+        rule = OverdueRule.from_config(rt.config)
+        late = rule.reason(request, today_utc())
+        if late:
+            console.print(f"[bold red]overdue[/bold red]: {_overdue_text(late, rule)}")
         if request.duplicate_of_id:
             console.print(f"duplicate of #{request.duplicate_of_id}")
         messages = Table("message", "network", "from", "lang", "score", "text", title="supporting messages")
@@ -83,6 +101,25 @@ def show(request_id: int = typer.Argument(..., metavar="ID"), config: ConfigOpti
             )
         console.print(replies)
         _print_suggestions(session, request)
+        _print_feedback(session, request)
+
+
+def _overdue_text(reason: str, rule: OverdueRule) -> str:
+    if reason == "accepted":
+        return "accepted and past its expected date"
+    return f"received and unanswered for more than {rule.working_days} working days"
+
+
+def _print_feedback(session, request: Request) -> None:
+    """What supporters said about the published data, when asked some weeks later."""
+    asked = session.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.request_id == request.id))
+    answers = reuse_feedback_of(session, request_id=request.id)
+    if not asked and not answers:
+        return
+    table = Table("message", "network", "when", "text", title=f"reuse feedback ({len(answers)} of {asked} asked)")
+    for message in answers:
+        table.add_row(str(message.id), message.network, message.received_at.strftime("%Y-%m-%d"), message.text)
+    console.print(table)
 
 
 def _print_suggestions(session, request: Request) -> None:
@@ -97,7 +134,9 @@ def _print_suggestions(session, request: Request) -> None:
         elif kind == "dataset":
             dataset = session.get(CatalogueDataset, int(ref))
             what = f"{dataset.title if dataset else suggestion.target} {suggestion.url}"
-            hint = f"datacall request set-status {request.id} already_available --url {shlex.quote(suggestion.url or '')}"
+            # A promised request whose data just appeared is published; an open one was already available.
+            status = "published" if suggestion.kind == "publish" else "already_available"
+            hint = f"datacall request set-status {request.id} {status} --url {shlex.quote(suggestion.url or '')}"
         else:
             what = f"{ref}: {suggestion.answer}"
             hint = f"datacall request set-status {request.id} out_of_scope --answer {shlex.quote(suggestion.answer or '')}"
@@ -121,16 +160,23 @@ def set_status_command(
     answer: str = typer.Option(None, help="Public answer sent to every supporter."),
     url: str = typer.Option(None, help="Dataset link (published, already_available)."),
     of: int = typer.Option(None, "--of", help="For duplicate: the request it joins."),
+    expected: str = typer.Option(
+        None, "--expected", metavar="YYYY-MM-DD", help="For accepted: the expected publication date (overdue after it).",
+    ),
     actor: str = typer.Option(None, help="Who decides (default: your login name)."),
     config: ConfigOption = None,
 ) -> None:
     """Change a request's status and queue a reply to every supporter."""
+    try:
+        expected_date = date.fromisoformat(expected) if expected else None
+    except ValueError:
+        fail(f"--expected {expected!r} is not a date (YYYY-MM-DD)", 2)
     with runtime(config) as rt, rt.sessions() as session, session.begin():
         try:
             event = set_status(
                 session, request_id, status,
                 actor=actor or _login(), answer=answer, url=url, duplicate_of=of,
-                writer=reply_writer(rt),
+                writer=reply_writer(rt), expected=expected_date,
             )
         except StatusError as exc:
             fail(str(exc), 2)
@@ -144,21 +190,32 @@ def queue(
 ) -> None:
     """What waits for an officer: new requests first, then those under review."""
     with runtime(config) as rt, rt.sessions() as session:
-        table = Table("id", "status", "created", "campaign", "title", title="requests to decide")
+        table = Table("id", "status", "created", "campaign", "overdue", "title", title="requests to decide")
         rows = session.scalars(
             select(Request)
             .where(Request.status.in_(("received", "under_review")))
             .order_by(Request.status, Request.created_at)
             .limit(limit)
-        )
+        ).all()
+        rule, today = OverdueRule.from_config(rt.config), today_utc()
+        late = overdue_among(session, rule, [request.id for request in rows], today=today)
         count = 0
         for request in rows:
             count += 1
             table.add_row(
                 str(request.id), request.status, request.created_at.strftime("%Y-%m-%d"),
-                str(request.campaign_id or ""), request.title,
+                str(request.campaign_id or ""), "overdue" if request.id in late else "", request.title,
             )
         console.print(table)
+        # Accepted requests past their date wait for an officer too, though not for a decision.
+        promised = overdue_requests(session, rule, today=today)
+        promised = [request for request in promised if request.status == "accepted"]
+        if promised:
+            console.print(
+                f"overdue accepted requests (past their expected date): "
+                + ", ".join(f"#{r.id} ({r.expected_at.isoformat()})" for r in promised),
+                highlight=False,
+            )
         if count:
             console.print("decide with: datacall request set-status ID STATUS [--answer TEXT] [--url URL]")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,7 @@ def set_status(
     answer: str | None = None,
     url: str | None = None,
     duplicate_of: int | None = None,
+    expected: date | None = None,
 ) -> StatusEvent:
     """Record the change and queue the replies, in the caller's transaction."""
     request = session.get(Request, request_id, with_for_update=True)
@@ -40,6 +43,8 @@ def set_status(
         raise StatusError(f"status {status} needs --answer (the reason, or who to ask)")
     if (status == "duplicate") != (duplicate_of is not None):
         raise StatusError("status duplicate needs --of ID (the request it joins), and only it takes --of")
+    if expected is not None and status != "accepted":
+        raise StatusError("only status accepted takes an expected date (--expected YYYY-MM-DD)")
     target = None
     if duplicate_of is not None:
         target = session.get(Request, duplicate_of)
@@ -56,6 +61,9 @@ def set_status(
     request.status = status
     request.answer = answer
     request.url = url
+    if status == "accepted":
+        # Past this date an accepted request is overdue; none given, it never is.
+        request.expected_at = expected
     session.flush()
     # Tell the supporters first, while they are still this request's supporters.
     writer.queue_status_replies(session, event=event, request=request)

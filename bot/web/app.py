@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
-from bot.web import accounts, auth, public, queue, requests
+from bot.web import accounts, auth, notes, public, queue, requests
 from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
@@ -38,6 +38,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
     app = Starlette(
         routes=[
             *public.routes,
+            *notes.routes,
             *auth.routes,
             *queue.routes,
             *requests.routes,

@@ -10,6 +10,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 from starlette.routing import Route
 
+from bot.overdue import OverdueRule, overdue_count, today_utc
 from bot.web.views import Ctx, page_number, view
 from storage.models import REQUEST_STATUSES, Campaign, Message, Request, Requester, StatusEvent
 
@@ -54,6 +55,9 @@ def dashboard(ctx: Ctx):
     return ctx.render(
         "dashboard.html", rows=rows, has_next=has_next, page=page, total=total,
         counts=ctx.cache.get("dashboard.counts", COUNTS_TTL, lambda: dashboard_counts(ctx.db)),
+        overdue=ctx.cache.get("dashboard.overdue", COUNTS_TTL, lambda: overdue_count(
+            ctx.db, OverdueRule.from_config(ctx.runtime.config), today=today_utc()
+        )),
         filters={"status": status, "campaign": campaign, "network": network},
     )
 

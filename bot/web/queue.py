@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
 
+from bot.overdue import OverdueRule, overdue_among, today_utc
 from bot.web import decisions
 from bot.web.decisions import DecisionError
 from bot.web.views import Ctx, local_next, page_number, view
@@ -222,10 +223,13 @@ def queue_page(ctx: Ctx):
     todo = ctx.cache.get("queue.todo", TODO_TTL, lambda: todo_count(ctx.db))
     campaigns = dict(ctx.db.execute(select(Campaign.id, Campaign.slug)).all())
     options = ctx.cache.get("queue.options", OPTIONS_TTL, lambda: filter_options(ctx.db))
+    overdue = overdue_among(
+        ctx.db, OverdueRule.from_config(ctx.runtime.config), {req.id for _, req in rows if req}, today=today_utc()
+    )
     return ctx.render(
         "queue.html", rows=rows, filters=filters, options=options, page=page,
         has_next=has_next, todo=todo, campaigns=campaigns, statuses=REQUEST_STATUSES,
-        here=ctx.url_with(),
+        here=ctx.url_with(), overdue=overdue,
     )
 
 
