@@ -22,7 +22,7 @@ TEMPLATES = Environment(
     keep_trailing_newline=True,
 )
 
-MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
+MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|"})
 
 
 def markdown_text(value: object) -> str:
