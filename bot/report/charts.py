@@ -84,6 +84,13 @@ def _figure(height: float = HEIGHT):
     return _pyplot().subplots(figsize=(WIDTH, height))
 
 
+def _whole_numbers(axis) -> None:
+    """Counts have no fractions: ticks on integers only."""
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - after the backend
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def messages_per_day(note: NoteData, status_label=None) -> str:
     """One line per network over the campaign's days, the posts as dashed vertical lines."""
     text = LABELS[note.lang]
@@ -99,10 +106,17 @@ def messages_per_day(note: NoteData, status_label=None) -> str:
             axes.annotate(f"{post.kind} ({post.network})", (post.posted_at.date(), 1), xycoords=("data", "axes fraction"),
                           rotation=90, va="top", ha="right", fontsize=6, color="#444444")
         axes.legend(loc="upper right", fontsize=7, frameon=False)
-        figure.autofmt_xdate()
+        # A day of margin: a one-day campaign must not stretch the axis over years.
+        axes.set_xlim(days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: PLC0415 - after the backend
+
+        locator = AutoDateLocator(minticks=2, maxticks=10)
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     axes.set_title(text["messages_title"])
     axes.set_ylabel(text["messages_y"])
     axes.set_ylim(bottom=0)
+    _whole_numbers(axes.yaxis)
     return _svg(figure)
 
 
@@ -114,6 +128,7 @@ def funnel(note: NoteData, status_label=None) -> str:
     bars = axes.barh([text["funnel"][name] for name in names], values, color=PALETTE[: len(names)])
     axes.invert_yaxis()
     axes.bar_label(bars, padding=3)
+    _whole_numbers(axes.xaxis)
     axes.set_title(text["funnel_title"])
     return _svg(figure)
 
@@ -126,6 +141,7 @@ def statuses(note: NoteData, status_label=lambda status: status) -> str:
     axes.invert_yaxis()
     if names:
         axes.bar_label(bars, padding=3)
+    _whole_numbers(axes.xaxis)
     axes.set_title(text["statuses_title"])
     return _svg(figure)
 
@@ -142,6 +158,7 @@ def time_to_answer(note: NoteData, status_label=None) -> str:
         axes.axvline(median, color=PALETTE[1], linestyle="--", linewidth=1,
                      label=text["median"].format(value=_number(median, note.lang)))
         axes.legend(frameon=False, fontsize=7)
+    _whole_numbers(axes.yaxis)
     axes.set_xlabel(text["answer_x"])
     axes.set_ylabel(text["answer_y"])
     axes.set_title(text["answer_title"])
@@ -156,6 +173,7 @@ def most_supported(note: NoteData, status_label=None) -> str:
     axes.invert_yaxis()
     if lines:
         axes.bar_label(bars, padding=3)
+    _whole_numbers(axes.xaxis)
     axes.set_xlabel(text["supporters"])
     axes.set_title(text["supported_title"])
     return _svg(figure)
@@ -168,6 +186,7 @@ def reuse_feedback(note: NoteData, status_label=None) -> str:
     bars = axes.barh([text["feedback"][k] for k in values], list(values.values()), color=PALETTE[4])
     axes.invert_yaxis()
     axes.bar_label(bars, padding=3)
+    _whole_numbers(axes.xaxis)
     axes.set_title(text["feedback_title"])
     return _svg(figure)
 

@@ -37,14 +37,16 @@ TEXT = {
         "note": "Note de publication",
         "period": "Du {first} au {last}",
         "summary": "{messages} messages reçus, {requests} demandes de données, {accepted} acceptées, {published} publiées.",
-        "merged": "{n} demandes en double ont rejoint une autre demande ; leurs soutiens y sont comptés.",
+        "merged": {"one": "{n} demande en double a rejoint une autre demande ; ses soutiens y sont comptés.",
+                   "other": "{n} demandes en double ont rejoint une autre demande ; leurs soutiens y sont comptés."},
         "messages_h": "Messages reçus",
         "posts_h": "Nos publications et ce qu'elles ont apporté",
         "post": "Publication", "network": "Réseau", "date": "Date", "replies": "Réponses", "requests": "Demandes",
         "funnel_h": "Des messages aux publications",
         "statuses_h": "Statut des demandes",
         "answer_h": "Délai de première réponse",
-        "answer_text": "Médiane : {median} jours ({n} demandes ayant reçu une décision ; {waiting} en attente).",
+        "answer_text": {"one": "Médiane : {median} jours ({n} demande ayant reçu une décision ; {waiting} en attente).",
+                        "other": "Médiane : {median} jours ({n} demandes ayant reçu une décision ; {waiting} en attente)."},
         "answer_none": "Aucune demande n'a encore reçu de décision.",
         "supported_h": "Demandes les plus soutenues",
         "supporters": "Soutiens",
@@ -53,6 +55,7 @@ TEXT = {
         "all_h": "Toutes les demandes",
         "request": "Demande", "status": "Statut", "answer": "Réponse", "link": "Lien", "feedback": "Retours",
         "dataset": "jeu de données",
+        "colon": " : ",
         "none": "Aucune demande pour cette campagne.",
         "method": "Les chiffres sont calculés à partir de la base de données de datacall. Les demandes en double sont comptées une fois. Aucun pseudonyme ni texte de message n'est publié.",
     },
@@ -60,14 +63,16 @@ TEXT = {
         "note": "Publication note",
         "period": "From {first} to {last}",
         "summary": "{messages} messages received, {requests} data requests, {accepted} accepted, {published} published.",
-        "merged": "{n} duplicate requests joined another request; their supporters are counted there.",
+        "merged": {"one": "{n} duplicate request joined another request; its supporters are counted there.",
+                   "other": "{n} duplicate requests joined another request; their supporters are counted there."},
         "messages_h": "Messages received",
         "posts_h": "Our posts and what they brought",
         "post": "Post", "network": "Network", "date": "Date", "replies": "Replies", "requests": "Requests",
         "funnel_h": "From messages to publications",
         "statuses_h": "Request statuses",
         "answer_h": "Time to first answer",
-        "answer_text": "Median: {median} days ({n} requests with a decision; {waiting} waiting).",
+        "answer_text": {"one": "Median: {median} days ({n} request with a decision; {waiting} waiting).",
+                        "other": "Median: {median} days ({n} requests with a decision; {waiting} waiting)."},
         "answer_none": "No request has had a decision yet.",
         "supported_h": "Most supported requests",
         "supporters": "Supporters",
@@ -76,6 +81,7 @@ TEXT = {
         "all_h": "Every request",
         "request": "Request", "status": "Status", "answer": "Answer", "link": "Link", "feedback": "Feedback",
         "dataset": "dataset",
+        "colon": ": ",
         "none": "No request for this campaign.",
         "method": "Numbers are computed from datacall's database. Duplicate requests are counted once. No handle or message text is published.",
     },
@@ -88,6 +94,13 @@ STATUS = {
            "in_progress": "In progress", "published": "Published", "already_available": "Already available",
            "out_of_scope": "Out of scope", "declined": "Declined", "duplicate": "Duplicate"},
 }
+
+
+def plural(text: str | dict, **values: object) -> str:
+    """A text, or its {"one", "other"} forms picked by `n`, with the values filled in."""
+    if isinstance(text, dict):
+        text = text["one"] if values.get("n") == 1 else text["other"]
+    return text.format(**values)
 
 
 def status_label(lang: str) -> Callable[[str], str]:
@@ -105,6 +118,7 @@ def _context(note: NoteData, chart_url: Callable[[str], str]) -> dict:
         "chart_url": chart_url,
         "median": "" if median is None else (f"{median:.1f}".replace(".", ",") if lang == "fr" else f"{median:.1f}"),
         "safe_href": _safe_href,
+        "plural": plural,
     }
 
 
