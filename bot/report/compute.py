@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -39,6 +39,7 @@ from storage.models import (
 
 ACCEPTED = ("accepted", "in_progress", "published")
 TOP = 10  # most supported requests shown
+CHUNK = 5000  # ids per IN (...) list
 NEUTRAL_TITLE = {"fr": "Demande n°{id}", "en": "Request #{id}"}
 
 
@@ -59,15 +60,15 @@ def public_title_of(request: Request, lang: str) -> str:
 
 def supporters_count(session: Session, request_ids: list[int]) -> dict[int, int]:
     """Distinct requesters behind each request (messages of merged duplicates now point at it)."""
-    if not request_ids:
-        return {}
-    counts = dict(
-        session.execute(
-            select(Message.request_id, func.count(func.distinct(Message.requester_id)))
-            .where(Message.request_id.in_(request_ids))
-            .group_by(Message.request_id)
-        ).all()
-    )
+    counts: dict[int, int] = {}
+    for start in range(0, len(request_ids), CHUNK):  # SQLite caps the number of bound values
+        counts.update(
+            session.execute(
+                select(Message.request_id, func.count(func.distinct(Message.requester_id)))
+                .where(Message.request_id.in_(request_ids[start : start + CHUNK]))
+                .group_by(Message.request_id)
+            ).all()
+        )
     return {request_id: counts.get(request_id, 0) for request_id in request_ids}
 
 
@@ -127,31 +128,30 @@ def compute_note(session: Session, slug: str, *, lang: str = "fr") -> NoteData:
     campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
     if campaign is None:
         raise ReportError(f"no campaign {slug!r}")
-    feedback_ids = select(ReuseFeedback.message_id)
-    message_rows = session.execute(
-        select(Message.id, Message.network, Message.sent_at, Message.received_at, Message.request_id,
-               Message.in_reply_to_id, Message.conversation_id)
-        .where(Message.campaign_id == campaign.id, Message.id.not_in(feedback_ids))
-    ).all()
-    per_day: dict[str, Counter] = defaultdict(Counter)
-    for row in message_rows:
-        per_day[row.network][(row.sent_at or row.received_at).date()] += 1
+    # Counted in the database, not row by row: a campaign may have a million messages.
+    contributions = (Message.campaign_id == campaign.id, Message.id.not_in(select(ReuseFeedback.message_id)))
+    day = _utc_day(session, func.coalesce(Message.sent_at, Message.received_at))
+    per_day: dict[str, dict[date, int]] = defaultdict(dict)
+    for network, value, count in session.execute(
+        select(Message.network, day, func.count()).where(*contributions).group_by(Message.network, day)
+    ):
+        per_day[network][_as_date(value)] = count
 
     requests = session.scalars(
         select(Request).where(Request.campaign_id == campaign.id).order_by(Request.id)
     ).all()
     listed = [request for request in requests if request.status != "duplicate"]
-    ids = [request.id for request in listed]
-    supporters = supporters_count(session, ids)
+    listed_ids = select(Request.id).where(Request.campaign_id == campaign.id, Request.status != "duplicate")
+    supporters = supporters_count(session, [request.id for request in listed])
     statuses = Counter(request.status for request in listed)
-    answer_days, unanswered = _answer_days(session, listed)
+    answer_days, unanswered = _answer_days(session, listed, listed_ids)
     feedback = Counter(
-        session.scalars(select(ReuseFeedback.request_id).where(ReuseFeedback.request_id.in_(ids))).all()
-    ) if ids else Counter()
+        session.scalars(select(ReuseFeedback.request_id).where(ReuseFeedback.request_id.in_(listed_ids))).all()
+    )
     followed_up = session.scalar(
         select(func.count()).select_from(FollowUp).join(Reply, Reply.id == FollowUp.reply_id)
-        .where(FollowUp.request_id.in_(ids), Reply.state == "sent")
-    ) if ids else 0
+        .where(FollowUp.request_id.in_(listed_ids), Reply.state == "sent")
+    )
 
     lines = [
         RequestLine(
@@ -163,7 +163,7 @@ def compute_note(session: Session, slug: str, *, lang: str = "fr") -> NoteData:
     ]
     ranked = sorted((line for line in lines if line.supporters), key=lambda line: (-line.supporters, line.id))
     days = [day for counts in per_day.values() for day in counts]
-    posts = _posts(session, campaign.id, message_rows)
+    posts = _posts(session, campaign.id, contributions)
     days += [mark.posted_at.date() for mark in posts]
     return NoteData(
         slug=campaign.slug,
@@ -174,7 +174,7 @@ def compute_note(session: Session, slug: str, *, lang: str = "fr") -> NoteData:
         messages_per_day={network: dict(sorted(counts.items())) for network, counts in sorted(per_day.items())},
         posts=posts,
         funnel={
-            "messages": len(message_rows),
+            "messages": sum(sum(counts.values()) for counts in per_day.values()),
             "requests": len(listed),
             "accepted": sum(statuses[status] for status in ACCEPTED),
             "published": statuses["published"],
@@ -191,14 +191,12 @@ def compute_note(session: Session, slug: str, *, lang: str = "fr") -> NoteData:
     )
 
 
-def _answer_days(session: Session, requests: list[Request]) -> tuple[list[float], int]:
+def _answer_days(session: Session, requests: list[Request], listed_ids) -> tuple[list[float], int]:
     """Days from each request's opening to its first decision; and how many have none yet."""
-    if not requests:
-        return [], 0
     first = dict(
         session.execute(
             select(StatusEvent.request_id, func.min(StatusEvent.created_at))
-            .where(StatusEvent.request_id.in_([r.id for r in requests]), StatusEvent.status != "received")
+            .where(StatusEvent.request_id.in_(listed_ids), StatusEvent.status != "received")
             .group_by(StatusEvent.request_id)
         ).all()
     )
@@ -218,7 +216,7 @@ def _aware(value) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _posts(session: Session, campaign_id: int, message_rows) -> list[PostMark]:
+def _posts(session: Session, campaign_id: int, contributions) -> list[PostMark]:
     """The campaign's posts, each with the messages that answered it (by reply target or thread)."""
     posts = session.scalars(
         select(Post).where(Post.campaign_id == campaign_id, Post.state == "posted", Post.posted_at.is_not(None))
@@ -226,14 +224,27 @@ def _posts(session: Session, campaign_id: int, message_rows) -> list[PostMark]:
     ).all()
     marks = []
     for post in posts:
-        answering = [
-            row for row in message_rows
-            if row.network == post.network and post.external_id
-            and post.external_id in (row.in_reply_to_id, row.conversation_id)
-        ]
+        replies, requests = 0, 0
+        if post.external_id:
+            replies, requests = session.execute(
+                select(func.count(), func.count(func.distinct(Message.request_id))).where(
+                    *contributions, Message.network == post.network,
+                    or_(Message.in_reply_to_id == post.external_id, Message.conversation_id == post.external_id),
+                )
+            ).one()
         marks.append(PostMark(
             network=post.network, kind=post.kind, posted_at=post.posted_at, url=post.url,
-            replies=len(answering), requests=len({row.request_id for row in answering if row.request_id}),
+            replies=replies, requests=requests,
         ))
     return marks
 
+
+def _utc_day(session: Session, column):
+    """The UTC calendar day of a timestamp, in the database's own dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)  # SQLite keeps UTC timestamps as ISO text
+
+
+def _as_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
