@@ -241,3 +241,33 @@ def test_manual_import_suggests_publishing_too(cli, sessions, runtime):
         assert {s.request_id for s in session.scalars(select(Suggestion).where(Suggestion.kind == "publish"))} == {
             ids["canteen"], ids["bikes"],
         }
+
+
+def test_workers_queueing_at_the_same_moment_ask_each_supporter_once(sessions):
+    """Several `datacall run` processes on one database: the unique keys make one of them win, the others add nothing."""
+    import threading
+
+    writer = writer_for("recording")
+    with sessions() as session, session.begin():
+        for n in range(5):
+            request_id = publish(session, writer, (f"@p{n}", f"data {n}"), (f"@q{n}", f"data {n} too"))
+            session.execute(update(StatusEvent).where(StatusEvent.request_id == request_id)
+                            .values(created_at=utcnow() - timedelta(days=DAYS + 1)))
+    barrier, results, errors = threading.Barrier(4), [], []
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(queue_follow_ups(sessions, writer=writer, after_days=DAYS))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and sum(results) == 10
+    with sessions() as session:
+        keys = session.scalars(select(Reply.idempotency_key).where(Reply.idempotency_key.like("datacall-followup-%")))
+        assert len(list(keys)) == 10 == session.scalar(select(func.count()).select_from(FollowUp))
