@@ -95,9 +95,12 @@ def today_utc() -> date:
     return datetime.now(timezone.utc).date()
 
 
-def overdue_requests(session: Session, rule: OverdueRule, *, today: date) -> list[Request]:
-    """Every overdue request, oldest first."""
-    return list(session.scalars(select(Request).where(rule.clause(today)).order_by(Request.created_at, Request.id)))
+def overdue_requests(session: Session, rule: OverdueRule, *, today: date, status: str | None = None) -> list[Request]:
+    """Every overdue request (or those of one status), oldest first."""
+    query = select(Request).where(rule.clause(today)).order_by(Request.created_at, Request.id)
+    if status:
+        query = query.where(Request.status == status)
+    return list(session.scalars(query))
 
 
 def overdue_count(session: Session, rule: OverdueRule, *, today: date) -> int:

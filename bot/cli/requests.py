@@ -208,11 +208,10 @@ def queue(
             )
         console.print(table)
         # Accepted requests past their date wait for an officer too, though not for a decision.
-        promised = overdue_requests(session, rule, today=today)
-        promised = [request for request in promised if request.status == "accepted"]
+        promised = overdue_requests(session, rule, today=today, status="accepted")
         if promised:
             console.print(
-                f"overdue accepted requests (past their expected date): "
+                "overdue accepted requests (past their expected date): "
                 + ", ".join(f"#{r.id} ({r.expected_at.isoformat()})" for r in promised),
                 highlight=False,
             )

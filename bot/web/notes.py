@@ -8,6 +8,7 @@ site's content policy: no script, no inline style.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -15,6 +16,7 @@ from bot.report import ReportError, compute_note
 from bot.report.charts import CHARTS, draw_all
 from bot.report.render import note_body_html, status_label
 from bot.web.views import Ctx, view
+from storage.models import Campaign
 
 NOTE_TTL = 60.0  # seconds a note may lag the database
 
@@ -22,10 +24,14 @@ NOTE_TTL = 60.0  # seconds a note may lag the database
 def _note(ctx: Ctx, slug: str):
     """(note, charts) for this campaign in the visitor's language; None if there is no such campaign."""
 
+    # Unknown slugs are answered without touching the cache, so random URLs cannot fill it.
+    if ctx.db.scalar(select(Campaign.id).where(Campaign.slug == slug)) is None:
+        return None
+
     def build():
         try:
             note = compute_note(ctx.db, slug, lang=ctx.lang)
-        except ReportError:
+        except ReportError:  # deleted meanwhile
             return None
         return note, draw_all(note, status_label(ctx.lang))
 
