@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.catalogue import CatalogueError, default_source_name, import_records, read_catalogue
+from bot.catalogue import CatalogueError, default_source_name, import_records, is_url, read_catalogue
 from bot.config import CatalogueConfig
 from bot.pipeline.publish import last_dataset_id, suggest_publish
 from bot.schedule_marks import claim_interval
@@ -26,8 +27,14 @@ log = logging.getLogger(__name__)
 MARK_KEY = "catalogue_last_import_at"
 
 
-def import_sources(sessions: sessionmaker[Session], settings: CatalogueConfig, *, now: datetime | None = None) -> int:
-    """Re-import every configured catalogue if it is time; returns how many datasets were added."""
+def import_sources(
+    sessions: sessionmaker[Session], settings: CatalogueConfig, *, base_dir: Path | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Re-import every configured catalogue if it is time; returns how many datasets were added.
+
+    A relative file path is relative to `base_dir` (the config file's folder), like every path in the config.
+    """
     now = now or utcnow()
     if not settings.sources:
         return 0
@@ -36,7 +43,8 @@ def import_sources(sessions: sessionmaker[Session], settings: CatalogueConfig, *
     added = 0
     for source in settings.sources:
         try:
-            catalogue = read_catalogue(source.source, source.format, base_url=source.base_url or None)
+            catalogue = read_catalogue(_located(source.source, base_dir), source.format,
+                                       base_url=source.base_url or None)
         except CatalogueError as exc:
             # One catalogue down must not stop the others; the next slot tries again.
             log.warning("catalogue %s not imported: %s", source.source, exc)
@@ -51,3 +59,9 @@ def import_sources(sessions: sessionmaker[Session], settings: CatalogueConfig, *
         )
         added += result.added
     return added
+
+
+def _located(source: str, base_dir: Path | None) -> str:
+    if is_url(source) or base_dir is None or Path(source).expanduser().is_absolute():
+        return source
+    return str(base_dir / source)

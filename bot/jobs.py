@@ -82,7 +82,9 @@ def build_jobs(runtime: Runtime) -> list[Job]:
         jobs.append(
             Job(
                 "catalogue",
-                lambda: import_sources(runtime.sessions, config.catalogue),
+                lambda: import_sources(
+                    runtime.sessions, config.catalogue, base_dir=config.source.parent if config.source else None
+                ),
                 config.scheduler.post_interval_seconds,
             )
         )

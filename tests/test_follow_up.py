@@ -205,8 +205,11 @@ def promised_requests(sessions, writer) -> dict[str, int]:
 def test_scheduled_import_suggests_publishing_promised_requests(write_config, db_url, cli):
     config_path = write_config(
         f'[database]\nurl = "{db_url}"\n[catalogue]\nimport_interval_hours = 6\n'
-        f'[[catalogue.sources]]\nsource = "{CKAN}"\nformat = "ckan"\nname = "city"\nbase_url = "https://data.example.org"\n'
+        '[[catalogue.sources]]\nsource = "portal.json"\nformat = "ckan"\nname = "city"\n'
+        'base_url = "https://data.example.org"\n'
     )
+    # A relative path is relative to the config file's folder.
+    (config_path.parent / "portal.json").write_bytes(CKAN.read_bytes())
     runtime = Runtime.from_config(load_config(config_path), say=lambda text: None)
     try:
         upgrade(runtime.engine)
