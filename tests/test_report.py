@@ -300,3 +300,15 @@ def test_public_web_app_serves_the_note_and_its_charts(client, runtime):
     assert "9 messages reçus" in french
     assert client.get("/campaigns/2031-q4").status_code == 404
     assert client.get(f"/campaigns/{SLUG}/charts/nope.svg").status_code == 404
+
+
+def test_a_campaign_with_nothing_yet_still_has_a_note(sessions, tmp_path):
+    with sessions() as session, session.begin():
+        session.add(Campaign(slug="2027-q2", title="Spring call", call_text="Which data?"))
+    written = write_report(sessions, "2027-q2", tmp_path, lang="en")
+    assert len(written) == len(CHARTS) + 2
+    html = (tmp_path / "index.html").read_text()
+    assert "0 messages received, 0 data requests, 0 accepted, 0 published." in html
+    assert "No request for this campaign." in html and "No request has had a decision yet." in html
+    for name in CHARTS:
+        ET.fromstring((tmp_path / f"{name}.svg").read_text())

@@ -93,7 +93,7 @@ def _whole_numbers(axis) -> None:
 
 def messages_per_day(note: NoteData, status_label=None) -> str:
     """One line per network over the campaign's days, the posts as dashed vertical lines."""
-    text = LABELS[note.lang]
+    text = LABELS.get(note.lang, LABELS["en"])
     figure, axes = _figure()
     if note.first_day and note.last_day:
         days = [note.first_day + timedelta(days=n) for n in range((note.last_day - note.first_day).days + 1)]
@@ -121,7 +121,7 @@ def messages_per_day(note: NoteData, status_label=None) -> str:
 
 
 def funnel(note: NoteData, status_label=None) -> str:
-    text = LABELS[note.lang]
+    text = LABELS.get(note.lang, LABELS["en"])
     figure, axes = _figure(2.4)
     names = list(note.funnel)
     values = [note.funnel[name] for name in names]
@@ -134,7 +134,7 @@ def funnel(note: NoteData, status_label=None) -> str:
 
 
 def statuses(note: NoteData, status_label=lambda status: status) -> str:
-    text = LABELS[note.lang]
+    text = LABELS.get(note.lang, LABELS["en"])
     figure, axes = _figure(max(1.6, 0.35 * len(note.statuses) + 0.9))
     names = list(note.statuses)
     bars = axes.barh([status_label(name) for name in names], [note.statuses[n] for n in names], color=PALETTE[0])
@@ -148,7 +148,7 @@ def statuses(note: NoteData, status_label=lambda status: status) -> str:
 
 def time_to_answer(note: NoteData, status_label=None) -> str:
     """A histogram of the days to first answer, with the median marked."""
-    text = LABELS[note.lang]
+    text = LABELS.get(note.lang, LABELS["en"])
     figure, axes = _figure(2.6)
     if note.answer_days:
         top = max(note.answer_days)
@@ -166,7 +166,7 @@ def time_to_answer(note: NoteData, status_label=None) -> str:
 
 
 def most_supported(note: NoteData, status_label=None) -> str:
-    text = LABELS[note.lang]
+    text = LABELS.get(note.lang, LABELS["en"])
     lines = note.most_supported
     figure, axes = _figure(max(1.6, 0.3 * len(lines) + 0.9))
     bars = axes.barh([line.title for line in lines], [line.supporters for line in lines], color=PALETTE[3])
@@ -180,7 +180,7 @@ def most_supported(note: NoteData, status_label=None) -> str:
 
 
 def reuse_feedback(note: NoteData, status_label=None) -> str:
-    text = LABELS[note.lang]
+    text = LABELS.get(note.lang, LABELS["en"])
     figure, axes = _figure(1.9)
     values = {"asked": note.followed_up, "answers": note.feedback_answers, "requests": note.feedback_requests}
     bars = axes.barh([text["feedback"][k] for k in values], list(values.values()), color=PALETTE[4])
