@@ -56,6 +56,9 @@ class WorkingDays:
             if self.is_working(day):
                 counted += 1
             day -= timedelta(days=1)
+        # Days off just before count nothing more: received on them is as late as the working day before.
+        while not self.is_working(day):
+            day -= timedelta(days=1)
         return day
 
 

@@ -30,7 +30,7 @@ def test_weekends_and_french_holidays_are_not_working_days():
     assert extra.between(date(2027, 7, 9), date(2027, 7, 16)) == 3
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     received=st.dates(min_value=date(2026, 1, 1), max_value=date(2028, 12, 31)),
     later=st.integers(min_value=0, max_value=60),
