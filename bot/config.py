@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from datetime import time
+from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 from typing import Annotated, Literal
@@ -121,6 +121,25 @@ class ClassifierConfig(Section):
 class CampaignsConfig(Section):
     # Language of calls and of replies to requesters whose language is unknown.
     default_language: Literal["fr", "en"] = "fr"
+    # A request still `received` after this many working days is overdue.
+    answer_within_working_days: Annotated[int, Field(ge=1, le=365)] = 20
+    # Public holidays that are not working days: a country code of the `holidays` library ("" for none).
+    holidays_country: str = "FR"
+    # More days off (YYYY-MM-DD), e.g. a closure between Christmas and New Year.
+    extra_holidays: list[date] = []
+    # Days after a request is published before each supporter is asked what they did with the data.
+    follow_up_after_days: Annotated[int, Field(ge=1, le=365)] = 28
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _known_country(cls, country: str) -> str:
+        if country:
+            import holidays  # noqa: PLC0415 - only to check the code
+
+            if country.upper() not in holidays.list_supported_countries():
+                raise ValueError(f"unknown country code {country!r} for public holidays")
+        return country.upper()
+
     # The calendar of `campaign create --start`: dates and times are read in this zone.
     timezone: str = "Europe/Paris"
     # Weeks of the call, sorting, research and note phases.
@@ -201,6 +220,40 @@ class WebConfig(Section):
         return proxies
 
 
+class DigestConfig(Section):
+    """The officers' daily digest: always a log line; an e-mail too when a server and recipients are set."""
+
+    # smtp://host:port (plain, STARTTLS if offered) or smtps://host:port (TLS). Empty: log line only.
+    smtp_url: str = ""
+    username: str = ""
+    # Environment variable holding the SMTP password (read only when username is set).
+    password_env: str = "DATACALL_DIGEST_PASSWORD"
+    sender: str = "datacall@localhost"
+    recipients: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = []
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, url: str) -> str:
+        if url and not (url.startswith(("smtp://", "smtps://")) and len(url.split("://", 1)[1]) > 0):
+            raise ValueError("must be smtp://host:port or smtps://host:port")
+        return url
+
+
+class CatalogueSource(Section):
+    """A catalogue re-imported on a schedule, as `datacall catalogue import` would."""
+
+    source: Annotated[str, Field(min_length=1)]
+    format: Literal["auto", "ckan", "udata", "opendatasoft"] = "auto"
+    name: str = ""
+    base_url: str = ""
+
+
+class CatalogueConfig(Section):
+    # Catalogues `datacall run` re-imports; none by default.
+    sources: list[CatalogueSource] = []
+    import_interval_hours: Annotated[float, Field(gt=0)] = 24.0
+
+
 class ScopeRule(Section):
     """Requests on a subject another body publishes: the answer to suggest, in both languages."""
 
@@ -233,6 +286,8 @@ class Config(Section):
     scheduler: SchedulerConfig = SchedulerConfig()
     web: WebConfig = WebConfig()
     scope: ScopeConfig = ScopeConfig()
+    digest: DigestConfig = DigestConfig()
+    catalogue: CatalogueConfig = CatalogueConfig()
     # The file this config came from (None: built-in defaults); relative paths resolve from its folder.
     source: Path | None = Field(default=None, exclude=True)
 

@@ -7,7 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from bot.catalogue_job import import_sources
+from bot.digest import run_digest
+from bot.overdue import OverdueRule, today_utc
 from bot.pipeline import ingest
+from bot.pipeline.follow_up import queue_follow_ups
 from bot.pipeline.classify import classify_pending
 from bot.pipeline.outbox import post_due, send_due_replies
 from bot.pipeline.replies import ReplyWriter
@@ -60,12 +64,42 @@ def build_jobs(runtime: Runtime) -> list[Job]:
     jobs.append(Job("suggest", partial(suggest, runtime), config.scheduler.classify_interval_seconds))
     jobs.append(
         Job(
+            "follow_up",
+            lambda: queue_follow_ups(
+                runtime.sessions, writer=reply_writer(runtime), after_days=config.campaigns.follow_up_after_days
+            ),
+            config.scheduler.send_interval_seconds,
+        )
+    )
+    jobs.append(
+        Job(
             "send",
             lambda: send_due_replies(runtime.sessions, runtime.connectors, **retry),
             config.scheduler.send_interval_seconds,
         )
     )
+    # Once-a-slot jobs: they check every pass and act only when their slot has come.
+    jobs.append(Job("digest", partial(daily_digest, runtime), config.scheduler.post_interval_seconds))
+    if config.catalogue.sources:
+        jobs.append(
+            Job(
+                "catalogue",
+                lambda: import_sources(
+                    runtime.sessions, config.catalogue, base_dir=config.source.parent if config.source else None
+                ),
+                config.scheduler.post_interval_seconds,
+            )
+        )
     return jobs
+
+
+def daily_digest(runtime: Runtime) -> int:
+    """The officers' digest, once a day: how many requests are overdue (0 when not its time)."""
+    digest = run_digest(
+        runtime.sessions, OverdueRule.from_config(runtime.config), runtime.config.digest,
+        today=today_utc(), public_url=runtime.config.web.public_url,
+    )
+    return len(digest.overdue) if digest else 0
 
 
 def classify_and_route(runtime: Runtime) -> int:

@@ -160,6 +160,8 @@ class Request(Base):
     url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When an `accepted` request is expected out (a calendar day, set with the status): overdue after it.
+    expected_at: Mapped[date | None] = mapped_column(Date)
 
     # The title the public sees, written or approved by an officer; until then a neutral
     # "Request #N" (`title` is the draft made from the first message, for officers).
@@ -350,7 +352,7 @@ class AppSetting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-SUGGESTION_KINDS = ("duplicate", "already_available", "out_of_scope")
+SUGGESTION_KINDS = ("duplicate", "already_available", "out_of_scope", "publish")
 
 
 class CatalogueDataset(Base):
@@ -453,3 +455,39 @@ class SurveyVote(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     requester: Mapped[Requester] = relationship()
+
+
+class FollowUp(Base):
+    """The one question asked to a supporter some weeks after their request was published.
+
+    Unique per (request, requester): the reply row it queued carries the key
+    `datacall-followup-<request>-<requester>`, so nobody is asked twice.
+    """
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (UniqueConstraint("request_id", "requester_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    reply_id: Mapped[int] = mapped_column(ForeignKey("replies.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    reply: Mapped[Reply] = relationship()
+
+
+class ReuseFeedback(Base):
+    """A supporter's answer to the follow-up question: did the data meet their need, what they built.
+
+    The words stay in the message (so erasing the requester erases them too).
+    """
+
+    __tablename__ = "reuse_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    message: Mapped[Message] = relationship()

@@ -6,7 +6,20 @@ from enum import Enum
 
 import typer
 
-from bot.cli import campaigns, catalogue, classifier, demo, doctor, export, replies, requester, requests, run, web
+from bot.cli import (
+    campaigns,
+    catalogue,
+    classifier,
+    demo,
+    doctor,
+    export,
+    replies,
+    report,
+    requester,
+    requests,
+    run,
+    web,
+)
 from bot.logs import use_json_logs
 
 app = typer.Typer(
@@ -47,6 +60,7 @@ app.command()(classifier.evaluate)
 app.command()(web.serve)
 app.add_typer(web.app, name="user")
 app.command()(export.export)
+app.command()(report.report)
 app.add_typer(requester.app, name="requester")
 app.add_typer(catalogue.app, name="catalogue")
 

@@ -7,6 +7,7 @@ from enum import Enum
 import typer
 
 from bot.catalogue import CatalogueError, default_source_name, import_records, read_catalogue
+from bot.pipeline.publish import last_dataset_id, suggest_publish
 from bot.cli.common import ConfigOption, console, fail, runtime
 
 app = typer.Typer(help="Published datasets that requests are matched against.", no_args_is_help=True)
@@ -42,10 +43,17 @@ def import_(
             fail(str(exc), 2)
         source_name = name or default_source_name(source, catalogue)
         with rt.sessions() as session, session.begin():
+            before = last_dataset_id(session)
             result = import_records(session, source=source_name, records=catalogue.records)
+            suggested = suggest_publish(session, after_dataset_id=before)
     skipped = f", {catalogue.skipped} skipped (no id or title)" if catalogue.skipped else ""
     console.print(
         f"{source_name} ({catalogue.format}): {len(catalogue.records)} datasets — {result.added} new, "
         f"{result.updated} updated, {result.unchanged} unchanged{skipped}",
         highlight=False,
     )
+    if suggested:
+        console.print(
+            f"{suggested} publish suggestion(s) for accepted or in-progress requests (see `datacall request show ID`)",
+            highlight=False,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import shlex
+from datetime import date
 
 import typer
 from rich.table import Table
@@ -12,12 +13,15 @@ from sqlalchemy import func, select
 from bot.cli.common import ConfigOption, checked_id, console, fail, runtime
 from bot.jobs import reply_writer
 from bot.links import is_web_link
+from bot.overdue import OverdueRule, overdue_among, overdue_requests, today_utc
+from bot.pipeline.follow_up import reuse_feedback_of
 from bot.pipeline.status import StatusError, set_status
 from bot.pipeline.suggest import suggestions_for
 from bot.pipeline.titles import TitleError, set_public_title
 from storage.models import (
     REQUEST_STATUSES,
     CatalogueDataset,
+    FollowUp,
     Message,
     Reply,
     Request,
@@ -72,6 +76,12 @@ def show(request_id: int = typer.Argument(..., metavar="ID", callback=checked_id
         public = request.public_title or f"(none approved: the public sees {public_titles(session, [request])[request.id]!r})"
         console.print(f"public title: {public}", highlight=False, markup=False)
         console.print(f"status: {request.status}" + (f" — {request.url}" if request.url else ""))
+        if request.status == "accepted" and request.expected_at:
+            console.print(f"expected: {request.expected_at.isoformat()}")
+        rule = OverdueRule.from_config(rt.config)
+        late = rule.reason(request, today_utc())
+        if late:
+            console.print(f"[bold red]overdue[/bold red]: {_overdue_text(late, rule)}")
         if request.duplicate_of_id:
             console.print(f"duplicate of #{request.duplicate_of_id}")
         votes = session.scalar(
@@ -108,6 +118,25 @@ def show(request_id: int = typer.Argument(..., metavar="ID", callback=checked_id
             console.print("a reply marked unknown may have reached its requester: check the network, then "
                           "`datacall reply mark-sent ID` or `datacall reply resend ID`", highlight=False)
         _print_suggestions(session, request)
+        _print_feedback(session, request)
+
+
+def _overdue_text(reason: str, rule: OverdueRule) -> str:
+    if reason == "accepted":
+        return "accepted and past its expected date"
+    return f"received and unanswered for more than {rule.working_days} working days"
+
+
+def _print_feedback(session, request: Request) -> None:
+    """What supporters said about the published data, when asked some weeks later."""
+    asked = session.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.request_id == request.id))
+    answers = reuse_feedback_of(session, request_id=request.id)
+    if not asked and not answers:
+        return
+    table = Table("message", "network", "when", "text", title=f"reuse feedback ({len(answers)} of {asked} asked)")
+    for message in answers:
+        table.add_row(str(message.id), message.network, message.received_at.strftime("%Y-%m-%d"), message.text)
+    console.print(table)
 
 
 def _print_suggestions(session, request: Request) -> None:
@@ -122,7 +151,9 @@ def _print_suggestions(session, request: Request) -> None:
         elif kind == "dataset":
             dataset = session.get(CatalogueDataset, int(ref))
             what = f"{dataset.title if dataset else suggestion.target} {suggestion.url}"
-            hint = f"datacall request set-status {request.id} already_available --url {shlex.quote(suggestion.url or '')}"
+            # A promised request whose data just appeared is published; an open one was already available.
+            status = "published" if suggestion.kind == "publish" else "already_available"
+            hint = f"datacall request set-status {request.id} {status} --url {shlex.quote(suggestion.url or '')}"
         else:
             what = f"{ref}: {suggestion.answer}"
             hint = f"datacall request set-status {request.id} out_of_scope --answer {shlex.quote(suggestion.answer or '')}"
@@ -146,6 +177,9 @@ def set_status_command(
     answer: str = typer.Option(None, help="Public answer sent to every supporter."),
     url: str = typer.Option(None, help="Dataset link (published, already_available)."),
     of: int = typer.Option(None, "--of", help="For duplicate: the request it joins.", callback=checked_id),
+    expected: str = typer.Option(
+        None, "--expected", metavar="YYYY-MM-DD", help="For accepted: the expected publication date (overdue after it).",
+    ),
     actor: str = typer.Option(None, help="Who decides (default: your login name)."),
     reopen: bool = typer.Option(False, "--reopen", help="Confirm moving a published request back."),
     config: ConfigOption = None,
@@ -153,12 +187,16 @@ def set_status_command(
     """Change a request's status and queue a reply to every supporter."""
     if url and not is_web_link(url):  # the link is sent to citizens: the web form's rule
         fail(f"--url must be an http:// or https:// link with a host (got {url!r})", 2)
+    try:
+        expected_date = date.fromisoformat(expected) if expected else None
+    except ValueError:
+        fail(f"--expected {expected!r} is not a date (YYYY-MM-DD)", 2)
     with runtime(config) as rt, rt.sessions() as session, session.begin():
         try:
             event = set_status(
                 session, request_id, status,
                 actor=actor or _login(), answer=answer, url=url, duplicate_of=of,
-                writer=reply_writer(rt), reopen=reopen,
+                writer=reply_writer(rt), reopen=reopen, expected=expected_date,
             )
         except StatusError as exc:
             fail(str(exc), 2)
@@ -192,7 +230,7 @@ def queue(
 ) -> None:
     """What waits for an officer: new requests first, then those under review."""
     with runtime(config) as rt, rt.sessions() as session:
-        table = Table("id", "status", "created", "campaign", "support", "title", title="requests to decide")
+        table = Table("id", "status", "created", "campaign", "support", "overdue", "title", title="requests to decide")
         rows = session.scalars(
             select(Request)
             .where(Request.status.in_(("received", "under_review")))
@@ -200,14 +238,25 @@ def queue(
             .limit(limit)
         ).all()
         support = support_count(session, [request.id for request in rows])
+        rule, today = OverdueRule.from_config(rt.config), today_utc()
+        late = overdue_among(session, rule, [request.id for request in rows], today=today)
         count = 0
         for request in rows:
             count += 1
             table.add_row(
                 str(request.id), request.status, request.created_at.strftime("%Y-%m-%d"),
-                str(request.campaign_id or ""), str(support.get(request.id, 0)), request.title,
+                str(request.campaign_id or ""), str(support.get(request.id, 0)), "overdue" if request.id in late else "",
+                request.title,
             )
         console.print(table)
+        # Accepted requests past their date wait for an officer too, though not for a decision.
+        promised = overdue_requests(session, rule, today=today, status="accepted")
+        if promised:
+            console.print(
+                "overdue accepted requests (past their expected date): "
+                + ", ".join(f"#{r.id} ({r.expected_at.isoformat()})" for r in promised),
+                highlight=False,
+            )
         if count:
             console.print("decide with: datacall request set-status ID STATUS [--answer TEXT] [--url URL]")
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.campaigns import survey
 from bot.networks.base import Connector, Incoming, NetworkError
+from bot.pipeline.follow_up import store_reuse_answers
 from storage import queries
 from storage.models import Message, NetworkCursor, Post, Requester, utcnow
 
@@ -135,6 +136,7 @@ def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...
         for item in fresh
     )
     session.flush()
+    store_reuse_answers(session, network, fresh)
     return len(fresh)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -75,6 +77,7 @@ def set_status(
     url: str | None = None,
     duplicate_of: int | None = None,
     reopen: bool = False,
+    expected: date | None = None,
 ) -> StatusEvent:
     """Record the change and queue the replies, in the caller's transaction.
 
@@ -84,6 +87,8 @@ def set_status(
     if request is None:
         raise StatusError(f"no request #{request_id}")
     target = check_change(session, request, status, answer=answer, url=url, duplicate_of=duplicate_of, reopen=reopen)
+    if expected is not None and status != "accepted":
+        raise StatusError("only status accepted takes an expected date (--expected YYYY-MM-DD)")
 
     event = StatusEvent(
         request_id=request.id, status=status, answer=answer, url=url,
@@ -94,6 +99,9 @@ def set_status(
     request.answer = answer
     request.url = url
     request.not_a_request = False  # a decision on the request itself: it is a request again
+    if status == "accepted":
+        # Past this date an accepted request is overdue; none given, it never is.
+        request.expected_at = expected
     session.flush()
     # Tell the supporters first, while they are still this request's supporters.
     writer.queue_status_replies(session, event=event, request=request)

@@ -12,7 +12,7 @@ from storage.models import REQUEST_STATUSES
 
 PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates.toml"
 LANGUAGES = ("fr", "en")
-REQUIRED = ("call", "start", "status", "stop", *REQUEST_STATUSES)
+REQUIRED = ("call", "start", "status", "stop", "follow_up", *REQUEST_STATUSES)
 ELLIPSIS = "…"
 # Placeholders shortened first when a reply is too long; links are never cut.
 SHORTENABLE = ("title", "answer", "requests", "options")

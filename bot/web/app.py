@@ -22,7 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
-from bot.web import accounts, auth, health, public, queue, requests
+from bot.web import accounts, auth, health, notes, public, queue, requests
 from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
@@ -43,6 +43,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
         routes=[
             *health.routes,
             *public.routes,
+            *notes.routes,
             *auth.routes,
             *queue.routes,
             *requests.routes,

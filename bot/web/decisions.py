@@ -6,6 +6,8 @@ DecisionError the caller rolls back, so a refused decision leaves no trace.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -112,6 +114,7 @@ def change_status(
     url: str | None = None,
     duplicate_of: int | None = None,
     reopen: bool = False,
+    expected: str | None = None,
 ) -> StatusEvent:
     """A status event with its replies; reviewing the request also settles its uncertain messages.
 
@@ -130,6 +133,7 @@ def change_status(
         raise DecisionError("error.needs_target", id=request_id)
     if status != "duplicate":
         duplicate_of = None
+    expected_date = _expected_date(expected) if status == "accepted" else None
     uncertain = session.scalars(
         select(Message).where(Message.request_id == request_id, Message.needs_review.is_(True))
     ).all()
@@ -138,10 +142,21 @@ def change_status(
     try:
         return set_status(
             session, request_id, status, actor=officer, writer=writer,
-            answer=answer, url=url, duplicate_of=duplicate_of, reopen=reopen,
+            answer=answer, url=url, duplicate_of=duplicate_of, reopen=reopen, expected=expected_date,
         )
     except StatusError as exc:
         raise DecisionError("error.status", reason=str(exc)) from None
+
+
+def _expected_date(value: str | None) -> date | None:
+    """The form's YYYY-MM-DD expected date of an accepted request; empty is none."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DecisionError("error.bad_date", value=value) from None
 
 
 def rename(session: Session, request_id: int, title: str) -> Request:

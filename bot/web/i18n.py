@@ -15,6 +15,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 LANGUAGES = ("fr", "en")
 COOKIE = "lang"
 
+# Overdue flags, expected dates and reuse feedback (requests followed after their answer).
+_FOLLOW_UP_FR = {
+    "overdue": "En retard",
+    "overdue.received": "Sans réponse depuis plus de {n} jours ouvrés",
+    "overdue.accepted": "Date prévue dépassée",
+    "dash.overdue": {"one": "{n} demande en retard", "other": "{n} demandes en retard"},
+    "request.expected": "Date de publication prévue (acceptée)",
+    "request.expected_on": "Publication prévue le {date}",
+    "request.feedback_h": "Retours de réutilisation",
+    "request.feedback_none": "Aucun retour pour l'instant.",
+    "error.bad_date": "Date invalide : {value} (format AAAA-MM-JJ).",
+}
+_FOLLOW_UP_EN = {
+    "overdue": "Overdue",
+    "overdue.received": "No answer for more than {n} working days",
+    "overdue.accepted": "Expected date passed",
+    "dash.overdue": {"one": "{n} overdue request", "other": "{n} overdue requests"},
+    "request.expected": "Expected publication date (accepted)",
+    "request.expected_on": "Publication expected on {date}",
+    "request.feedback_h": "Reuse feedback",
+    "request.feedback_none": "No feedback yet.",
+    "error.bad_date": "Invalid date: {value} (format YYYY-MM-DD).",
+}
+
 _STATUS_FR = {
     "received": "Reçue", "under_review": "À l'étude", "accepted": "Acceptée", "in_progress": "En préparation",
     "published": "Publiée", "already_available": "Déjà disponible", "out_of_scope": "Hors compétence",
@@ -199,6 +223,7 @@ STRINGS: dict[str, dict[str, str | dict[str, str]]] = {
         "answer.not_a_request": "Ce message ne demande pas de données publiques ; pour un signalement, "
                                 "contactez le service concerné.",
         **{f"status.{key}": value for key, value in _STATUS_FR.items()},
+        **_FOLLOW_UP_FR,
     },
     "en": {
         "app.name": "datacall",
@@ -371,6 +396,7 @@ STRINGS: dict[str, dict[str, str | dict[str, str]]] = {
         "answer.not_a_request": "This message does not ask for public data; to report a problem, "
                                 "please contact the service concerned.",
         **{f"status.{key}": value for key, value in _STATUS_EN.items()},
+        **_FOLLOW_UP_EN,
     },
 }
 

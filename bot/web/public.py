@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.campaigns.ical import campaign_calendar
+from bot.overdue import OverdueRule, overdue_count, today_utc
 from bot.web.views import Ctx, page_number, view
 from storage.models import REQUEST_STATUSES, Campaign, Message, Request, Requester, StatusEvent
 from storage.public_titles import neutral_title, public_titles
@@ -65,6 +66,9 @@ def dashboard(ctx: Ctx):
     return ctx.render(
         "dashboard.html", rows=rows, titles=titles, has_next=has_next, page=page, total=total,
         counts=ctx.cache.get("dashboard.counts", COUNTS_TTL, lambda: dashboard_counts(ctx.db)),
+        overdue=ctx.cache.get("dashboard.overdue", COUNTS_TTL, lambda: overdue_count(
+            ctx.db, OverdueRule.from_config(ctx.runtime.config), today=today_utc()
+        )),
         filters={"status": status, "campaign": campaign, "network": network},
     )
 

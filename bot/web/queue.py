@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
 
+from bot.overdue import OverdueRule, overdue_among, today_utc
 from bot.web import decisions
 from bot.web.decisions import DecisionError
 from bot.web.views import Ctx, local_next, page_number, parse_id, view
@@ -226,10 +227,13 @@ def queue_page(ctx: Ctx):
     options = ctx.cache.get("queue.options", OPTIONS_TTL, lambda: filter_options(ctx.db))
     # Support (supporters + survey votes) of the requests on this page, by request id, for the support column.
     support = support_count(ctx.db, {request.id for _, request in rows if request is not None})
+    overdue = overdue_among(
+        ctx.db, OverdueRule.from_config(ctx.runtime.config), {req.id for _, req in rows if req}, today=today_utc()
+    )
     return ctx.render(
         "queue.html", rows=rows, filters=filters, options=options, page=page,
         has_next=has_next, todo=todo, campaigns=campaigns, statuses=REQUEST_STATUSES,
-        here=ctx.url_with(), support=support,
+        here=ctx.url_with(), support=support, overdue=overdue,
     )
 
 

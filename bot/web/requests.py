@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from starlette.routing import Route
 
+from bot.overdue import OverdueRule, today_utc
+from bot.pipeline.follow_up import reuse_feedback_of
 from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL, StatusError, check_change
 from bot.replies.render import LANGUAGES
 from bot.web import decisions
@@ -36,6 +38,7 @@ def request_page(ctx: Ctx):
     ).all()
     merged = ctx.db.scalars(select(Request).where(Request.duplicate_of_id == request.id).order_by(Request.id)).all()
     # The replies of merged requests too: their supporters are this request's supporters now.
+    rule = OverdueRule.from_config(ctx.runtime.config)
     replies = ctx.db.scalars(
         select(Reply).join(StatusEvent).where(StatusEvent.request_id.in_([request.id, *(m.id for m in merged)]))
         .options(joinedload(Reply.requester), joinedload(Reply.status_event)).order_by(Reply.id)
@@ -44,6 +47,8 @@ def request_page(ctx: Ctx):
         "request.html", request=request, messages=messages, replies=replies, merged=merged,
         public_title=public_titles(ctx.db, [request], lang=ctx.lang)[request.id],
         statuses=REQUEST_STATUSES, preview=_preview(ctx, request), here=_page(ctx),
+        overdue=rule.reason(request, today_utc()), overdue_days=rule.working_days,
+        feedback=reuse_feedback_of(ctx.db, request_id=request.id),
     )
 
 
@@ -80,6 +85,7 @@ def _preview(ctx: Ctx, request: Request) -> dict | None:
         except StatusError as exc:
             refusal = str(exc)
     return {
+        "expected": params.get("expected", "")[:10],
         "status": status, "answer": answer, "url": url, "target": target, "texts": texts, "refusal": refusal,
         "recipients": len(recipients), "needs_url": status in NEEDS_URL, "needs_answer": status in NEEDS_ANSWER,
     }
@@ -95,7 +101,7 @@ def change_status(ctx: Ctx):
         event = decisions.change_status(
             ctx.db, request_id, status, officer=ctx.user.name, writer=ctx.writer,
             answer=ctx.field("answer"), url=ctx.field("url"),
-            duplicate_of=parse_id(target), reopen=confirmed_reopen(ctx),
+            duplicate_of=parse_id(target), reopen=confirmed_reopen(ctx), expected=ctx.field("expected"),
         )
         return ctx.t("done.status", id=request_id, status=ctx.t(f"status.{status}"),
                      n=queued_replies(ctx.db, event.id))
