@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import String, and_, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Campaign, Message, Post, Reply, Request, Requester, StatusEvent
+from storage.models import Campaign, FollowUp, Message, Post, Reply, Request, Requester, StatusEvent
 
 # An erased requester's user id becomes this prefix and their row id (storage.erasure.tombstone).
 TOMBSTONE_PREFIX = "erased-"
@@ -93,13 +93,14 @@ def reply_allowed():
     """SQL condition on Reply: its requester may still be written to, checked when it is sent.
 
     Never an erased person; an opted-out one only gets the answer to a command
-    (the one confirming /stop), never a status reply.
+    (the one confirming /stop), never a status reply nor a follow-up question.
     """
     reachable = select(Requester.id).where(~erased_requester())
     consenting = reachable.where(Requester.opted_out.is_(False))
+    command_answer = and_(Reply.status_event_id.is_(None), Reply.id.not_in(select(FollowUp.reply_id)))
     return or_(
         Reply.requester_id.in_(consenting),
-        and_(Reply.status_event_id.is_(None), Reply.requester_id.in_(reachable)),
+        and_(command_answer, Reply.requester_id.in_(reachable)),
     )
 
 
