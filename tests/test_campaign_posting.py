@@ -167,10 +167,10 @@ def test_survey_becomes_native_polls_split_per_network_limit_then_votes_are_read
     clock = Clock(at("2027-01-18 09:30"))
     assert run(sessions, connectors, clock, survey_size=5) == 3  # X: 3 + 2 options, Telegram: one poll of 5
     assert [p.options for p in x_like.published] == [
-        tuple(f"Demande n°{i}" for i in by_support[:3]), tuple(f"Demande n°{i}" for i in by_support[3:]),
+        tuple(f"Demande n° {i}" for i in by_support[:3]), tuple(f"Demande n° {i}" for i in by_support[3:]),
     ]
     assert x_like.published[0].duration_seconds == 7 * 24 * 3600  # X polls last at most a week
-    assert telegram_like.published[0].options == tuple(f"Demande n°{i}" for i in by_support)
+    assert telegram_like.published[0].options == tuple(f"Demande n° {i}" for i in by_support)
     assert telegram_like.published[0].text.startswith("🗳 Sondage")
     assert run(sessions, connectors, clock) == 0
 
@@ -203,7 +203,7 @@ def test_text_survey_counts_plus_n_replies_once_per_person(sessions):
         call_ref = session.scalar(select(Post.external_id).where(Post.kind == "call"))
     run(sessions, {"sandbox": network}, Clock(at("2027-01-18 09:30")))
     [survey_post] = network.published
-    assert f"+1 Demande n°{first.id} · +2 Demande n°{second.id} · +3 Demande n°{third.id}" in survey_post.text
+    assert f"+1 Demande n° {first.id} · +2 Demande n° {second.id} · +3 Demande n° {third.id}" in survey_post.text
     assert "+numéro" in survey_post.text and "31 janvier" in survey_post.text
     with sessions() as session:
         survey_ref = session.scalar(select(Post.external_id).where(Post.kind == "survey"))

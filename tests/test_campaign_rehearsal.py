@@ -59,6 +59,10 @@ def test_rehearsal_plays_the_quarter_on_a_copy_and_prints_a_dated_timeline(cli, 
         assert session.scalar(select(func.sum(SurveyOption.votes))) == 24
         citizens = timeline(session, from_bot=False)
         assert citizens and all(e.created_at.year == 2027 for e in citizens)
+    # The publication note of the rehearsed quarter is written next to the copy.
+    assert f"publication note written: {out / 'index.html'}" in text
+    note = (out / "index.html").read_text(encoding="utf-8")
+    assert "Q1 2027" in note and (out / "note.md").exists() and list(out.glob("*.svg"))
     # ...and the source database is untouched.
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(SandboxEntry)) == 0
@@ -79,7 +83,7 @@ def test_rehearsal_of_a_text_survey_counts_plus_n_replies(cli, write_config, db_
     cli("campaign create 2027-q1 --start 2027-01-04", config=config)
     out = tmp_path / "text"
     text = cli(["campaign", "rehearse", "2027-q1", "--out", str(out)], config=config).output
-    assert "survey posted on sandbox: 🗳 Sondage" in text and "+1 Demande n°" in text
+    assert "survey posted on sandbox: 🗳 Sondage" in text and "+1 Demande n° " in text
     assert "12 votes in the survey" in text
     copy = make_session_factory(make_engine(f"sqlite:///{out / 'rehearsal.db'}"))
     with copy() as session:

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from bot.report import compute_note, public_title_of, supporters_count, write_report
+from bot.report import compute_note, write_report
+from storage.support import support_count
 from bot.report.charts import CHARTS
 from storage.models import (
     Campaign, FollowUp, Message, Post, Reply, Request, Requester, ReuseFeedback, StatusEvent,
@@ -200,18 +201,26 @@ def test_every_number_matches_the_database(sessions, seeded):
     assert [mark.kind for mark in note.posts] == ["call", "reminder"]  # the pending note is not out yet
 
 
-def test_supporters_count_includes_merged_duplicates(sessions, seeded):
+def test_support_counts_merged_duplicates_on_the_request_they_joined(sessions, seeded):
     with sessions() as session:
-        counts = supporters_count(session, [seeded["velo"], seeded["canteen"], seeded["canteen_dup"], 999])
-    assert counts == {seeded["velo"]: 2, seeded["canteen"]: 2, seeded["canteen_dup"]: 0, 999: 0}
+        note = compute_note(session, SLUG, lang="en")
+        shared = support_count(session, [seeded["velo"], seeded["canteen"]])
+    support = {line.id: line.supporters for line in note.requests}
+    assert support[seeded["velo"]] == shared[seeded["velo"]] == 2
+    assert support[seeded["canteen"]] == shared[seeded["canteen"]] == 2  # the duplicate's supporter joined it
+    assert seeded["canteen_dup"] not in support
 
 
-def test_public_titles_are_neutral_until_approved():
-    request = Request(id=7, title="Comptages vélo de @velo_fan", status="received")
-    assert public_title_of(request, "fr") == "Demande n°7"
-    assert public_title_of(request, "en") == "Request #7"
-    request.public_title = "Bike counts"  # the column an officer approves (set when the schema has it)
-    assert public_title_of(request, "en") == "Bike counts"
+def test_titles_are_neutral_until_an_officer_approves_one(sessions, seeded):
+    def titles(lang):
+        with sessions() as session:
+            return {line.id: line.title for line in compute_note(session, SLUG, lang=lang).requests}
+
+    velo = seeded["velo"]
+    assert (titles("fr")[velo], titles("en")[velo]) == (f"Demande n° {velo}", f"Request #{velo}")
+    with sessions() as session, session.begin():
+        session.get(Request, velo).public_title = "Bike counts"
+    assert titles("en")[velo] == "Bike counts"
 
 
 def assert_public(content: str) -> None:

@@ -91,9 +91,12 @@ def rehearse(config: Config, slug: str, *, out: Path | None = None, say: Callabl
 def write_note(runtime: Runtime, slug: str, folder: Path) -> Path | None:
     """The one place where the rehearsal writes the publication note (`datacall report`) into `folder`.
 
-    Returns the note's path, or None while this version has no `datacall report`.
+    Returns the path of the note's HTML page.
     """
-    return None
+    from bot.report import write_report  # matplotlib is loaded only when a note is written
+
+    written = write_report(runtime.sessions, slug, folder, lang=runtime.config.campaigns.default_language)
+    return next(path for path in written if path.name == "index.html")
 
 
 # -- the copy -------------------------------------------------------------------------------------

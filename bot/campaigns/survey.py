@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.networks.base import Connector, NetworkError
 from storage.models import Post, Request, Requester, SurveyOption, SurveyVote
+from storage.public_titles import neutral_title
 from storage.support import support_count
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,14 @@ VOTE_NUMBER = re.compile(r"\+\s?(\d{1,3})")
 
 
 def option_label(request: Request, lang: str, max_length: int) -> str:
-    title = (getattr(request, "public_title", None) or "").strip()
-    label = title or (f"Demande n°{request.id}" if lang == "fr" else f"Request #{request.id}")
+    # Only words an officer approved go on a public poll, never the draft made from a message.
+    label = (request.public_title or "").strip() or neutral_title(request.id, lang)
     return label if len(label) <= max_length else label[: max_length - 1].rstrip() + "…"
 
 
 def candidates(session: Session, campaign_id: int | None, size: int) -> list[Request]:
     """The most supported open requests of the campaign (older first on a tie)."""
-    query = select(Request).where(Request.status.in_(OPEN_STATUSES))
+    query = select(Request).where(Request.status.in_(OPEN_STATUSES), Request.not_a_request.is_(False))
     if campaign_id is not None:
         query = query.where(Request.campaign_id == campaign_id)
     requests = list(session.scalars(query))

@@ -7,11 +7,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.report.charts import draw_all
-from bot.report.compute import NoteData, ReportError, compute_note, public_title_of, supporters_count
+from bot.report.compute import NoteData, ReportError, compute_note
 from bot.report.render import note_markdown, note_page_html, status_label
 
 __all__ = [
-    "NoteData", "ReportError", "compute_note", "public_title_of", "supporters_count", "write_report",
+    "NoteData", "ReportError", "compute_note", "write_report",
 ]
 
 

@@ -9,8 +9,8 @@ What counts (the note says it in words too):
   passed the decision to publish); published = requests now `published`;
 - time to first answer: from a request's opening to its first status event
   other than `received` (an officer's decision), in days;
-- supporters: distinct people whose messages back a request, merged
-  duplicates' included (`supporters_count`).
+- support: distinct people whose messages back a request, merged
+  duplicates' included, plus its survey votes (`storage.support.support_count`).
 Only public titles, counts and officers' answers leave this module: never a
 handle or a message text.
 """
@@ -25,6 +25,8 @@ from datetime import date, datetime, timezone
 from sqlalchemy import Date, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from storage.public_titles import public_titles
+from storage.support import support_count
 from storage.models import (
     REQUEST_STATUSES,
     Campaign,
@@ -40,36 +42,10 @@ from storage.models import (
 ACCEPTED = ("accepted", "in_progress", "published")
 TOP = 10  # most supported requests shown
 CHUNK = 5000  # ids per IN (...) list
-NEUTRAL_TITLE = {"fr": "Demande n°{id}", "en": "Request #{id}"}
 
 
 class ReportError(LookupError):
     """No such campaign; the message names it."""
-
-
-def public_title_of(request: Request, lang: str) -> str:
-    """The title the public may read: the one an officer approved, else a neutral "Request #N".
-
-    The automatic title is cut from the first message, so it is never shown here.
-    """
-    approved = getattr(request, "public_title", None)
-    if approved:
-        return approved
-    return NEUTRAL_TITLE.get(lang, NEUTRAL_TITLE["en"]).format(id=request.id)
-
-
-def supporters_count(session: Session, request_ids: list[int]) -> dict[int, int]:
-    """Distinct requesters behind each request (messages of merged duplicates now point at it)."""
-    counts: dict[int, int] = {}
-    for start in range(0, len(request_ids), CHUNK):  # SQLite caps the number of bound values
-        counts.update(
-            session.execute(
-                select(Message.request_id, func.count(func.distinct(Message.requester_id)))
-                .where(Message.request_id.in_(request_ids[start : start + CHUNK]))
-                .group_by(Message.request_id)
-            ).all()
-        )
-    return {request_id: counts.get(request_id, 0) for request_id in request_ids}
 
 
 @dataclass(frozen=True)
@@ -140,9 +116,13 @@ def compute_note(session: Session, slug: str, *, lang: str = "fr") -> NoteData:
     requests = session.scalars(
         select(Request).where(Request.campaign_id == campaign.id).order_by(Request.id)
     ).all()
-    listed = [request for request in requests if request.status != "duplicate"]
-    listed_ids = select(Request.id).where(Request.campaign_id == campaign.id, Request.status != "duplicate")
-    supporters = supporters_count(session, [request.id for request in listed])
+    # Merged duplicates count on the request they joined; what was not a data request is not listed.
+    listed = [request for request in requests if request.status != "duplicate" and not request.not_a_request]
+    listed_ids = select(Request.id).where(
+        Request.campaign_id == campaign.id, Request.status != "duplicate", Request.not_a_request.is_(False)
+    )
+    supporters = support_count(session, [request.id for request in listed])
+    titles = public_titles(session, listed, lang=lang)
     statuses = Counter(request.status for request in listed)
     answer_days, unanswered = _answer_days(session, listed, listed_ids)
     feedback = Counter(
@@ -155,8 +135,8 @@ def compute_note(session: Session, slug: str, *, lang: str = "fr") -> NoteData:
 
     lines = [
         RequestLine(
-            id=request.id, title=public_title_of(request, lang), status=request.status,
-            answer=request.answer, url=request.url, supporters=supporters[request.id],
+            id=request.id, title=titles[request.id], status=request.status,
+            answer=request.answer, url=request.url, supporters=supporters.get(request.id, 0),
             feedback=feedback.get(request.id, 0),
         )
         for request in listed
