@@ -12,9 +12,8 @@ with engine.connect() as connection:
     if sqlite:
         # Batch mode rebuilds a table by copy, drop and rename; with foreign keys on,
         # dropping a table that other rows point to fails. SQLite ignores this pragma
-        # inside a transaction, so it is set before the migration's transaction begins.
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        connection.commit()
+        # inside a transaction, so it goes straight to the driver, before SQLAlchemy's BEGIN.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
     with connection.begin():
         context.configure(
             connection=connection,
@@ -26,5 +25,4 @@ with engine.connect() as connection:
         with context.begin_transaction():
             context.run_migrations()
     if sqlite:
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-        connection.commit()
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
