@@ -12,6 +12,8 @@ from http.cookies import SimpleCookie
 from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.web.i18n_triage import TRIAGE_STRINGS
+
 LANGUAGES = ("fr", "en")
 COOKIE = "lang"
 
@@ -351,6 +353,9 @@ STRINGS: dict[str, dict[str, str | dict[str, str]]] = {
         **{f"status.{key}": value for key, value in _STATUS_EN.items()},
     },
 }
+
+for _lang, _extra in TRIAGE_STRINGS.items():
+    STRINGS[_lang].update(_extra)
 
 
 def translate(lang: str, key: str, **values: object) -> str:
