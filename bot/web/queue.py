@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from bot.web import decisions
 from bot.web.decisions import DecisionError
+from bot.web.support import support_order
 from bot.web.views import Ctx, local_next, page_number, view
 from storage.models import LABELS, REQUEST_STATUSES, Campaign, Message, Reply, Request
 
@@ -37,16 +38,29 @@ class Filters:
     label: str = ""
     status: str = ""
     q: str = ""
+    assignee: str = ""  # "me", "none" or a user id
+    sort: str = ""  # "" is the queue's order; see SORTS
+    me: int = 0  # the officer looking, for assignee=me (not from the query string)
 
     @classmethod
-    def from_query(cls, params: QueryParams) -> Filters:
-        values = {f.name: params.get(f.name, f.default).strip()[:200] for f in fields(cls)}
+    def from_query(cls, params: QueryParams, *, me: int = 0) -> Filters:
+        values = {f.name: params.get(f.name, f.default).strip()[:200] for f in fields(cls) if f.name != "me"}
         if values["scope"] not in ("todo", "all"):
             values["scope"] = "todo"
-        return cls(**values)
+        if values["sort"] not in SORTS:
+            values["sort"] = ""
+        if values["assignee"] not in ("me", "none") and not values["assignee"].isdigit():
+            values["assignee"] = ""
+        return cls(**values, me=me)
 
     def where(self) -> list:
         clauses = []
+        if self.assignee == "none":
+            clauses.append(Request.assignee_id.is_(None))
+        elif self.assignee:
+            clauses.append(Request.assignee_id == (self.me if self.assignee == "me" else int(self.assignee)))
+        if self.sort == "unsure":
+            clauses.append(Message.needs_review.is_(True))  # "least sure" means something for review messages only
         if self.scope == "todo":
             clauses.append(or_(Message.needs_review.is_(True), Request.status == "received"))
         if self.campaign:
@@ -66,6 +80,32 @@ class Filters:
             pattern = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             clauses.append(or_(Message.text.ilike(pattern, escape="\\"), Request.title.ilike(pattern, escape="\\")))
         return clauses
+
+
+def _sorts() -> dict[str, Callable[[], tuple]]:
+    return {
+        "newest": lambda: (Message.id.desc(),),
+        "support": lambda: (support_order().desc(), Message.id),
+        "score": lambda: (Message.score.desc().nulls_last(), Message.id),
+        "unsure": lambda: (func.abs(Message.score - 0.5), Message.id),
+    }
+
+
+SORTS = ("", "newest", "support", "score", "unsure")
+
+
+def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
+    """One page in an order the officer chose (not the queue's), counted from the top; and whether more follow."""
+    query = (
+        select(Message, Request)
+        .outerjoin(Request, Message.request_id == Request.id)
+        .options(joinedload(Message.requester))
+        .where(*filters.where())
+        .order_by(*_sorts()[filters.sort]())
+        .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+    )
+    rows = [(message, request) for message, request in db.execute(query)]
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
 def queue_page_rows(
@@ -208,24 +248,27 @@ def filter_options(db: Session) -> dict[str, list[str]]:
 
 @view(login=True)
 def queue_page(ctx: Ctx):
-    filters = Filters.from_query(ctx.request.query_params)
+    filters = Filters.from_query(ctx.request.query_params, me=ctx.user.id)
     page = page_number(ctx)
     params = ctx.request.query_params
-    rows, has_next = queue_page_rows(
-        ctx.db, filters, page, parse_cursor(params.get("after"), filters.scope),
-        parse_cursor(params.get("before"), filters.scope) if page > 1 else None,
-    )
-    if has_next:
-        ctx.next_page = {"page": page + 1, "after": cursor(*rows[-1])}
-    if page > 2 and rows:  # page 1 needs no cursor: it is the top
-        ctx.prev_page = {"page": page - 1, "before": cursor(*rows[0])}
+    if filters.sort:
+        rows, has_next = sorted_page_rows(ctx.db, filters, page)
+    else:
+        rows, has_next = queue_page_rows(
+            ctx.db, filters, page, parse_cursor(params.get("after"), filters.scope),
+            parse_cursor(params.get("before"), filters.scope) if page > 1 else None,
+        )
+        if has_next:
+            ctx.next_page = {"page": page + 1, "after": cursor(*rows[-1])}
+        if page > 2 and rows:  # page 1 needs no cursor: it is the top
+            ctx.prev_page = {"page": page - 1, "before": cursor(*rows[0])}
     todo = ctx.cache.get("queue.todo", TODO_TTL, lambda: todo_count(ctx.db))
     campaigns = dict(ctx.db.execute(select(Campaign.id, Campaign.slug)).all())
     options = ctx.cache.get("queue.options", OPTIONS_TTL, lambda: filter_options(ctx.db))
     return ctx.render(
         "queue.html", rows=rows, filters=filters, options=options, page=page,
         has_next=has_next, todo=todo, campaigns=campaigns, statuses=REQUEST_STATUSES,
-        here=ctx.url_with(),
+        here=ctx.url_with(), sorts=SORTS,
     )
 
 

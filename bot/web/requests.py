@@ -13,11 +13,12 @@ from starlette.routing import Route
 
 from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL
 from bot.replies.render import LANGUAGES
-from bot.web import decisions
+from bot.web import decisions, versions
 from bot.web.queue import act, queued_replies
 from bot.web.views import Ctx, view
 from storage import queries
-from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent
+from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent, User
+from storage.notes import NoteError, add_note, notes_for
 
 
 def _page(ctx: Ctx) -> str:
@@ -42,7 +43,20 @@ def request_page(ctx: Ctx):
     return ctx.render(
         "request.html", request=request, messages=messages, replies=replies, merged=merged,
         statuses=REQUEST_STATUSES, preview=_preview(ctx, request), here=_page(ctx),
+        version=versions.tokens(ctx.db, [request])[request.id], notes=notes_for(ctx.db, request_id=request.id),
+        officers=officers(ctx),
     )
+
+
+def officers(ctx: Ctx) -> list[tuple[int, str]]:
+    """Who a request can be assigned to: the accounts that may decide."""
+    return list(ctx.db.execute(select(User.id, User.name).where(User.role.in_(("admin", "officer")))
+                               .order_by(User.name)).all())
+
+
+def unchanged(ctx: Ctx, request_id: int) -> None:
+    """The request is still what the officer saw (the form's `version`), or DecisionError says what changed."""
+    versions.check_unchanged(ctx.db, request_id, ctx.field("version"), lang=ctx.lang)
 
 
 def _preview(ctx: Ctx, request: Request) -> dict | None:
@@ -78,6 +92,7 @@ def change_status(ctx: Ctx):
     request_id = ctx.request.path_params["request_id"]
 
     def work():
+        unchanged(ctx, request_id)
         status = ctx.field("status")
         target = ctx.field("of")
         event = decisions.change_status(
@@ -99,6 +114,7 @@ def merge(ctx: Ctx):
     def work():
         if not target.isdigit():
             raise decisions.DecisionError("error.needs_target", id=request_id)
+        unchanged(ctx, request_id)
         event = decisions.change_status(
             ctx.db, request_id, "duplicate", officer=ctx.user.name, writer=ctx.writer, duplicate_of=int(target)
         )
@@ -112,6 +128,7 @@ def rename(ctx: Ctx):
     request_id = ctx.request.path_params["request_id"]
 
     def work():
+        unchanged(ctx, request_id)
         request = decisions.rename(ctx.db, request_id, ctx.field("title"))
         return ctx.t("done.renamed", id=request_id, title=request.title)
 
@@ -130,7 +147,45 @@ def retry(ctx: Ctx):
     return act(ctx, work, _page(ctx))
 
 
+@view(write=True)
+def assign(ctx: Ctx):
+    """To me, to a colleague, or to nobody (`assignee` = a user id, `me`, or empty)."""
+    request_id = ctx.request.path_params["request_id"]
+
+    def work():
+        unchanged(ctx, request_id)
+        request = ctx.db.get(Request, request_id)
+        if request is None:
+            raise decisions.DecisionError("error.no_request", id=request_id)
+        chosen = ctx.field("assignee")
+        user = ctx.user if chosen == "me" else ctx.db.get(User, int(chosen)) if chosen.isdigit() else None
+        if chosen and (user is None or user.role == "viewer"):
+            raise decisions.DecisionError("error.no_officer")
+        request.assignee_id = user.id if user else None
+        return ctx.t("done.assigned", id=request_id, name=user.name) if user else ctx.t("done.unassigned", id=request_id)
+
+    return act(ctx, work, _page(ctx))
+
+
+@view(write=True)
+def note(ctx: Ctx):
+    request_id = ctx.request.path_params["request_id"]
+
+    def work():
+        if ctx.db.get(Request, request_id) is None:
+            raise decisions.DecisionError("error.no_request", id=request_id)
+        try:
+            add_note(ctx.db, request_id=request_id, author=ctx.user.name, text=ctx.field("text"))
+        except NoteError:
+            raise decisions.DecisionError("error.empty_note") from None
+        return ctx.t("done.noted", id=request_id)
+
+    return act(ctx, work, _page(ctx) + "#notes")
+
+
 routes = [
+    Route("/queue/requests/{request_id:int}/assign", assign, methods=["POST"]),
+    Route("/queue/requests/{request_id:int}/notes", note, methods=["POST"]),
     Route("/queue/requests/{request_id:int}", request_page, methods=["GET"]),
     Route("/queue/requests/{request_id:int}/status", change_status, methods=["POST"]),
     Route("/queue/requests/{request_id:int}/merge", merge, methods=["POST"]),
