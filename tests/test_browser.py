@@ -128,11 +128,10 @@ def test_officer_merges_and_publishes_and_both_requesters_hear_of_it(cli, config
     with served(config_file) as base:
         log_in(page, base)
         expect(page.get_by_text("Needs review").first).to_be_visible()
-        page.screenshot(path=str(DOCS / "screenshot-queue.png"))
 
-        # Merge the English canteen request into the French one, from its item in the queue.
-        item = page.locator("article", has=page.get_by_role("heading", name=f"Message #{second.id}", exact=True))
-        item.get_by_text(f"Merge or set the status of request #{second.request_id}").click()
+        # Merge the English canteen request into the French one, from its line in the queue, expanded in place.
+        item = page.locator(f'li.qrow[data-message="{second.id}"]')
+        item.locator("summary").click()
         item.get_by_label(f"Merge request #{second.request_id} into request #").fill(str(first.request_id))
         item.get_by_role("button", name="Merge", exact=True).click()
         expect(page.get_by_role("status")).to_contain_text(
@@ -199,12 +198,49 @@ def test_keyboard_and_phone(cli, config_file, sessions, browser):
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", level=1, name="File de décision")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        # Bulk: the checkboxes sit in the list, outside the bulk form, tied to it by their form attribute.
+        # Bulk: the checkboxes sit in the list, outside the bulk form, tied to it by their form attribute;
+        # the bar appears once something is checked, and shows what will happen before it happens.
+        expect(page.locator(".bulkbar")).to_be_hidden()
         page.get_by_label(f"Sélectionner le message n°{unsure.id}").check()
+        expect(page.locator(".bulkbar")).to_be_visible()
         page.get_by_label("Action").select_option("off_topic")
-        page.get_by_role("button", name="Appliquer").click()
+        page.get_by_role("button", name="Prévisualiser").click()
+        expect(page.get_by_text("1 message sera classé hors sujet.")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.get_by_role("button", name="Appliquer à 1 élément").click()
         expect(page.get_by_role("status")).to_have_text("1 message classé hors sujet.")
         phone.close()
     with sessions() as session:
         decided = session.get(Message, unsure.id)
         assert decided.label == "off_topic" and not decided.needs_review
+
+
+def test_compact_queue_shows_a_dozen_lines_and_the_bulk_bar_beside_them(cli, config_file, sessions, browser):
+    """At 1366x900, at least 12 lines fit without scrolling; checking one shows the bulk bar next to the list."""
+    replay_the_demo_citizens(cli, sessions)
+    with served(config_file) as base:
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
+        page = context.new_page()
+        log_in(page, base)
+        page.goto(f"{base}/queue?scope=all")
+        rows = page.locator("li.qrow")
+        assert rows.count() >= 12
+        visible = page.evaluate(
+            "[...document.querySelectorAll('li.qrow')].filter(r => r.getBoundingClientRect().bottom <= innerHeight).length"
+        )
+        assert visible >= 12, f"only {visible} queue lines fit in 1366x900"
+        tops = page.evaluate("[...document.querySelectorAll('form.filters > :is(select, input, button)')]"
+                             ".map(e => e.getBoundingClientRect().top)")
+        assert len(tops) >= 10 and max(tops) - min(tops) < 10, "the filters sit in one row"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        expect(page.locator(".bulkbar")).to_be_hidden()
+        rows.nth(0).locator("input[type=checkbox]").check()
+        rows.nth(2).locator("input[type=checkbox]").check()
+        bar, listing = page.locator(".bulkbar").bounding_box(), page.locator("#qlist").bounding_box()
+        assert bar["x"] >= listing["x"] + listing["width"] and bar["y"] < 400, "the bulk bar sits beside the list"
+        expect(page.get_by_label("Action")).to_have_value("")  # no default action
+        rows.nth(1).locator("summary").click()  # one line opens in place, the others stay lines
+        expect(rows.nth(1).locator(".qbody")).to_be_visible()
+        expect(rows.nth(3).locator(".qbody")).to_be_hidden()
+        page.screenshot(path=str(DOCS / "screenshot-queue.png"))
+        context.close()

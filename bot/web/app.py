@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
-from bot.web import accounts, admin, auth, public, queue, requests
+from bot.web import accounts, admin, auth, bulk, public, queue, requests
 from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
@@ -42,6 +42,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
             *queue.routes,
             *requests.routes,
             *admin.routes,
+            *bulk.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[

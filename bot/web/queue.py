@@ -8,6 +8,7 @@ the message's request.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from dataclasses import dataclass, fields, replace
 
 from sqlalchemy import func, or_, select, text
@@ -17,9 +18,10 @@ from starlette.routing import Route
 
 from bot.web import decisions
 from bot.web.decisions import DecisionError
-from bot.web.support import support_order
+from bot.web import versions
+from bot.web.support import support_counts, support_order
 from bot.web.views import Ctx, local_next, page_number, view
-from storage.models import LABELS, REQUEST_STATUSES, Campaign, Message, Reply, Request
+from storage.models import LABELS, REQUEST_STATUSES, Campaign, Message, Reply, Request, User, utcnow
 
 PAGE_SIZE = 25
 NO_REQUEST = "none"
@@ -262,13 +264,18 @@ def queue_page(ctx: Ctx):
             ctx.next_page = {"page": page + 1, "after": cursor(*rows[-1])}
         if page > 2 and rows:  # page 1 needs no cursor: it is the top
             ctx.prev_page = {"page": page - 1, "before": cursor(*rows[0])}
+    requests = [request for _, request in rows if request is not None]
     todo = ctx.cache.get("queue.todo", TODO_TTL, lambda: todo_count(ctx.db))
     campaigns = dict(ctx.db.execute(select(Campaign.id, Campaign.slug)).all())
     options = ctx.cache.get("queue.options", OPTIONS_TTL, lambda: filter_options(ctx.db))
     return ctx.render(
         "queue.html", rows=rows, filters=filters, options=options, page=page,
         has_next=has_next, todo=todo, campaigns=campaigns, statuses=REQUEST_STATUSES,
-        here=ctx.url_with(), sorts=SORTS,
+        here=ctx.url_with(), sorts=SORTS, age=lambda moment: age(ctx, moment),
+        support=support_counts(ctx.db, [request.id for request in requests]),
+        tokens=versions.tokens(ctx.db, requests), suggestions={},
+        assignees=ctx.cache.get("queue.assignees", OPTIONS_TTL,
+                                lambda: dict(ctx.db.execute(select(User.id, User.name)).all())),
     )
 
 
@@ -311,53 +318,20 @@ def off_topic(ctx: Ctx):
     return act(ctx, work)
 
 
-@view(write=True)
-def bulk(ctx: Ctx):
-    """The same decision on every selected message (or on their requests), all or nothing."""
-    ids = sorted({int(value) for value in ctx.form.getlist("ids") if str(value).isdigit()})
-    action, officer = ctx.field("action"), ctx.user.name
-
-    def work():
-        if not ids:
-            raise DecisionError("error.nothing_selected")
-        if action == "confirm":
-            for message_id in ids:
-                decisions.confirm_request(ctx.db, message_id, officer=officer, writer=ctx.writer)
-            return ctx.t("done.bulk_confirmed", n=len(ids))
-        if action == "off_topic":
-            for message_id in ids:
-                decisions.mark_off_topic(ctx.db, message_id, officer=officer, writer=ctx.writer)
-            return ctx.t("done.bulk_off_topic", n=len(ids))
-        request_ids = list(dict.fromkeys(
-            ctx.db.scalars(select(Message.request_id).where(Message.id.in_(ids), Message.request_id.is_not(None)))
-        ))
-        if not request_ids:
-            raise DecisionError("error.no_request_selected")
-        if action == "merge":
-            target = _int(ctx.field("target"))
-            for request_id in request_ids:
-                if request_id != target:
-                    decisions.change_status(ctx.db, request_id, "duplicate", officer=officer,
-                                            writer=ctx.writer, duplicate_of=target)
-            return ctx.t("done.bulk_merged", n=len([r for r in request_ids if r != target]), target=target)
-        if action == "status":
-            status = ctx.field("status")
-            for request_id in request_ids:
-                decisions.change_status(ctx.db, request_id, status, officer=officer, writer=ctx.writer,
-                                        answer=ctx.field("answer"), url=ctx.field("url"))
-            return ctx.t("done.bulk_status", n=len(request_ids), status=ctx.t(f"status.{status}"))
-        raise DecisionError("error.unknown_action")
-
-    return act(ctx, work)
-
-
-def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+def age(ctx: Ctx, moment: datetime | None) -> str:
+    """How long a message has waited, short: "40 min", "5 h", "3 days"."""
+    if moment is None:
+        return ""
+    minutes = max(int((utcnow() - moment).total_seconds() // 60), 0)
+    if minutes < 60:
+        return ctx.t("age.min", n=minutes)
+    if minutes < 48 * 60:
+        return ctx.t("age.hours", n=minutes // 60)
+    return ctx.t("age.days", n=minutes // (24 * 60))
 
 
 routes = [
     Route("/queue", queue_page, methods=["GET"]),
     Route("/queue/messages/{message_id:int}/confirm", confirm, methods=["POST"]),
     Route("/queue/messages/{message_id:int}/off-topic", off_topic, methods=["POST"]),
-    Route("/queue/bulk", bulk, methods=["POST"]),
 ]

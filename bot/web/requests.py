@@ -11,12 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from starlette.routing import Route
 
-from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL
-from bot.replies.render import LANGUAGES
 from bot.web import decisions, versions
+from bot.web.bulk import refuse_unconfirmed_reopen
+from bot.web.preview import reply_preview
 from bot.web.queue import act, queued_replies
 from bot.web.views import Ctx, view
-from storage import queries
 from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent, User
 from storage.notes import NoteError, add_note, notes_for
 
@@ -60,31 +59,14 @@ def unchanged(ctx: Ctx, request_id: int) -> None:
 
 
 def _preview(ctx: Ctx, request: Request) -> dict | None:
-    """The replies a status change would queue, as the outbox would write them."""
+    """The replies a status change would queue, from the preview form's query string."""
     params = ctx.request.query_params
     status = params.get("status", "")
     if status not in REQUEST_STATUSES:
         return None
     answer = params.get("answer", request.answer if status == request.status else "") or ""
     url = params.get("url", request.url if status == request.status else "") or ""
-    target = params.get("of", "")
-    writer = ctx.writer
-    limit = max(writer.max_length.values(), default=500)
-    texts = {
-        lang: writer.templates.render(
-            status, lang, max_length=limit, id=request.id, title=request.title, answer=answer, url=url,
-            duplicate_of=target, link=writer._link(request.id, lang),  # the same link the outbox adds
-        )
-        for lang in LANGUAGES
-    }
-    recipients = [
-        requester for requester, _ in queries.supporters(ctx.db, request_id=request.id)
-        if not requester.opted_out and requester.network in writer.max_length
-    ]
-    return {
-        "status": status, "answer": answer, "url": url, "target": target, "texts": texts,
-        "recipients": len(recipients), "needs_url": status in NEEDS_URL, "needs_answer": status in NEEDS_ANSWER,
-    }
+    return reply_preview(ctx, request, status, answer=answer, url=url, target=params.get("of", ""))
 
 
 @view(write=True)
@@ -94,6 +76,7 @@ def change_status(ctx: Ctx):
     def work():
         unchanged(ctx, request_id)
         status = ctx.field("status")
+        refuse_unconfirmed_reopen(ctx, [request_id], status)
         target = ctx.field("of")
         event = decisions.change_status(
             ctx.db, request_id, status, officer=ctx.user.name, writer=ctx.writer,
