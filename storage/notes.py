@@ -12,7 +12,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Message, RequestNote, Requester
+from storage.models import Message, Requester, RequestNote
 
 ERASED_NOTE = "[erased]"
 MAX_LENGTH = 4000

@@ -28,7 +28,7 @@ from bot.demo.scenario import sample_messages
 from bot.networks.sandbox import timeline
 from bot.runtime import Runtime
 from bot.web import create_app
-from storage.models import Message, Requester
+from storage.models import Message, Requester, Suggestion
 from tests.helpers import call_entry_id, citizens_reply
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -217,7 +217,12 @@ def test_keyboard_and_phone(cli, config_file, sessions, browser):
 
 def test_compact_queue_shows_a_dozen_lines_and_the_bulk_bar_beside_them(cli, config_file, sessions, browser):
     """At 1366x900, at least 12 lines fit without scrolling; checking one shows the bulk bar next to the list."""
-    replay_the_demo_citizens(cli, sessions)
+    messages = replay_the_demo_citizens(cli, sessions)
+    first, second = (messages[s["handle"]] for s in sample_messages() if s.get("pair") == "canteen")
+    with sessions() as session, session.begin():
+        # What the suggest step stores for a pair it recognises (the matcher misses this FR/EN paraphrase).
+        session.add(Suggestion(request_id=second.request_id, kind="duplicate", target=f"request:{first.request_id}",
+                               score=0.8))
     with served(config_file) as base:
         context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
         page = context.new_page()
@@ -243,4 +248,17 @@ def test_compact_queue_shows_a_dozen_lines_and_the_bulk_bar_beside_them(cli, con
         expect(rows.nth(1).locator(".qbody")).to_be_visible()
         expect(rows.nth(3).locator(".qbody")).to_be_hidden()
         page.screenshot(path=str(DOCS / "screenshot-queue.png"))
+
+        # The two canteen requests: "possible duplicate → Merge", one click from the line,
+        # opens the preview of what will be sent; only its button sends.
+        line = page.locator(f'li.qrow[data-message="{second.id}"]')
+        expect(line.locator("summary")).to_contain_text("possible duplicate")
+        line.locator("summary").click()
+        line.get_by_role("link", name="→ Merge").click()
+        expect(page.get_by_role("heading", name="Replies for status Duplicate")).to_be_visible()
+        expect(page.locator("blockquote[lang=en]")).to_contain_text(f"#{first.request_id}")
+        page.get_by_role("button", name=re.compile("^Set status Duplicate and send 1 reply")).click()
+        expect(page.get_by_role("status")).to_contain_text("is now Duplicate")
+        page.goto(f"{base}/queue/requests/{first.request_id}")
+        expect(page.get_by_role("heading", name="2 supporting messages")).to_be_visible()
         context.close()

@@ -8,7 +8,15 @@ from sqlalchemy import select
 
 from storage.models import Request, User, utcnow
 from tests.test_web_support import (  # noqa: F401 - fixtures
-    PASSWORD, app, cheap_hashes, client, login, post, runtime, seed, users,
+    PASSWORD,
+    app,
+    cheap_hashes,
+    client,
+    login,
+    post,
+    runtime,
+    seed,
+    users,
 )
 
 

@@ -9,7 +9,15 @@ from sqlalchemy import func, select
 
 from storage.models import Request, StatusEvent, User
 from tests.test_web_support import (  # noqa: F401 - fixtures
-    add_message, app, cheap_hashes, client, login, post, runtime, seed, users,
+    add_message,
+    app,
+    cheap_hashes,
+    client,
+    login,
+    post,
+    runtime,
+    seed,
+    users,
 )
 
 

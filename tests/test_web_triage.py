@@ -12,7 +12,15 @@ from storage.exports import event_rows, json_text, request_rows
 from storage.models import Request, RequestNote, StatusEvent, User
 from storage.notes import ERASED_NOTE
 from tests.test_web_support import (  # noqa: F401 - fixtures
-    add_message, app, cheap_hashes, client, login, post, runtime, seed, users,
+    add_message,
+    app,
+    cheap_hashes,
+    client,
+    login,
+    post,
+    runtime,
+    seed,
+    users,
 )
 
 

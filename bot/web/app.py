@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
-from bot.web import accounts, admin, auth, bulk, public, queue, requests
+from bot.web import accounts, admin, auth, bulk, public, queue, requests, suggestions
 from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
@@ -43,6 +43,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
             *requests.routes,
             *admin.routes,
             *bulk.routes,
+            *suggestions.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from starlette.routing import Route
 
 from bot.web import decisions, versions
+from bot.web.acting import act
 from bot.web.decisions import DecisionError
 from bot.web.preview import reply_preview
-from bot.web.queue import act
 from bot.web.views import Ctx, local_next, view
 from storage.models import REQUEST_STATUSES, Message, Request
 

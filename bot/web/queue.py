@@ -8,20 +8,28 @@ the message's request.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
 
-from bot.web import decisions
-from bot.web.decisions import DecisionError
-from bot.web import versions
+from bot.web import decisions, versions
+from bot.web.acting import act
+from bot.web.suggestions import shown_for
 from bot.web.support import support_counts, support_order
-from bot.web.views import Ctx, local_next, page_number, view
-from storage.models import LABELS, REQUEST_STATUSES, Campaign, Message, Reply, Request, User, utcnow
+from bot.web.views import Ctx, page_number, view
+from storage.models import (
+    LABELS,
+    REQUEST_STATUSES,
+    Campaign,
+    Message,
+    Request,
+    User,
+    utcnow,
+)
 
 PAGE_SIZE = 25
 NO_REQUEST = "none"
@@ -273,27 +281,11 @@ def queue_page(ctx: Ctx):
         has_next=has_next, todo=todo, campaigns=campaigns, statuses=REQUEST_STATUSES,
         here=ctx.url_with(), sorts=SORTS, age=lambda moment: age(ctx, moment),
         support=support_counts(ctx.db, [request.id for request in requests]),
-        tokens=versions.tokens(ctx.db, requests), suggestions={},
+        tokens=versions.tokens(ctx.db, requests),
+        suggestions=shown_for(ctx.db, [request.id for request in requests]),
         assignees=ctx.cache.get("queue.assignees", OPTIONS_TTL,
                                 lambda: dict(ctx.db.execute(select(User.id, User.name)).all())),
     )
-
-
-def act(ctx: Ctx, work: Callable[[], str], default_next: str = "/queue"):
-    """Run one decision as one transaction; a refusal is rolled back and shown to the officer."""
-    try:
-        done = work()
-        ctx.db.commit()
-        ctx.cache.clear()  # the officer sees at once the counts their decision changed
-        ctx.flash(done)
-    except DecisionError as exc:
-        ctx.db.rollback()
-        ctx.flash(ctx.t(exc.key, **exc.values), "error")
-    return ctx.redirect(local_next(ctx.field("next"), default_next))
-
-
-def queued_replies(db: Session, event_id: int) -> int:
-    return db.scalar(select(func.count()).where(Reply.status_event_id == event_id))
 
 
 @view(write=True)

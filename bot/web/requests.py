@@ -12,9 +12,10 @@ from sqlalchemy.orm import joinedload
 from starlette.routing import Route
 
 from bot.web import decisions, versions
+from bot.web.acting import act, queued_replies
 from bot.web.bulk import refuse_unconfirmed_reopen
 from bot.web.preview import reply_preview
-from bot.web.queue import act, queued_replies
+from bot.web.suggestions import shown_for
 from bot.web.views import Ctx, view
 from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent, User
 from storage.notes import NoteError, add_note, notes_for
@@ -43,7 +44,7 @@ def request_page(ctx: Ctx):
         "request.html", request=request, messages=messages, replies=replies, merged=merged,
         statuses=REQUEST_STATUSES, preview=_preview(ctx, request), here=_page(ctx),
         version=versions.tokens(ctx.db, [request])[request.id], notes=notes_for(ctx.db, request_id=request.id),
-        officers=officers(ctx),
+        officers=officers(ctx), suggestions=shown_for(ctx.db, [request.id]).get(request.id, []),
     )
 
 
