@@ -262,3 +262,48 @@ def test_compact_queue_shows_a_dozen_lines_and_the_bulk_bar_beside_them(cli, con
         page.goto(f"{base}/queue/requests/{first.request_id}")
         expect(page.get_by_role("heading", name="2 supporting messages")).to_be_visible()
         context.close()
+
+
+def test_keyboard_shortcuts_and_the_queue_without_javascript(cli, config_file, sessions, browser):
+    """j/k move, x checks, o opens, from the app's own script under script-src 'self'; without it all still works."""
+    replay_the_demo_citizens(cli, sessions)
+    with served(config_file) as base:
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda message: errors.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        log_in(page, base)
+        expect(page.locator("#keys-hint")).to_be_visible()
+        rows = page.locator("li.qrow")
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        expect(rows.nth(1)).to_have_class(re.compile(r"\bcurrent\b"))
+        page.keyboard.press("x")
+        expect(rows.nth(1).locator("input[type=checkbox]")).to_be_checked()
+        expect(page.locator(".bulkbar")).to_be_visible()
+        page.keyboard.press("o")
+        expect(rows.nth(1).locator(".qbody")).to_be_visible()
+        page.keyboard.press("k")
+        expect(rows.nth(0)).to_have_class(re.compile(r"\bcurrent\b"))
+        page.keyboard.press("o")
+        expect(rows.nth(0).locator(".qbody")).to_be_visible()
+        # Typing in a field is typing, not a shortcut.
+        page.get_by_label("Search the text").fill("jkxo")
+        expect(rows.nth(2).locator("input[type=checkbox]")).not_to_be_checked()
+        assert not errors, errors  # no policy violation, no script error
+        context.close()
+
+        bare = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB", java_script_enabled=False)
+        page = bare.new_page()
+        log_in(page, base)
+        expect(page.locator("#keys-hint")).to_be_hidden()
+        line = page.locator("li.qrow").nth(0)
+        line.locator("summary").click()
+        expect(line.locator(".qbody")).to_be_visible()
+        line.locator("input[type=checkbox]").check()
+        page.get_by_label("Action").select_option("off_topic")
+        page.get_by_role("button", name="Preview").click()
+        expect(page.get_by_text("1 message will be marked off-topic.")).to_be_visible()
+        bare.close()

@@ -192,7 +192,8 @@ def test_cookies_are_httponly_lax_and_secure_over_https(runtime, users):
 def test_public_pages_set_no_cookie_and_every_page_has_strict_headers(client, users):
     response = client.get("/")
     assert "set-cookie" not in response.headers
-    assert "script-src 'none'" in response.headers["content-security-policy"]
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy  # the app's own files only
     assert response.headers["x-frame-options"] == "DENY"
     assert client.get("/login").headers["cache-control"] == "no-store"
 
