@@ -28,7 +28,7 @@ from bot.demo.scenario import sample_messages
 from bot.networks.sandbox import timeline
 from bot.runtime import Runtime
 from bot.web import create_app
-from storage.models import Message, Requester, Suggestion
+from storage.models import Message, Request, Requester, Suggestion
 from tests.helpers import call_entry_id, citizens_reply
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -307,3 +307,37 @@ def test_keyboard_shortcuts_and_the_queue_without_javascript(cli, config_file, s
         page.get_by_role("button", name="Preview").click()
         expect(page.get_by_text("1 message will be marked off-topic.")).to_be_visible()
         bare.close()
+
+
+def test_dashboard_charts_and_a_390_pixel_phone_with_long_words(cli, config_file, sessions, browser):
+    """Charts drawn on the server, and no sideways scrolling at 390 px, even with a 60-letter word in a title."""
+    messages = replay_the_demo_citizens(cli, sessions)
+    long_word = "Donnéesouvertesdesrégistresdestationnementrésidentieldétaillé" * 2
+    request_id = next(m.request_id for m in messages.values() if m.request_id)
+    with sessions() as session, session.begin():
+        session.get(Request, request_id).title = f"Open {long_word} please"
+        session.get(Request, request_id).answer = "See https://data.example.org/" + "x" * 80
+    with served(config_file) as base:
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB", is_mobile=True)
+        page = phone.new_page()
+        for path in ("/", f"/requests/{request_id}", f"/?q={long_word[:20]}"):
+            page.goto(f"{base}{path}")
+            expect(page.get_by_text(long_word[:30]).first).to_be_visible()
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        page.goto(f"{base}/")
+        expect(page.locator("svg.chart")).to_have_count(2)
+        assert page.locator("svg.chart").first.bounding_box()["width"] <= 390
+        page.screenshot(path=str(DOCS / "screenshot-phone.png"), full_page=True)
+        phone.close()
+
+        wide = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB").new_page()
+        wide.goto(f"{base}/")
+        expect(wide.get_by_role("img", name="Requests per status, per campaign")).to_be_visible()
+        with wide.expect_download() as download:
+            wide.get_by_role("link", name="requests.csv").click()
+        assert download.value.suggested_filename == "requests.csv"
+        expect(wide.get_by_role("link", name="publication note").first).to_have_attribute("href", "/campaigns/2027-q1")
+        wide.reload()
+        expect(wide.get_by_text(re.compile(r"file of \d{4}-"))).to_be_visible()
+        wide.screenshot(path=str(DOCS / "screenshot-dashboard.png"), full_page=True)
+        wide.context.close()

@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
-from bot.web import accounts, admin, auth, bulk, public, queue, requests, suggestions
+from bot.web import accounts, admin, auth, bulk, downloads, public, queue, requests, suggestions
 from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
@@ -44,6 +44,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
             *admin.routes,
             *bulk.routes,
             *suggestions.routes,
+            *downloads.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
     app.state.secret = secret
     app.state.login_limiter = login_limiter or accounts.LoginLimiter()
     app.state.cache = ShortCache()  # counts that read every row, for a few seconds
+    app.state.exports = downloads.ExportCache()  # the open-data files, made on demand, with their date
     return app
 
 
