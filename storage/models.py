@@ -184,7 +184,7 @@ class Message(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Classification step: filled once, by whichever worker claims the row.
     label: Mapped[str | None] = mapped_column(String(32))
-    score: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float, index=True)  # the queue's "highest score" sort
     model_version: Mapped[str | None] = mapped_column(String(64))
     # In the classifier's uncertain band: an officer decides, no automatic reply before.
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)

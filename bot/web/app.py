@@ -62,6 +62,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
     app.state.secret = secret
     app.state.login_limiter = login_limiter or accounts.LoginLimiter()
     app.state.cache = ShortCache()  # counts that read every row, for a few seconds
+    app.state.charts = ShortCache()  # the dashboard's charts: not emptied by each decision, they move slowly
     app.state.exports = downloads.ExportCache()  # the open-data files, made on demand, with their date
     return app
 

@@ -59,7 +59,7 @@ def dashboard(ctx: Ctx):
         "dashboard.html", rows=rows, has_next=has_next, page=page, total=total,
         counts=ctx.cache.get("dashboard.counts", COUNTS_TTL, lambda: dashboard_counts(ctx.db)),
         filters={"status": status, "campaign": campaign, "network": network, "q": q},
-        charts=ctx.cache.get(("dashboard.charts", ctx.lang), CHARTS_TTL, lambda: _charts(ctx)),
+        charts=ctx.request.app.state.charts.get(("dashboard.charts", ctx.lang), CHARTS_TTL, lambda: _charts(ctx)),
         exports=downloads.FILES, export_dates=ctx.request.app.state.exports.dates(),
     )
 

@@ -1,4 +1,4 @@
-"""Officers' triage: assignment, internal notes, dismissed suggestions
+"""Officers' triage: assignment, internal notes, dismissed suggestions, the score index
 
 Revision ID: 0006_triage
 Revises: 0005
@@ -35,9 +35,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_request_notes")),
     )
     op.create_index(op.f("ix_request_notes_request_id"), "request_notes", ["request_id"])
+    # The queue's "highest score" sort walks this index instead of sorting every waiting message.
+    op.create_index(op.f("ix_messages_score"), "messages", ["score"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_messages_score"), table_name="messages")
     op.drop_index(op.f("ix_request_notes_request_id"), table_name="request_notes")
     op.drop_table("request_notes")
     with op.batch_alter_table("suggestions") as batch:
