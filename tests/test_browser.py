@@ -341,3 +341,30 @@ def test_dashboard_charts_and_a_390_pixel_phone_with_long_words(cli, config_file
         expect(wide.get_by_text(re.compile(r"file of \d{4}-"))).to_be_visible()
         wide.screenshot(path=str(DOCS / "screenshot-dashboard.png"), full_page=True)
         wide.context.close()
+
+
+def test_an_admin_manages_accounts_in_the_browser(cli, config_file, sessions, browser, page):
+    cli("init")
+    cli("user add root --role admin --password-stdin", input=PASSWORD + "\n")
+    cli("user add alice --role officer --password-stdin", input=PASSWORD + "\n")
+    with served(config_file) as base:
+        page.goto(f"{base}/login")
+        page.get_by_label("Name").fill("root")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("link", name="Accounts").click()
+        add = page.locator("section", has=page.get_by_role("heading", name="Add an account"))
+        add.get_by_label("Name").fill("bruno")
+        add.get_by_label("Role").select_option("viewer")
+        add.get_by_label("Password").fill("bruno's own password")
+        add.get_by_role("button", name="Add").click()
+        expect(page.get_by_role("status")).to_have_text("Account bruno created (viewer).")
+        page.get_by_label("Role of bruno").select_option("officer")
+        page.get_by_role("row", name=re.compile("^bruno")).get_by_role("button", name="Change role").click()
+        expect(page.get_by_role("status")).to_have_text("bruno is now officer.")
+        page.get_by_text("Remove alice").first.click()
+        page.get_by_label("I confirm: remove the account alice").check()
+        page.get_by_role("button", name="Remove alice").click()
+        expect(page.get_by_role("status")).to_have_text("Account alice removed.")
+        page.screenshot(path=str(DOCS / "screenshot-accounts.png"), full_page=True)
+    assert "bruno\tofficer\tactive" in cli("user list").output

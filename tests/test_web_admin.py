@@ -69,6 +69,8 @@ def test_add_change_role_reset_unlock_remove(client, users):
         assert login(other, "bob", "bob's long password").status_code == 400
         assert login(other, "bob", "a brand new password").status_code == 303
     post(client, f"/queue/users/{bob}/remove", page="/queue/users")
+    assert "Tick the confirmation to remove bob." in flashes(client)
+    post(client, f"/queue/users/{bob}/remove", {"sure": "yes"}, page="/queue/users")
     assert "Account bob removed." in flashes(client)
     with users.sessions() as session:
         assert session.get(User, bob) is None
@@ -79,7 +81,7 @@ def test_the_last_admin_stays_and_nobody_removes_themselves(client, users):
     ada = _id(users, "ada")
     post(client, f"/queue/users/{ada}/role", {"role": "viewer"}, page="/queue/users")
     assert "last admin" in flashes(client)
-    post(client, f"/queue/users/{ada}/remove", page="/queue/users")
+    post(client, f"/queue/users/{ada}/remove", {"sure": "yes"}, page="/queue/users")
     assert "your own account" in flashes(client)
     with users.sessions() as session:
         assert session.get(User, ada).role == "admin"
@@ -91,7 +93,7 @@ def test_removing_an_officer_frees_their_requests(client, users):
     with users.sessions() as session, session.begin():
         session.get(Request, ids["velo_request"]).assignee_id = alice
     login(client, "ada")
-    post(client, f"/queue/users/{alice}/remove", page="/queue/users")
+    post(client, f"/queue/users/{alice}/remove", {"sure": "yes"}, page="/queue/users")
     with users.sessions() as session:
         assert session.get(Request, ids["velo_request"]).assignee_id is None
 

@@ -100,6 +100,8 @@ def unlock(ctx: Ctx):
 def remove(ctx: Ctx):
     def work():
         user = _target(ctx)
+        if ctx.field("sure") != "yes":
+            raise accounts.AccountError(ctx.t("error.remove_unconfirmed", name=user.name))
         if user.id == ctx.user.id:
             raise accounts.AccountError(ctx.t("error.remove_self"))
         name = user.name
