@@ -59,7 +59,7 @@ class Filters:
             values["scope"] = "todo"
         if values["sort"] not in SORTS:
             values["sort"] = ""
-        if values["assignee"] not in ("me", "none") and not values["assignee"].isdigit():
+        if values["assignee"] not in ("me", "none") and not (values["assignee"].isdigit() and len(values["assignee"]) < 10):
             values["assignee"] = ""
         return cls(**values, me=me)
 
@@ -68,7 +68,9 @@ class Filters:
         if self.assignee == "none":
             clauses.append(Request.assignee_id.is_(None))
         elif self.assignee:
-            clauses.append(Request.assignee_id == (self.me if self.assignee == "me" else int(self.assignee)))
+            # From the assignee's requests (their index) to their messages, not every message to its request.
+            officer = self.me if self.assignee == "me" else int(self.assignee)
+            clauses.append(Message.request_id.in_(select(Request.id).where(Request.assignee_id == officer)))
         if self.sort == "unsure":
             clauses.append(Message.needs_review.is_(True))  # "least sure" means something for review messages only
         if self.scope == "todo":
@@ -106,6 +108,8 @@ SORTS = ("", "newest", "support", "score", "unsure")
 
 def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
     """One page in an order the officer chose (not the queue's), counted from the top; and whether more follow."""
+    if filters.sort == "support":
+        return _most_supported(db, filters, page)
     query = (
         select(Message, Request)
         .outerjoin(Request, Message.request_id == Request.id)
@@ -116,6 +120,34 @@ def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tup
     )
     rows = [(message, request) for message, request in db.execute(query)]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def _most_supported(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
+    """One line per request (its first message in the filters), the most supported requests first.
+
+    Supporters are counted for the requests the filters keep, not per message row:
+    one grouped pass over their messages, then one row per request of the page.
+    """
+    in_scope = (
+        select(Message.request_id, func.min(Message.id).label("first"))
+        .join(Request, Message.request_id == Request.id).where(*filters.where()).group_by(Message.request_id)
+        .subquery()
+    )
+    supporters = func.count(func.distinct(Message.requester_id))
+    ranked = db.execute(
+        select(in_scope.c.first).join(Message, Message.request_id == in_scope.c.request_id)
+        .group_by(in_scope.c.request_id, in_scope.c.first)
+        .order_by(supporters.desc(), in_scope.c.request_id)
+        .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+    ).scalars().all()
+    first_ids = ranked[:PAGE_SIZE]
+    found = {
+        message.id: (message, request) for message, request in db.execute(
+            select(Message, Request).join(Request, Message.request_id == Request.id)
+            .options(joinedload(Message.requester)).where(Message.id.in_(first_ids))
+        )
+    }
+    return [found[message_id] for message_id in first_ids if message_id in found], len(ranked) > PAGE_SIZE
 
 
 def queue_page_rows(
