@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
@@ -73,6 +73,8 @@ class Filters:
             clauses.append(Message.request_id.in_(select(Request.id).where(Request.assignee_id == officer)))
         if self.sort == "unsure":
             clauses.append(Message.needs_review.is_(True))  # "least sure" means something for review messages only
+        if self.sort == "score":
+            clauses.append(Message.score.is_not(None))
         if self.scope == "todo":
             clauses.append(or_(Message.needs_review.is_(True), Request.status == "received"))
         if self.campaign:
@@ -98,7 +100,8 @@ def _sorts() -> dict[str, Callable[[], tuple]]:
     return {
         "newest": lambda: (Message.id.desc(),),
         "support": lambda: (support_order().desc(), Message.id),
-        "score": lambda: (Message.score.desc().nulls_last(), Message.id),
+        # Plain DESC (NULLs have no score and are filtered out): both databases walk the score index backwards.
+        "score": lambda: (Message.score.desc(), Message.id),
         "unsure": lambda: (func.abs(Message.score - 0.5), Message.id),
     }
 
@@ -170,6 +173,12 @@ def queue_page_rows(
         .options(joinedload(Message.requester))
         .where(*replace(filters, scope="all").where())
     )
+    if filters.assignee not in ("", "none"):
+        # One officer's requests are few: sort their messages in one ORDER BY (from the assignee index)
+        # rather than walk every message in id order looking for theirs.
+        ordered = base.where(*filters.where()).order_by(*_queue_order()).limit(PAGE_SIZE + 1)
+        rows = [(message, request) for message, request in db.execute(ordered.offset((page - 1) * PAGE_SIZE))]
+        return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     parts = _parts(filters.scope)
     if before is not None:
         rows = _walk_back(db, base, parts, before, PAGE_SIZE)
@@ -240,6 +249,12 @@ def parse_cursor(value: str | None, scope: str) -> tuple[int, int] | None:
     if part.isdigit() and message_id.isdigit() and int(part) < len(_parts(scope)) and len(message_id) < 19:
         return int(part), int(message_id)
     return None
+
+
+def _queue_order() -> tuple:
+    """The queue's order as one ORDER BY: needs review, then new requests, then message id."""
+    return (case((Message.needs_review.is_(True), 0), else_=1),
+            case((Request.status == "received", 0), else_=1), Message.id)
 
 
 def _parts(scope: str) -> list[tuple]:
