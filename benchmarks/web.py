@@ -8,7 +8,8 @@ messages per request, the oldest campaigns mostly decided, the current one
 mostly waiting, a few percent of messages in the classifier's uncertain band.
 Then times the real ASGI app in-process (Starlette's TestClient, no network):
 the officers' queue (logged in; default filters, a text search, a network
-filter; first page and a deep page) and the public dashboard (`/`, a deep
+filter; first page and a deep page; "mine", "unassigned" and each sort: newest,
+most supported, highest score, least sure first) and the public dashboard (`/`, a deep
 page, a request permalink), `--repeat` timed GETs per page after `--warmup`.
 
 The counts that read every row (what waits in the queue, requests per status,
@@ -89,6 +90,7 @@ def _pick(rng: random.Random, choices) -> str:
 def generate(requests: int, messages: int, seed: int = 42) -> dict[str, list[tuple]]:
     """Rows as tuples in the column order of COLUMNS, ids from 1; deterministic."""
     rng = random.Random(seed)
+    assigning = random.Random(seed + 1)  # its own sequence, so the other rows stay as they were
     n_requesters = max(1, int(messages * 0.3))
     requesters = []
     for i in range(1, n_requesters + 1):
@@ -107,7 +109,10 @@ def generate(requests: int, messages: int, seed: int = 42) -> dict[str, list[tup
         answer = None if status in ("received", "under_review", "accepted", "in_progress") else f"Answer {r}"
         url = f"https://data.example.org/d/{r}" if status in ("published", "already_available") else None
         subject = SUBJECTS[r % len(SUBJECTS)]
-        rows_requests.append((r, f"{subject} #{r}", status, campaign, duplicate_of, answer, url, created, created))
+        # A fifth of the open requests of the current campaign are assigned to the benchmark's officer (user 1).
+        assignee = 1 if campaign == len(CAMPAIGNS) and answer is None and assigning.random() < 0.2 else None
+        rows_requests.append((r, f"{subject} #{r}", status, campaign, duplicate_of, answer, url, created, created,
+                              assignee))
         campaign_of.append(campaign)
         events.append((r, "received", None, None, None, "datacall", created))
         if status != "received":
@@ -147,7 +152,7 @@ COLUMNS = {
     "requesters": ("id", "network", "external_user_id", "handle", "lang", "opted_out", "consented_public",
                    "created_at"),
     "requests": ("id", "title", "status", "campaign_id", "duplicate_of_id", "answer", "url", "created_at",
-                 "updated_at"),
+                 "updated_at", "assignee_id"),
     "status_events": ("id", "request_id", "status", "answer", "url", "duplicate_of_id", "actor", "created_at"),
     "messages": ("id", "network", "external_id", "requester_id", "campaign_id", "text", "lang", "url",
                  "in_reply_to_id", "conversation_id", "is_private", "visibility", "sent_at", "received_at",
@@ -254,6 +259,14 @@ def pages(rt: Runtime) -> tuple[list[tuple[str, str, dict | None]], dict[str, in
         ("queue, network", f"/queue?network={network}", {"network": network}),
         ("queue, network, deep page, next from", f"/queue?network={network}&page={max(1, deep // 4 - 1)}",
          {"network": network, "page": max(2, deep // 4)}),
+        # The officers' own views: their requests, the unassigned ones, and each sort (pages counted from the top).
+        ("queue, mine", "/queue?assignee=me", {"assignee": "me", "me": 1}),
+        ("queue, unassigned", "/queue?assignee=none", {"assignee": "none"}),
+        ("queue, newest first", "/queue?sort=newest", {"sort": "newest"}),
+        ("queue, most supported", "/queue?sort=support", {"sort": "support"}),
+        ("queue, highest score", "/queue?sort=score", {"sort": "score"}),
+        ("queue, least sure first", "/queue?sort=unsure", {"sort": "unsure"}),
+        ("queue, newest, page 3", "/queue?sort=newest&page=3", {"sort": "newest", "page": 3}),
         ("dashboard", "/", None),
         ("dashboard, counts not cached", "/", None),
         ("dashboard, deep page", f"/?page={deep_public}", None),
@@ -307,7 +320,10 @@ def measure(url: str, requests: int, messages: int, repeat: int, warmup: int, sa
 
                     def query(chosen=chosen, page=page, after=after, before=before):
                         with rt.sessions() as session:
-                            queue.queue_page_rows(session, chosen, page, after, before)
+                            if chosen.sort:
+                                queue.sorted_page_rows(session, chosen, page)
+                            else:
+                                queue.queue_page_rows(session, chosen, page, after, before)
 
                     row["query"] = timed(query, max(5, repeat // 2), min(warmup, 2))
                 results["pages"][name] = row

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from storage.models import Message, Reply, Request, Requester, Suggestion, utcnow
 from storage.public_titles import neutral_title
 from storage.queries import TOMBSTONE_PREFIX, drop_waiting_replies
+from storage.notes import erase_notes_quoting
 
 ERASED_TEXT = "[erased]"
 ERASED_REASON = "requester erased"
@@ -78,6 +79,7 @@ def erase_requester(session: Session, requester: Requester) -> Erasure:
     """Erase in the caller's transaction; safe to repeat."""
     session.refresh(requester, with_for_update=True)  # concurrent erasures of one person queue up
     already = is_erased(requester)
+    erase_notes_quoting(session, requester)  # before the handle and texts it recognises go
     requester.external_user_id = tombstone(requester.id)
     requester.handle = None
     requester.opted_out = True

@@ -175,6 +175,9 @@ class Request(Base):
     events: Mapped[list[StatusEvent]] = relationship(
         back_populates="request", order_by="StatusEvent.id", foreign_keys="StatusEvent.request_id"
     )
+    # The officer who looks after it ("mine / unassigned" in the queue); freed when the account goes.
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
 
 
 class Message(Base):
@@ -206,7 +209,7 @@ class Message(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Classification step: filled once, by whichever worker claims the row.
     label: Mapped[str | None] = mapped_column(String(32))
-    score: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float, index=True)  # the queue's "highest score" sort
     model_version: Mapped[str | None] = mapped_column(String(64))
     # In the classifier's uncertain band: an officer decides, no automatic reply before.
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
@@ -381,11 +384,15 @@ class Suggestion(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     # What is suggested: "request:<id>", "dataset:<id>" or "rule:<name>".
-    target: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(200), index=True)
     score: Mapped[float] = mapped_column(Float)
     url: Mapped[str | None] = mapped_column(String(1000))
     answer: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An officer said no: kept (not deleted) so the suggester, which skips existing rows, never offers it again.
+    dismissed_at: Mapped[datetime | None]
+    dismissed_by: Mapped[str | None] = mapped_column(String(100))
+
 
 
 class MatchTerm(Base):
@@ -491,3 +498,15 @@ class ReuseFeedback(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     message: Mapped[Message] = relationship()
+
+
+class RequestNote(Base):
+    """An officer's internal note on a request: never public, never exported."""
+
+    __tablename__ = "request_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

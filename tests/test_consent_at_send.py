@@ -150,7 +150,7 @@ def test_a_bulk_status_change_tells_only_who_may_be_told(cli, answered, recordin
         session.scalar(select(Requester).where(Requester.handle == "@camille_velo")).opted_out = True
         message_ids = [m for m in session.scalars(select(Reply.message_id).order_by(Reply.id))]
     login(client)
-    post(client, "/queue/bulk", {"ids": [str(i) for i in message_ids], "action": "status",
+    post(client, "/queue/bulk", {"step": "apply", "ids": [str(i) for i in message_ids], "action": "status",
                                  "status": "under_review"})
     cli("run --once")
     told = [send.idempotency_key for send in recording.sends if send.kind == "reply"]

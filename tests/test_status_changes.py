@@ -76,11 +76,11 @@ def test_the_request_page_asks_before_moving_a_published_request_back(cli, two_r
     cli(["request", "set-status", "1", "published", "--url", URL])
     login(client)
     page = "/queue/requests/1"
-    assert 'name="reopen"' in client.get(f"{page}?status=received").text  # the preview asks
+    assert 'name="confirm_reopen"' in client.get(f"{page}?status=received").text  # the preview asks
     before = counts(two_requests)
     post(client, f"{page}/status", {"status": "received"}, page=page)
     assert "needs a confirmation" in client.get(page).text and counts(two_requests) == before
-    post(client, f"{page}/status", {"status": "received", "reopen": "1"}, page=page)
+    post(client, f"{page}/status", {"status": "received", "confirm_reopen": "yes"}, page=page)
     with two_requests() as session:
         assert session.scalars(select(StatusEvent.status).order_by(StatusEvent.id.desc())).first() == "received"
 
@@ -92,7 +92,7 @@ def test_the_bulk_form_refuses_a_change_that_changes_nothing_for_any_request(cli
         message_ids = list(session.scalars(select(Reply.message_id).distinct()))
     before = counts(two_requests)
     login(client)
-    post(client, "/queue/bulk", {"ids": [str(i) for i in message_ids], "action": "status",
+    post(client, "/queue/bulk", {"step": "apply", "ids": [str(i) for i in message_ids], "action": "status",
                                  "status": "under_review"})
     assert "already under_review" in client.get("/queue").text
     assert counts(two_requests) == before
@@ -104,9 +104,9 @@ def test_the_bulk_form_does_not_reopen_a_published_request_without_confirmation(
         message_id = session.scalar(select(Reply.message_id).where(Reply.idempotency_key.like("datacall-1-%")))
     before = counts(two_requests)
     login(client)
-    post(client, "/queue/bulk", {"ids": [str(message_id)], "action": "status", "status": "received"})
+    post(client, "/queue/bulk", {"step": "apply", "ids": [str(message_id)], "action": "status", "status": "received"})
     assert counts(two_requests) == before
-    post(client, "/queue/bulk", {"ids": [str(message_id)], "action": "status", "status": "received", "reopen": "1"})
+    post(client, "/queue/bulk", {"step": "apply", "ids": [str(message_id)], "action": "status", "status": "received", "confirm_reopen": "yes"})
     assert counts(two_requests)[0] == before[0] + 1
 
 

@@ -14,7 +14,7 @@ from tests.test_web_support import (  # noqa: F401 - fixtures
 
 
 def message_ids(html: str) -> list[int]:
-    return [int(n) for n in re.findall(r'<h2 id="m(\d+)">', html)]
+    return [int(n) for n in re.findall(r'data-message="(\d+)"', html)]
 
 
 def flashes(client) -> list[str]:
@@ -143,7 +143,7 @@ def test_merge_from_the_queue(client, users):
 def test_bulk_status_is_all_or_nothing(client, users):
     ids = seed(users)
     login(client)
-    selected = {"ids": [str(ids["velo"]), str(ids["canteen"])], "action": "status"}
+    selected = {"ids": [str(ids["velo"]), str(ids["canteen"])], "action": "status", "step": "apply"}
     post(client, "/queue/bulk", {**selected, "status": "declined"})  # no answer: refused for both
     assert any("needs an answer" in text for text in flashes(client))
     post(client, "/queue/bulk", {**selected, "status": "published", "url": "javascript:alert(1)"})
@@ -160,17 +160,17 @@ def test_bulk_status_is_all_or_nothing(client, users):
 def test_bulk_off_topic_merge_and_confirm(client, users):
     ids = seed(users)
     login(client)
-    post(client, "/queue/bulk", {"ids": [str(ids["unsure"]), str(ids["bins"])], "action": "confirm"})
+    post(client, "/queue/bulk", {"ids": [str(ids["unsure"]), str(ids["bins"])], "action": "confirm", "step": "apply"})
     with users.sessions() as session:
         unsure, bins = session.get(Message, ids["unsure"]), session.get(Message, ids["bins"])
         assert unsure.request_id and bins.request_id and bins.label == "data_request"
         targets = (unsure.request_id, bins.request_id)
     post(client, "/queue/bulk", {"ids": [str(ids["velo"]), str(ids["canteen"]), str(ids["unsure"])],
-                                 "action": "merge", "target": str(targets[0])})
+                                 "action": "merge", "target": str(targets[0]), "step": "apply"})
     assert "2 requests merged into #%d." % targets[0] in flashes(client)
-    post(client, "/queue/bulk", {"ids": [str(ids["bins"])], "action": "off_topic"})
+    post(client, "/queue/bulk", {"ids": [str(ids["bins"])], "action": "off_topic", "step": "apply"})
     with users.sessions() as session:
         assert session.get(Request, targets[1]).status == "declined"
         assert session.scalar(select(func.count()).where(Message.request_id == targets[0])) == 3
-    post(client, "/queue/bulk", {"action": "off_topic"})
+    post(client, "/queue/bulk", {"action": "off_topic", "step": "apply"})
     assert "Select at least one message." in flashes(client)

@@ -143,6 +143,8 @@ def _print_suggestions(session, request: Request) -> None:
     """What the suggest step proposes for this request, as plain lines so links are never cut."""
     lines = []
     for suggestion in suggestions_for(session, request_id=request.id):
+        if suggestion.dismissed_at is not None:  # an officer said no in the web app
+            continue
         kind, _, ref = suggestion.target.partition(":")
         if kind == "request":
             other = session.get(Request, int(ref))

@@ -1,4 +1,4 @@
-"""`datacall serve` (the web app) and `datacall user add` (officer accounts)."""
+"""`datacall serve` (the web app) and `datacall user add|list|remove` (officer accounts)."""
 
 from __future__ import annotations
 
@@ -56,3 +56,38 @@ def add(
         except AccountError as exc:
             fail(str(exc), 2)
     console.print(f"user {name} ({role}) {'updated' if update else 'created'}")
+
+
+@app.command("list")
+def list_(config: ConfigOption = None) -> None:
+    """Every account: name, role, locked or not, last login."""
+    from bot.web.accounts import is_locked, list_users
+
+    with runtime(config) as rt, rt.sessions() as session:
+        users = list_users(session)
+        if not users:
+            console.print("no users yet: datacall user add NAME --role admin")
+        for user in users:
+            state = "locked" if is_locked(user) else "active"
+            last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+            typer.echo(f"{user.name}\t{user.role}\t{state}\tlast login {last}")  # tabs, for cut and awk
+
+
+@app.command("remove")
+def remove(
+    name: str = typer.Argument(..., metavar="NAME"),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    config: ConfigOption = None,
+) -> None:
+    """Remove an account; their decisions and notes keep their name, their assignments are freed."""
+    from bot.web.accounts import AccountError, find_user, remove_user
+
+    with runtime(config) as rt, rt.sessions() as session, session.begin():
+        try:
+            user = find_user(session, name)
+            if not yes and not typer.confirm(f"Remove the account {user.name} ({user.role})?"):
+                fail("nothing removed", 1)
+            remove_user(session, user)
+        except AccountError as exc:
+            fail(str(exc), 2)
+    console.print(f"user {name} removed")

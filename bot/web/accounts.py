@@ -13,11 +13,11 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from storage.models import USER_ROLES, User, utcnow
+from storage.models import USER_ROLES, Request, User, utcnow
 
 MAX_FAILURES = 5  # failed logins in a row before the account is locked
 LOCK_TIME = timedelta(minutes=5)
@@ -60,6 +60,61 @@ def create_user(session: Session, name: str, password: str, role: str, *, update
     if existing:  # a new password: whoever held the old one is signed out everywhere
         end_sessions(session, user)
     return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def find_user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name.strip()))
+    if user is None:
+        raise AccountError(f"no user {name!r}")
+    return user
+
+
+def set_role(session: Session, user: User, role: str) -> None:
+    if role not in USER_ROLES:
+        raise AccountError(f"unknown role {role!r}; one of: {', '.join(USER_ROLES)}")
+    if user.role == "admin" and role != "admin":
+        _keep_an_admin(session, user)
+    user.role = role
+    session.flush()
+
+
+def reset_password(session: Session, user: User, password: str) -> None:
+    """A new password; it also unlocks the account and ends its open sessions."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hasher.hash(password)
+    unlock(user)
+    session.flush()
+    end_sessions(session, user)
+
+
+def unlock(user: User) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    return user.locked_until is not None and user.locked_until > (now or utcnow())
+
+
+def remove_user(session: Session, user: User) -> None:
+    """The account goes; what its owner decided stays (events and notes keep the name), assignments are freed."""
+    if user.role == "admin":
+        _keep_an_admin(session, user)
+    session.execute(update(Request).where(Request.assignee_id == user.id).values(assignee_id=None)
+                    .execution_options(synchronize_session=False))
+    session.delete(user)
+    session.flush()
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    others = session.scalar(select(func.count()).where(User.role == "admin", User.id != user.id))
+    if not others:
+        raise AccountError(f"{user.name} is the last admin; make another admin first")
 
 
 def authenticate(session: Session, name: str, password: str, *, now: datetime | None = None) -> User | None:

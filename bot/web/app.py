@@ -22,7 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
-from bot.web import accounts, auth, health, notes, public, queue, requests
+from bot.web import accounts, admin, auth, bulk, downloads, health, notes, public, queue, requests, suggestions
 from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
@@ -47,6 +47,10 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
             *auth.routes,
             *queue.routes,
             *requests.routes,
+            *admin.routes,
+            *bulk.routes,
+            *suggestions.routes,
+            *downloads.routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
@@ -65,6 +69,8 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
     app.state.session_seconds = session_seconds  # absolute: counted from the login, not the last request
     app.state.login_limiter = login_limiter or accounts.LoginLimiter()
     app.state.cache = ShortCache()  # counts that read every row, for a few seconds
+    app.state.charts = ShortCache()  # the dashboard's charts: not emptied by each decision, they move slowly
+    app.state.exports = downloads.ExportCache()  # the open-data files, made on demand, with their date
     return app
 
 

@@ -12,6 +12,8 @@ from http.cookies import SimpleCookie
 from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.web.i18n_triage import TRIAGE_STRINGS
+
 LANGUAGES = ("fr", "en")
 COOKIE = "lang"
 
@@ -399,6 +401,9 @@ STRINGS: dict[str, dict[str, str | dict[str, str]]] = {
         **_FOLLOW_UP_EN,
     },
 }
+
+for _lang, _extra in TRIAGE_STRINGS.items():
+    STRINGS[_lang].update(_extra)
 
 
 def translate(lang: str, key: str, **values: object) -> str:

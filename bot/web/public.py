@@ -8,21 +8,24 @@ only message was not a data request is not listed.
 
 from __future__ import annotations
 
-from sqlalchemy import distinct, func, select
+from markupsafe import Markup
+from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.campaigns.ical import campaign_calendar
 from bot.overdue import OverdueRule, overdue_count, today_utc
+from bot.web import charts, downloads
 from bot.web.views import Ctx, page_number, view
-from storage.models import REQUEST_STATUSES, Campaign, Message, Request, Requester, StatusEvent
+from storage.models import REQUEST_STATUSES, Campaign, Message, Request, Requester, StatusEvent, utcnow
 from storage.public_titles import neutral_title, public_titles
 from storage.support import support_count
 
 PAGE_SIZE = 20
 # A duplicate's supporters are counted on the request it joined; what was not a data request is not shown.
 LISTED = (Request.status != "duplicate") & Request.not_a_request.is_(False)
+CHARTS_TTL = 300.0  # seconds the charts may lag (drawn from every status event)
 COUNTS_TTL = 30.0  # seconds the counts per status, campaign and network may lag (they read every message)
 
 
@@ -56,8 +59,9 @@ def dashboard(ctx: Ctx):
     params = ctx.request.query_params
     status = params.get("status", "") if params.get("status") in REQUEST_STATUSES else ""
     campaign, network = params.get("campaign", "")[:64], params.get("network", "")[:32]
+    q = " ".join(params.get("q", "").split())[:200]
     page = page_number(ctx)
-    rows, has_next = dashboard_rows(ctx.db, page, status=status, campaign=campaign, network=network)
+    rows, has_next = dashboard_rows(ctx.db, page, status=status, campaign=campaign, network=network, q=q)
     total = ctx.db.scalar(select(func.count()).select_from(Request).where(LISTED))
     titles = {
         request_id: heading(request_id, title, ctx.lang)
@@ -69,16 +73,36 @@ def dashboard(ctx: Ctx):
         overdue=ctx.cache.get("dashboard.overdue", COUNTS_TTL, lambda: overdue_count(
             ctx.db, OverdueRule.from_config(ctx.runtime.config), today=today_utc()
         )),
-        filters={"status": status, "campaign": campaign, "network": network},
+        filters={"status": status, "campaign": campaign, "network": network, "q": q},
+        charts=ctx.request.app.state.charts.get(("dashboard.charts", ctx.lang), CHARTS_TTL, lambda: _charts(ctx)),
+        exports=downloads.FILES, export_dates=ctx.request.app.state.exports.dates(),
     )
 
 
+def _charts(ctx: Ctx) -> dict[str, Markup]:
+    """The two charts as inline SVG, kept a few minutes: the time chart reads every status event."""
+    label = lambda status: ctx.t(f"status.{status}")  # noqa: E731
+    over_time = charts.status_over_time(ctx.db, now=utcnow())
+    per_campaign = charts.status_per_campaign(ctx.db)
+    return {
+        "time": Markup(charts.stacked_bars_svg(over_time, title=ctx.t("dash.chart_time"), status_label=label)),
+        "campaign": Markup(charts.stacked_bars_svg(per_campaign, title=ctx.t("dash.chart_campaign"),
+                                                   status_label=label, horizontal=True)),
+        "time_series": over_time, "campaign_series": per_campaign,
+    }
+
+
 def dashboard_rows(db: Session, page: int, *, status: str = "", campaign: str = "",
-                   network: str = "") -> tuple[list[tuple[Request, int]], bool]:
+                   network: str = "", q: str = "") -> tuple[list[tuple[Request, int]], bool]:
     """One page of listed requests, newest first, each with its number of supporters; and whether more follow."""
     query = select(Request).where(LISTED).order_by(Request.id.desc()).limit(PAGE_SIZE + 1).offset(
         (page - 1) * PAGE_SIZE
     )
+    if q:  # the public words only: the approved title and the answer (a draft title is not public)
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(
+            Request.public_title.ilike(pattern, escape="\\"), Request.answer.ilike(pattern, escape="\\")
+        ))
     if status:
         query = query.where(Request.status == status)
     if campaign:

@@ -9,18 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
 
 from bot.overdue import OverdueRule, overdue_among, today_utc
-from bot.web import decisions
-from bot.web.decisions import DecisionError
-from bot.web.views import Ctx, local_next, page_number, parse_id, view
-from storage.models import LABELS, REQUEST_STATUSES, Campaign, Message, Reply, Request
-from storage.support import support_count
+from bot.web import decisions, versions
+from bot.web.acting import act
+from bot.web.suggestions import shown_for
+from bot.web.support import support_counts, support_order
+from bot.web.views import Ctx, page_number, parse_id, view
+from storage.models import (
+    LABELS,
+    REQUEST_STATUSES,
+    Campaign,
+    Message,
+    Request,
+    SurveyOption,
+    User,
+    utcnow,
+)
 
 PAGE_SIZE = 25
 NO_REQUEST = "none"
@@ -39,16 +50,33 @@ class Filters:
     label: str = ""
     status: str = ""
     q: str = ""
+    assignee: str = ""  # "me", "none" or a user id
+    sort: str = ""  # "" is the queue's order; see SORTS
+    me: int = 0  # the officer looking, for assignee=me (not from the query string)
 
     @classmethod
-    def from_query(cls, params: QueryParams) -> Filters:
-        values = {f.name: params.get(f.name, f.default).strip()[:200] for f in fields(cls)}
+    def from_query(cls, params: QueryParams, *, me: int = 0) -> Filters:
+        values = {f.name: params.get(f.name, f.default).strip()[:200] for f in fields(cls) if f.name != "me"}
         if values["scope"] not in ("todo", "all"):
             values["scope"] = "todo"
-        return cls(**values)
+        if values["sort"] not in SORTS:
+            values["sort"] = ""
+        if values["assignee"] not in ("me", "none") and parse_id(values["assignee"]) is None:
+            values["assignee"] = ""
+        return cls(**values, me=me)
 
     def where(self) -> list:
         clauses = []
+        if self.assignee == "none":
+            clauses.append(Request.assignee_id.is_(None))
+        elif self.assignee:
+            # From the assignee's requests (their index) to their messages, not every message to its request.
+            officer = self.me if self.assignee == "me" else parse_id(self.assignee)
+            clauses.append(Message.request_id.in_(select(Request.id).where(Request.assignee_id == officer)))
+        if self.sort == "unsure":
+            clauses.append(Message.needs_review.is_(True))  # "least sure" means something for review messages only
+        if self.sort == "score":
+            clauses.append(Message.score.is_not(None))
         if self.scope == "todo":
             clauses.append(or_(Message.needs_review.is_(True), Request.status == "received"))
         if self.campaign:
@@ -68,6 +96,67 @@ class Filters:
             pattern = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             clauses.append(or_(Message.text.ilike(pattern, escape="\\"), Request.title.ilike(pattern, escape="\\")))
         return clauses
+
+
+def _sorts() -> dict[str, Callable[[], tuple]]:
+    return {
+        "newest": lambda: (Message.id.desc(),),
+        "support": lambda: (support_order().desc(), Message.id),
+        # Plain DESC (NULLs have no score and are filtered out): both databases walk the score index backwards.
+        "score": lambda: (Message.score.desc(), Message.id),
+        "unsure": lambda: (func.abs(Message.score - 0.5), Message.id),
+    }
+
+
+SORTS = ("", "newest", "support", "score", "unsure")
+
+
+def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
+    """One page in an order the officer chose (not the queue's), counted from the top; and whether more follow."""
+    if filters.sort == "support":
+        return _most_supported(db, filters, page)
+    query = (
+        select(Message, Request)
+        .outerjoin(Request, Message.request_id == Request.id)
+        .options(joinedload(Message.requester))
+        .where(*filters.where())
+        .order_by(*_sorts()[filters.sort]())
+        .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+    )
+    rows = [(message, request) for message, request in db.execute(query)]
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def _most_supported(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
+    """One line per request (its first message in the filters), the most supported requests first.
+
+    Supporters are counted for the requests the filters keep, not per message row:
+    one grouped pass over their messages, then one row per request of the page.
+    """
+    in_scope = (
+        select(Message.request_id, func.min(Message.id).label("first"))
+        .join(Request, Message.request_id == Request.id).where(*filters.where()).group_by(Message.request_id)
+        .subquery()
+    )
+    supporters = func.count(func.distinct(Message.requester_id))
+    votes = (
+        select(func.coalesce(func.sum(SurveyOption.votes), 0))
+        .where(SurveyOption.request_id == in_scope.c.request_id).scalar_subquery()
+    )
+    ranked = db.execute(
+        select(in_scope.c.first).join(Message, Message.request_id == in_scope.c.request_id)
+        .group_by(in_scope.c.request_id, in_scope.c.first)
+        .order_by((supporters + votes).desc(), in_scope.c.request_id)
+        .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+    ).scalars().all()
+    first_ids = ranked[:PAGE_SIZE]
+    found = {
+        message.id: (message, request) for message, request in db.execute(
+            select(Message, Request).join(Request, Message.request_id == Request.id)
+            .options(joinedload(Message.requester)).where(Message.id.in_(first_ids))
+        )
+    }
+    return [found[message_id] for message_id in first_ids if message_id in found], len(ranked) > PAGE_SIZE
 
 
 def queue_page_rows(
@@ -90,6 +179,12 @@ def queue_page_rows(
         .options(joinedload(Message.requester))
         .where(*replace(filters, scope="all").where())
     )
+    if filters.assignee not in ("", "none"):
+        # One officer's requests are few: sort their messages in one ORDER BY (from the assignee index)
+        # rather than walk every message in id order looking for theirs.
+        ordered = base.where(*filters.where()).order_by(*_queue_order()).limit(PAGE_SIZE + 1)
+        rows = [(message, request) for message, request in db.execute(ordered.offset((page - 1) * PAGE_SIZE))]
+        return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     parts = _parts(filters.scope)
     if before is not None:
         rows = _walk_back(db, base, parts, before, PAGE_SIZE)
@@ -163,6 +258,12 @@ def parse_cursor(value: str | None, scope: str) -> tuple[int, int] | None:
     return None
 
 
+def _queue_order() -> tuple:
+    """The queue's order as one ORDER BY: needs review, then new requests, then message id."""
+    return (case((Message.needs_review.is_(True), 0), else_=1),
+            case((Request.status == "received", 0), else_=1), Message.id)
+
+
 def _parts(scope: str) -> list[tuple]:
     """The queue's order (needs review first, then new requests, then message id) as parts, one after another."""
     review, settled = Message.needs_review.is_(True), Message.needs_review.is_(False)
@@ -211,52 +312,36 @@ def filter_options(db: Session) -> dict[str, list[str]]:
 
 @view(login=True)
 def queue_page(ctx: Ctx):
-    filters = Filters.from_query(ctx.request.query_params)
+    filters = Filters.from_query(ctx.request.query_params, me=ctx.user.id)
     page = page_number(ctx)
     params = ctx.request.query_params
-    rows, has_next = queue_page_rows(
-        ctx.db, filters, page, parse_cursor(params.get("after"), filters.scope),
-        parse_cursor(params.get("before"), filters.scope) if page > 1 else None,
-    )
-    if has_next:
-        ctx.next_page = {"page": page + 1, "after": cursor(*rows[-1])}
-    if page > 2 and rows:  # page 1 needs no cursor: it is the top
-        ctx.prev_page = {"page": page - 1, "before": cursor(*rows[0])}
+    if filters.sort:
+        rows, has_next = sorted_page_rows(ctx.db, filters, page)
+    else:
+        rows, has_next = queue_page_rows(
+            ctx.db, filters, page, parse_cursor(params.get("after"), filters.scope),
+            parse_cursor(params.get("before"), filters.scope) if page > 1 else None,
+        )
+        if has_next:
+            ctx.next_page = {"page": page + 1, "after": cursor(*rows[-1])}
+        if page > 2 and rows:  # page 1 needs no cursor: it is the top
+            ctx.prev_page = {"page": page - 1, "before": cursor(*rows[0])}
+    requests = [request for _, request in rows if request is not None]
     todo = ctx.cache.get("queue.todo", TODO_TTL, lambda: todo_count(ctx.db))
     campaigns = dict(ctx.db.execute(select(Campaign.id, Campaign.slug)).all())
     options = ctx.cache.get("queue.options", OPTIONS_TTL, lambda: filter_options(ctx.db))
-    # Support (supporters + survey votes) of the requests on this page, by request id, for the support column.
-    support = support_count(ctx.db, {request.id for _, request in rows if request is not None})
-    overdue = overdue_among(
-        ctx.db, OverdueRule.from_config(ctx.runtime.config), {req.id for _, req in rows if req}, today=today_utc()
-    )
     return ctx.render(
         "queue.html", rows=rows, filters=filters, options=options, page=page,
         has_next=has_next, todo=todo, campaigns=campaigns, statuses=REQUEST_STATUSES,
-        here=ctx.url_with(), support=support, overdue=overdue,
+        here=ctx.url_with(), sorts=SORTS, age=lambda moment: age(ctx, moment),
+        support=support_counts(ctx.db, [request.id for request in requests]),
+        overdue=overdue_among(ctx.db, OverdueRule.from_config(ctx.runtime.config),
+                              {request.id for request in requests}, today=today_utc()),
+        tokens=versions.tokens(ctx.db, requests),
+        suggestions=shown_for(ctx.db, [request.id for request in requests]),
+        assignees=ctx.cache.get("queue.assignees", OPTIONS_TTL,
+                                lambda: dict(ctx.db.execute(select(User.id, User.name)).all())),
     )
-
-
-def act(ctx: Ctx, work: Callable[[], str], default_next: str = "/queue"):
-    """Run one decision as one transaction; a refusal is rolled back and shown to the officer."""
-    try:
-        done = work()
-        ctx.db.commit()
-        ctx.cache.clear()  # the officer sees at once the counts their decision changed
-        ctx.flash(done)
-    except DecisionError as exc:
-        ctx.db.rollback()
-        ctx.flash(ctx.t(exc.key, **exc.values), "error")
-    return ctx.redirect(local_next(ctx.field("next"), default_next))
-
-
-def confirmed_reopen(ctx: Ctx) -> bool:
-    """The form's `reopen` field: the officer confirmed moving a request back from `published`."""
-    return ctx.field("reopen") in ("1", "on", "yes")
-
-
-def queued_replies(db: Session, event_id: int) -> int:
-    return db.scalar(select(func.count()).where(Reply.status_event_id == event_id))
 
 
 @view(write=True)
@@ -281,54 +366,20 @@ def off_topic(ctx: Ctx):
     return act(ctx, work)
 
 
-@view(write=True)
-def bulk(ctx: Ctx):
-    """The same decision on every selected message (or on their requests), all or nothing."""
-    ids = sorted({parse_id(value) for value in ctx.form.getlist("ids")} - {None})
-    action, officer = ctx.field("action"), ctx.user.name
-
-    def work():
-        if not ids:
-            raise DecisionError("error.nothing_selected")
-        if action == "confirm":
-            for message_id in ids:
-                decisions.confirm_request(ctx.db, message_id, officer=officer, writer=ctx.writer)
-            return ctx.t("done.bulk_confirmed", n=len(ids))
-        if action == "off_topic":
-            for message_id in ids:
-                decisions.mark_off_topic(ctx.db, message_id, officer=officer, writer=ctx.writer)
-            return ctx.t("done.bulk_off_topic", n=len(ids))
-        request_ids = list(dict.fromkeys(
-            ctx.db.scalars(select(Message.request_id).where(Message.id.in_(ids), Message.request_id.is_not(None)))
-        ))
-        if not request_ids:
-            raise DecisionError("error.no_request_selected")
-        if action == "merge":
-            target = _int(ctx.field("target"))
-            for request_id in request_ids:
-                if request_id != target:
-                    decisions.change_status(ctx.db, request_id, "duplicate", officer=officer,
-                                            writer=ctx.writer, duplicate_of=target)
-            return ctx.t("done.bulk_merged", n=len([r for r in request_ids if r != target]), target=target)
-        if action == "status":
-            status = ctx.field("status")
-            for request_id in request_ids:
-                decisions.change_status(ctx.db, request_id, status, officer=officer, writer=ctx.writer,
-                                        answer=ctx.field("answer"), url=ctx.field("url"),
-                                        reopen=confirmed_reopen(ctx))
-            return ctx.t("done.bulk_status", n=len(request_ids), status=ctx.t(f"status.{status}"))
-        raise DecisionError("error.unknown_action")
-
-    return act(ctx, work)
-
-
-def _int(value: str) -> int | None:
-    return parse_id(value)
+def age(ctx: Ctx, moment: datetime | None) -> str:
+    """How long a message has waited, short: "40 min", "5 h", "3 days"."""
+    if moment is None:
+        return ""
+    minutes = max(int((utcnow() - moment).total_seconds() // 60), 0)
+    if minutes < 60:
+        return ctx.t("age.min", n=minutes)
+    if minutes < 48 * 60:
+        return ctx.t("age.hours", n=minutes // 60)
+    return ctx.t("age.days", n=minutes // (24 * 60))
 
 
 routes = [
     Route("/queue", queue_page, methods=["GET"]),
     Route("/queue/messages/{message_id:int}/confirm", confirm, methods=["POST"]),
     Route("/queue/messages/{message_id:int}/off-topic", off_topic, methods=["POST"]),
-    Route("/queue/bulk", bulk, methods=["POST"]),
 ]

@@ -13,14 +13,15 @@ from starlette.routing import Route
 
 from bot.overdue import OverdueRule, today_utc
 from bot.pipeline.follow_up import reuse_feedback_of
-from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL, StatusError, check_change
-from bot.replies.render import LANGUAGES
-from bot.web import decisions
-from bot.web.queue import act, confirmed_reopen, queued_replies
+from bot.web import decisions, versions
+from bot.web.acting import act, queued_replies
+from bot.web.bulk import confirmed_reopen
+from bot.web.preview import reply_preview
+from bot.web.suggestions import shown_for
 from bot.web.views import Ctx, parse_id, view
-from storage import queries
+from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent, User
+from storage.notes import NoteError, add_note, notes_for
 from storage.public_titles import public_titles
-from storage.models import REQUEST_STATUSES, Message, Reply, Request, StatusEvent
 
 
 def _page(ctx: Ctx) -> str:
@@ -49,46 +50,32 @@ def request_page(ctx: Ctx):
         statuses=REQUEST_STATUSES, preview=_preview(ctx, request), here=_page(ctx),
         overdue=rule.reason(request, today_utc()), overdue_days=rule.working_days,
         feedback=reuse_feedback_of(ctx.db, request_id=request.id),
+        version=versions.tokens(ctx.db, [request])[request.id], notes=notes_for(ctx.db, request_id=request.id),
+        officers=officers(ctx), suggestions=shown_for(ctx.db, [request.id]).get(request.id, []),
     )
 
 
+def officers(ctx: Ctx) -> list[tuple[int, str]]:
+    """Who a request can be assigned to: the accounts that may decide."""
+    return list(ctx.db.execute(select(User.id, User.name).where(User.role.in_(("admin", "officer")))
+                               .order_by(User.name)).all())
+
+
+def unchanged(ctx: Ctx, request_id: int) -> None:
+    """The request is still what the officer saw (the form's `version`), or DecisionError says what changed."""
+    versions.check_unchanged(ctx.db, request_id, ctx.field("version"), lang=ctx.lang)
+
+
 def _preview(ctx: Ctx, request: Request) -> dict | None:
-    """The replies a status change would queue, as the outbox would write them."""
+    """The replies a status change would queue, from the preview form's query string."""
     params = ctx.request.query_params
     status = params.get("status", "")
     if status not in REQUEST_STATUSES:
         return None
     answer = params.get("answer", request.answer if status == request.status else "") or ""
     url = params.get("url", request.url if status == request.status else "") or ""
-    target = params.get("of", "")
-    writer = ctx.writer
-    limit = max(writer.max_length.values(), default=500)
-    # What supporters other than the draft's author read; its author reads their own words.
-    titles = {lang: public_titles(ctx.db, [request], lang=lang)[request.id] for lang in LANGUAGES}
-    texts = {
-        lang: writer.templates.render(
-            status, lang, max_length=limit, id=request.id, title=titles[lang], answer=answer, url=url,
-            duplicate_of=target, link=writer._link(request.id, lang),  # the same link the outbox adds
-        )
-        for lang in LANGUAGES
-    }
-    recipients = [
-        requester for requester, _ in queries.supporters(ctx.db, request_id=request.id)
-        if not requester.opted_out and requester.network in writer.max_length
-    ]
-    refusal = ""
-    missing = (status in NEEDS_URL and not url) or (status in NEEDS_ANSWER and not answer)
-    if not missing and (status != "duplicate" or parse_id(target) is not None):
-        try:  # the same check the change will face: say now that it would be refused
-            check_change(ctx.db, request, status, answer=answer or None, url=url or None,
-                         duplicate_of=parse_id(target) if status == "duplicate" else None, reopen=True)
-        except StatusError as exc:
-            refusal = str(exc)
-    return {
-        "expected": params.get("expected", "")[:10],
-        "status": status, "answer": answer, "url": url, "target": target, "texts": texts, "refusal": refusal,
-        "recipients": len(recipients), "needs_url": status in NEEDS_URL, "needs_answer": status in NEEDS_ANSWER,
-    }
+    return reply_preview(ctx, request, status, answer=answer, url=url, target=params.get("of", ""),
+                         expected=params.get("expected", "")[:10])
 
 
 @view(write=True)
@@ -96,6 +83,7 @@ def change_status(ctx: Ctx):
     request_id = ctx.request.path_params["request_id"]
 
     def work():
+        unchanged(ctx, request_id)
         status = ctx.field("status")
         target = ctx.field("of")
         event = decisions.change_status(
@@ -117,6 +105,7 @@ def merge(ctx: Ctx):
     def work():
         if target is None:
             raise decisions.DecisionError("error.needs_target", id=request_id)
+        unchanged(ctx, request_id)
         event = decisions.change_status(
             ctx.db, request_id, "duplicate", officer=ctx.user.name, writer=ctx.writer, duplicate_of=target
         )
@@ -130,6 +119,7 @@ def rename(ctx: Ctx):
     request_id = ctx.request.path_params["request_id"]
 
     def work():
+        unchanged(ctx, request_id)
         request = decisions.rename(ctx.db, request_id, ctx.field("title"))
         if request.public_title is None:
             return ctx.t("done.title_cleared", id=request_id)
@@ -160,7 +150,46 @@ def mark_sent(ctx: Ctx):
     return act(ctx, work, _page(ctx))
 
 
+@view(write=True)
+def assign(ctx: Ctx):
+    """To me, to a colleague, or to nobody (`assignee` = a user id, `me`, or empty)."""
+    request_id = ctx.request.path_params["request_id"]
+
+    def work():
+        unchanged(ctx, request_id)
+        request = ctx.db.get(Request, request_id)
+        if request is None:
+            raise decisions.DecisionError("error.no_request", id=request_id)
+        chosen = ctx.field("assignee")
+        chosen_id = parse_id(chosen)
+        user = ctx.user if chosen == "me" else ctx.db.get(User, chosen_id) if chosen_id is not None else None
+        if chosen and (user is None or user.role == "viewer"):
+            raise decisions.DecisionError("error.no_officer")
+        request.assignee_id = user.id if user else None
+        return ctx.t("done.assigned", id=request_id, name=user.name) if user else ctx.t("done.unassigned", id=request_id)
+
+    return act(ctx, work, _page(ctx))
+
+
+@view(write=True)
+def note(ctx: Ctx):
+    request_id = ctx.request.path_params["request_id"]
+
+    def work():
+        if ctx.db.get(Request, request_id) is None:
+            raise decisions.DecisionError("error.no_request", id=request_id)
+        try:
+            add_note(ctx.db, request_id=request_id, author=ctx.user.name, text=ctx.field("text"))
+        except NoteError:
+            raise decisions.DecisionError("error.empty_note") from None
+        return ctx.t("done.noted", id=request_id)
+
+    return act(ctx, work, _page(ctx) + "#notes")
+
+
 routes = [
+    Route("/queue/requests/{request_id:int}/assign", assign, methods=["POST"]),
+    Route("/queue/requests/{request_id:int}/notes", note, methods=["POST"]),
     Route("/queue/requests/{request_id:int}", request_page, methods=["GET"]),
     Route("/queue/requests/{request_id:int}/status", change_status, methods=["POST"]),
     Route("/queue/requests/{request_id:int}/merge", merge, methods=["POST"]),

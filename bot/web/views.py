@@ -61,6 +61,7 @@ def when(value: datetime | None) -> str:
 
 TEMPLATES.filters["safe_href"] = safe_href
 TEMPLATES.filters["when"] = when
+TEMPLATES.globals["zip"] = zip
 
 
 @dataclass
