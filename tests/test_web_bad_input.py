@@ -60,7 +60,7 @@ def test_absurd_ids_in_forms_are_refused_with_a_message(client, users):
     login(client)
     velo = ids["velo_request"]
     for number in (HUGE, "²", "１２"):  # too large, a superscript digit, full-width digits
-        bulk = post(client, "/queue/bulk", {"ids": [number], "action": "confirm"})
+        bulk = post(client, "/queue/bulk", {"step": "apply", "ids": [number], "action": "confirm"})
         assert bulk.status_code == 303, number
         assert "Select at least one message" in client.get("/queue").text
         merged = post(client, f"/queue/requests/{velo}/merge", {"target": number}, page=f"/queue/requests/{velo}")
@@ -69,7 +69,7 @@ def test_absurd_ids_in_forms_are_refused_with_a_message(client, users):
         duplicate = post(client, f"/queue/requests/{velo}/status", {"status": "duplicate", "of": number},
                          page=f"/queue/requests/{velo}")
         assert duplicate.status_code == 303, number
-        bulk_merge = post(client, "/queue/bulk", {"ids": [str(ids["velo"])], "action": "merge", "target": number})
+        bulk_merge = post(client, "/queue/bulk", {"step": "apply", "ids": [str(ids["velo"])], "action": "merge", "target": number})
         assert bulk_merge.status_code == 303, number
     with users.sessions() as session:
         assert session.get(Request, velo).status == "received"

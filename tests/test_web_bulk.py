@@ -78,7 +78,7 @@ def test_moving_back_from_published_needs_the_confirmation(client, users):
     assert "tick the confirmation" in flashes(client)
     path = f"/queue/requests/{ids['velo_request']}"
     post(client, f"{path}/status", {"status": "in_progress"}, page=path)
-    assert "tick the confirmation" in flashes(client)
+    assert "needs a confirmation" in flashes(client)
     assert 'name="confirm_reopen"' in client.get(f"{path}?status=accepted").text
     with users.sessions() as session:
         assert session.get(Request, ids["velo_request"]).status == "published"
