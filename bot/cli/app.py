@@ -1,34 +1,75 @@
-"""The `datacall` command: one typer app, one module per group of commands."""
+"""The `datacall` command: one typer app, one module per group of commands.
+
+Command modules are imported when their command runs, not all at start-up:
+`datacall classify` on one line then loads the classifier's imports only, not
+the web app, the network clients and the exporters of the other commands.
+"""
 
 from __future__ import annotations
 
-import typer
+import importlib
 
-from bot.cli import campaigns, catalogue, classifier, demo, doctor, export, requester, requests, run, web
+import click
+import typer
+from typer.core import TyperGroup
+
+# Command name -> (module in bot.cli, attribute): a function (one command) or a typer app (a group).
+COMMANDS = {
+    "init": ("run", "init"),
+    "run": ("run", "run"),
+    "demo": ("demo", "demo"),
+    "status": ("run", "status"),
+    "doctor": ("doctor", "doctor"),
+    "campaign": ("campaigns", "app"),
+    "queue": ("requests", "queue"),
+    "request": ("requests", "app"),
+    "classify": ("classifier", "classify"),
+    "train": ("classifier", "train"),
+    "evaluate": ("classifier", "evaluate"),
+    "serve": ("web", "serve"),
+    "user": ("web", "app"),
+    "export": ("export", "export"),
+    "requester": ("requester", "app"),
+    "catalogue": ("catalogue", "app"),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The click command `name`, built from its module (imported now)."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(f"bot.cli.{module}"), attribute)
+    if not isinstance(target, typer.Typer):
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name=name)(target)
+        target = single
+    command = typer.main.get_command(target)
+    command.name = name
+    return command
+
+
+class LazyCommands(TyperGroup):
+    """A typer group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
+
 
 app = typer.Typer(
     name="datacall",
+    cls=LazyCommands,
     help="Run open-data calls for contribution on social networks, sort the replies, answer every requester.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command()(run.init)
-app.command()(run.run)
-app.command()(demo.demo)
-app.command()(run.status)
-app.command()(doctor.doctor)
-app.add_typer(campaigns.app, name="campaign")
-app.command()(requests.queue)
-app.add_typer(requests.app, name="request")
-app.command()(classifier.classify)
-app.command()(classifier.train)
-app.command()(classifier.evaluate)
-app.command()(web.serve)
-app.add_typer(web.app, name="user")
-app.command()(export.export)
-app.add_typer(requester.app, name="requester")
-app.add_typer(catalogue.app, name="catalogue")
+
+
+@app.callback()
+def _datacall() -> None:
+    """Run open-data calls for contribution on social networks, sort the replies, answer every requester."""
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from bot.cli.common import ConfigOption, console, fail, runtime
 from bot.jobs import reply_writer
 from bot.pipeline.status import StatusError, set_status
 from bot.pipeline.suggest import suggestions_for
+from storage import queries
 from storage.models import REQUEST_STATUSES, CatalogueDataset, Message, Reply, Request, StatusEvent, Suggestion
 
 app = typer.Typer(help="Dataset requests: list, inspect, answer.", no_args_is_help=True)
@@ -140,10 +141,28 @@ def set_status_command(
 
 def queue(
     limit: int = typer.Option(30, min=1),
+    least_sure_first: bool = typer.Option(
+        False, "--least-sure-first",
+        help="List the messages to review by how unsure the model was (score nearest the threshold first): "
+        "each decision then teaches `train --with-decisions` the most.",
+    ),
     config: ConfigOption = None,
 ) -> None:
-    """What waits for an officer: new requests first, then those under review."""
+    """What waits for an officer: messages to review, new requests, then those under review."""
     with runtime(config) as rt, rt.sessions() as session:
+        threshold = rt.config.classifier.threshold
+        review = queries.messages_to_review(
+            session, least_sure_first=least_sure_first, threshold=threshold, limit=limit
+        )
+        if review:
+            order = "least sure first" if least_sure_first else "oldest first"
+            messages = Table("message", "network", "lang", "score", "label", "text", title=f"messages to review ({order})")
+            for message in review:
+                messages.add_row(
+                    str(message.id), message.network, message.lang or "",
+                    f"{message.score:.2f}" if message.score is not None else "", message.label or "", message.text,
+                )
+            console.print(messages)
         table = Table("id", "status", "created", "campaign", "title", title="requests to decide")
         rows = session.scalars(
             select(Request)
@@ -159,6 +178,8 @@ def queue(
                 str(request.campaign_id or ""), request.title,
             )
         console.print(table)
+        if review:
+            console.print("label messages in the web queue (`datacall serve`, /queue)")
         if count:
             console.print("decide with: datacall request set-status ID STATUS [--answer TEXT] [--url URL]")
 
