@@ -144,8 +144,8 @@ class TextClassifier:
     """spaCy textcat + language detection, shared by the whole process.
 
     Calls are serialised by a lock because spaCy memory zones are not thread-safe.
-    `review_band` is the [low, high] score range measured at training time
-    where automatic decisions would be less than 95 % precise (None for
+    `review_band` is the [low, high] score range, calibrated on held-out
+    groups, where automatic decisions would be less than 97 % precise (None for
     models trained before it was measured).
     """
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from collections.abc import Iterable
 
-from .band import TARGET_PRECISION, band_report, find_review_band
+from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review_band
 from .corpus import CorpusError, read_jsonl, split_key, split_records
 from .labels import LABELS
 from .metrics import evaluate
@@ -24,8 +24,9 @@ from .text import NORMALISATION_VERSION, features
 
 CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
 # Bump when a trained model directory gains or changes content (2: the review
-# band in meta.json): part of the cache key, so cached models are retrained.
-MODEL_FORMAT = "2"
+# band in meta.json; 3: the band calibrated on held-out groups, from config.cfg):
+# part of the cache key, so cached models are retrained.
+MODEL_FORMAT = "3"
 # Fewer held-out dev examples than this (or one label missing): the review
 # band is measured on the train split instead, and says so.
 MIN_BAND_EXAMPLES = 30
@@ -71,6 +72,12 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
     return best
 
 
+def _load_config(config_path: Path):
+    from spacy.util import load_config
+
+    return load_config(config_path, interpolate=False)
+
+
 def _publish(model: Path, out: Path, work: Path, *, replace: bool) -> bool:
     """Rename `model` to `out`; False if `out` already holds a model and replace is off."""
     if out.exists() and any(out.iterdir()):
@@ -96,7 +103,35 @@ def _band_examples(splits: dict[str, list[dict]]) -> tuple[str, list[dict]]:
     return "train", splits["train"]
 
 
-def _review_band(classifier: TextClassifier, splits: dict[str, list[dict]], target: float) -> dict:
+def calibrated_band(config) -> tuple[float, float] | None:
+    """The review band a spaCy config's [datacall] section fixes (calibrated on held-out groups), if any."""
+    band = (config.get("datacall") or {}).get("review_band")
+    if not band:
+        return None
+    low, high = (float(x) for x in band)
+    if not 0.0 <= low <= high <= 1.0:
+        raise ValueError(f"[datacall] review_band: need 0 <= low <= high <= 1, got {band}")
+    return low, high
+
+
+def _review_band(
+    classifier: TextClassifier, splits: dict[str, list[dict]], target: float, calibrated: tuple[float, float] | None
+) -> dict:
+    """The band and what it does on each split: the calibrated one if given, else measured on dev."""
+    if calibrated:
+        report = {
+            "low": calibrated[0],
+            "high": calibrated[1],
+            "source": "held_out_groups",
+            "target_precision": HELD_OUT_PRECISION,
+            "threshold": 0.5,
+        }
+        for name in ("dev", "test"):
+            if splits[name]:
+                report[name] = band_report(
+                    classifier.scores([r["text"] for r in splits[name]]), [r["label"] for r in splits[name]], calibrated
+                )
+        return report
     source, examples = _band_examples(splits)
     scores = classifier.scores([r["text"] for r in examples])
     found = find_review_band(scores, [r["label"] for r in examples], target=target)
@@ -142,7 +177,9 @@ def train(
 ) -> dict:
     """Train on the corpus's train split (plus `extra_train`), select on dev, report dev and test.
 
-    Also measures the review band (see band.py) and writes it to meta.json.
+    The review band (see band.py) is the one config.cfg's [datacall] section
+    fixes, calibrated on held-out groups (python -m classifiers.heldout), or
+    else measured on dev; it is written to meta.json and metrics.json.
     Returns metrics.json's content plus `published`: False when replace=False
     and `out` already held a model, which is then kept (this run is discarded).
     """
@@ -176,7 +213,7 @@ def train(
         if extra:
             meta["datacall"]["extra_train"] = len(extra)
         classifier = TextClassifier(spacy.load(model), out.resolve(), version)
-        band = _review_band(classifier, splits, target_precision)
+        band = _review_band(classifier, splits, target_precision, calibrated_band(_load_config(config_path)))
         meta["datacall"]["review_band"] = [band["low"], band["high"]]
         meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         metrics = {
