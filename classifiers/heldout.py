@@ -72,13 +72,15 @@ def kind_folds(records: Sequence[dict], k: int) -> list[int]:
     return [fold_of_kind[kind_of(r)] for r in records]
 
 
-def register_folds(records: Sequence[dict]) -> tuple[list[int | None], list[str]]:
+def register_folds(
+    records: Sequence[dict], min_texts: int = MIN_REGISTER_TEXTS
+) -> tuple[list[int | None], list[str]]:
     """Fold of each record by register (None: its register is too small to hold out alone).
 
     With a single register there is nothing to hold out: no folds.
     """
     sizes = Counter(register_of(r) for r in records)
-    held = sorted(name for name, n in sizes.items() if n >= MIN_REGISTER_TEXTS)
+    held = sorted(name for name, n in sizes.items() if n >= min_texts)
     if len(sizes) < 2:
         held = []
     index = {name: i for i, name in enumerate(held)}
@@ -93,12 +95,12 @@ def random_folds(records: Sequence[dict], k: int) -> list[int]:
     ]
 
 
-def _folds(scheme: str, records: list[dict], k: int) -> list[list[int]]:
+def _folds(scheme: str, records: list[dict], k: int, min_register: int = MIN_REGISTER_TEXTS) -> list[list[int]]:
     """Test indices of each fold of `scheme`."""
     if scheme == "kinds":
         assignment = kind_folds(records, k)
     elif scheme == "registers":
-        assignment, _ = register_folds(records)
+        assignment, _ = register_folds(records, min_register)
     else:
         assignment = random_folds(records, k)
     folds: dict[int, list[int]] = defaultdict(list)
@@ -115,6 +117,7 @@ def out_of_fold_scores(
     *,
     scheme: str,
     k: int = 5,
+    min_register: int = MIN_REGISTER_TEXTS,
     say: Callable[[str], None] = lambda _: None,
 ) -> dict[int, float]:
     """Score of each tested record by a model trained without its fold (index -> score).
@@ -122,7 +125,7 @@ def out_of_fold_scores(
     A fold whose training part lacks a label is skipped (nothing to learn from).
     """
     scores: dict[int, float] = {}
-    for number, test_idx in enumerate(_folds(scheme, records, k)):
+    for number, test_idx in enumerate(_folds(scheme, records, k, min_register)):
         test_set = set(test_idx)
         train_part = [r for i, r in enumerate(records) if i not in test_set]
         if {r["label"] for r in train_part} != set(LABELS):
@@ -163,12 +166,14 @@ def held_out_evaluation(
     k: int = 5,
     schemes: Sequence[str] = SCHEMES,
     target: float = HELD_OUT_PRECISION,
+    min_register: int = MIN_REGISTER_TEXTS,
     say: Callable[[str], None] = lambda _: None,
 ) -> dict:
     """Out-of-group scores under each scheme, their metrics, the grouped headline and the band."""
     started = time.perf_counter()
     per_scheme = {
-        scheme: out_of_fold_scores(build, records, work, scheme=scheme, k=k, say=say) for scheme in schemes
+        scheme: out_of_fold_scores(build, records, work, scheme=scheme, k=k, min_register=min_register, say=say)
+        for scheme in schemes
     }
     result: dict = {"k": k, "schemes": {}}
     for scheme, scores in per_scheme.items():
@@ -185,7 +190,7 @@ def held_out_evaluation(
                 result["schemes"][scheme]["band"] = band_report(
                     [s for _, s in pooled], [records[i]["label"] for i, _ in pooled], band["band"]
                 )
-    _, registers = register_folds(records)
+    _, registers = register_folds(records, min_register)
     result["held_out_registers"] = registers
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
@@ -198,6 +203,7 @@ def evaluate_variants(
     k: int = 5,
     schemes: Sequence[str] = SCHEMES,
     seed: int = 0,
+    epochs: int | None = None,
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
 ) -> dict:
     """held_out_evaluation of each variant of classifiers.compare on `corpus`."""
@@ -210,6 +216,7 @@ def evaluate_variants(
         "registers": dict(Counter(register_of(r) for r in records).most_common()),
         "kinds": len({kind_of(r) for r in records}),
         "seed": seed,
+        "epochs": epochs,
         "variants": {},
     }
     with tempfile.TemporaryDirectory(prefix="datacall-heldout-") as tmp:
@@ -218,7 +225,7 @@ def evaluate_variants(
             work = Path(tmp) / variant
 
             def builder(train_part: list[dict], fold_dir: Path, variant=variant):
-                return build(variant, train_part, fold_dir, seed)
+                return build(variant, train_part, fold_dir, seed, epochs=epochs)
 
             result = held_out_evaluation(builder, records, work, k=k, schemes=schemes, say=say)
             report["variants"][variant] = result
@@ -272,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5, help="K for the kinds and random schemes")
     parser.add_argument("--schemes", default=",".join(SCHEMES))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="train each fold for this many epochs (default: config.cfg's)")
     parser.add_argument("--out", type=Path, help="write the full report as JSON here")
     args = parser.parse_args(argv)
     schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
@@ -280,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown scheme(s) {', '.join(sorted(unknown))}; known: {', '.join(SCHEMES)}")
     report = evaluate_variants(
         args.corpus, [v.strip() for v in args.variants.split(",") if v.strip()],
-        k=args.folds, schemes=schemes, seed=args.seed,
+        k=args.folds, schemes=schemes, seed=args.seed, epochs=args.epochs,
     )
     if args.out:
         args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
