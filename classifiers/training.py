@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review_band
 from .corpus import CorpusError, read_jsonl, split_key, split_records
+from . import fastbow
 from .labels import LABELS
 from .metrics import evaluate
 from .model import TextClassifier, char_ngram_range, files_digest, load
@@ -26,7 +27,7 @@ CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
 # Bump when a trained model directory gains or changes content (2: the review
 # band in meta.json; 3: the band calibrated on held-out groups, from config.cfg):
 # part of the cache key, so cached models are retrained.
-MODEL_FORMAT = "3"
+MODEL_FORMAT = "3"  # 3 also: bow.npz, the weights scored without spaCy
 # Fewer held-out dev examples than this (or one label missing): the review
 # band is measured on the train split instead, and says so.
 MIN_BAND_EXAMPLES = 30
@@ -69,7 +70,17 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
     saved = load_config(best / "config.cfg", interpolate=False)
     saved["paths"].update(train=None, dev=None)
     saved.to_disk(best / "config.cfg")
+    _export_bow(best, ngrams)
     return best
+
+
+def _export_bow(model_dir: Path, ngrams: tuple[int, int]) -> None:
+    """A bag-of-words model's weights for spaCy-free scoring (fastbow.py); other models have none."""
+    import spacy
+    from spacy.symbols import IDS
+
+    nlp = spacy.load(model_dir)
+    fastbow.export(nlp.get_pipe("textcat"), {k: v for k, v in IDS.items() if k}, ngrams, model_dir / fastbow.FILE)
 
 
 def _load_config(config_path: Path):
@@ -212,7 +223,9 @@ def train(
         }
         if extra:
             meta["datacall"]["extra_train"] = len(extra)
-        classifier = TextClassifier(spacy.load(model), out.resolve(), version)
+        classifier = TextClassifier(
+            spacy.load(model), out.resolve(), version, bow=fastbow.NumpyBagOfWords.load(model)
+        )
         band = _review_band(classifier, splits, target_precision, calibrated_band(_load_config(config_path)))
         meta["datacall"]["review_band"] = [band["low"], band["high"]]
         meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")

@@ -13,7 +13,7 @@ from rich.table import Table
 import classifiers
 from bot.cli.common import ConfigOption, config_or_exit, console, errors, fail
 from bot.config import Config
-from bot.runtime import configured_model_path
+from bot.paths import configured_model_path
 
 
 def _model(config_path: Path | None) -> tuple[classifiers.TextClassifier, float, int]:
