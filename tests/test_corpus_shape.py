@@ -96,6 +96,13 @@ def test_labels_and_languages_are_balanced_overall_and_among_new_texts(records):
             assert within_factor_two(Counter(r["label"] for r in group if r["lang"] == lang))
 
 
+def test_no_register_gives_the_label_away(records):
+    # Labels within a factor of two in every register, so the form of a message
+    # (an e-mail, a petition) cannot stand in for its content.
+    for register in REGISTERS:
+        assert within_factor_two(Counter(r["label"] for r in records if r["register"] == register)), register
+
+
 def test_no_two_texts_are_near_identical(records):
     for lang in LANGS:
         keys = [split_key(r["text"]) for r in records if r["lang"] == lang]
