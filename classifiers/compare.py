@@ -3,7 +3,7 @@
 Every variant is trained the way `datacall train` trains (train split, best
 model selected on dev) and scored on the same held-out test split: macro-F1
 overall and per language (the corpus's `lang` field), plus the speed of the
-whole classify path (tokens, model, language detection) on this machine.
+whole classify path (tokens, model, language detection) where it runs.
 With `--folds K`, macro-F1 is also cross-validated on train+dev, K folds by
 text hash, which is steadier than one small test split.
 
@@ -207,7 +207,7 @@ def docs_per_second(classifier, texts: list[str], *, batch_size: int = 256) -> t
     """Texts per second through `predict` in batches, as `datacall classify` calls it.
 
     Two numbers: by wall-clock time, and by this process's CPU time, which
-    other work on a shared machine does not inflate.
+    other processes on the same CPUs do not inflate.
     """
     classifier.predict(texts[:batch_size])  # warm up
     started, cpu = time.perf_counter(), time.process_time()

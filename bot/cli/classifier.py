@@ -129,12 +129,15 @@ def _print_band(metrics: dict) -> None:
     band = metrics.get("review_band")
     if not band:
         return
-    measured = band.get(band["source"]) or {}
-    share = measured.get("share_in_band")
+    source = band["source"]
+    # A band calibrated on held-out groups (config.cfg) is shown with what it does on dev.
+    shown = "dev" if source == "held_out_groups" else source
+    share = (band.get(shown) or {}).get("share_in_band")
+    where = "kinds and registers held out" if source == "held_out_groups" else source
     console.print(
         f"review band [{band['low']:.3f}, {band['high']:.3f}] (automatic decisions >= "
-        f"{band['target_precision']:.0%} precise on {band['source']}; "
-        f"{'n/a' if share is None else f'{share:.0%}'} of {band['source']} messages go to officers)"
+        f"{band['target_precision']:.0%} precise on {where}; "
+        f"{'n/a' if share is None else f'{share:.0%}'} of {shown} messages go to officers)"
     )
 
 
