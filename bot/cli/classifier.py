@@ -65,7 +65,7 @@ def train(
         False,
         "--with-decisions",
         help="Add the officers' label decisions from the database to the train split; "
-        "replace the model only if its dev macro-F1 is not worse.",
+        "replace the model unless its dev macro-F1 drops by more than 0.01.",
     ),
     config: ConfigOption = None,
 ) -> None:
@@ -97,10 +97,11 @@ def _train_with_decisions(settings: Config, corpus: Path, out: Path) -> None:
     current, candidate = result["current"], result["candidate"]
     console.print(f"dev macro-F1: current model {_number(current)}, with decisions {_number(candidate)}")
     if not result["replaced"]:
-        console.print(f"kept the current model in {out}: the new one scores lower on dev")
+        console.print(f"kept the current model in {out}: the new one scores more than "
+                      f"{classifiers.training.RETRAIN_TOLERANCE} lower on dev")
         return
     _print_band(result["metrics"])
-    why = "there was none" if current is None else "the new one is not worse on dev"
+    why = "there was none" if current is None else "the new one is not worse on dev, within the tolerance"
     console.print(f"replaced the model in {out} ({why}; metrics in {out / 'metrics.json'})")
 
 
