@@ -230,12 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=default_corpus_path())
     parser.add_argument(
         "--compare", type=Path, nargs="+",
-        help="report(s) of `python -m classifiers.compare --out`, merged; else run the comparison",
+        help="report(s) of `python -m classifiers.compare --out`, merged; with --run-compare, run it here; "
+        "else the card's comparison block is left as it is",
     )
     parser.add_argument("--heldout", type=Path, help="report of `python -m classifiers.heldout --out`")
     parser.add_argument("--variant", default="bow-bigrams", help="the variant config.cfg trains (its band is shown)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--card", type=Path, default=CARD_PATH)
+    parser.add_argument("--run-compare", action="store_true", help="run the (long) comparison when no --compare is given")
     args = parser.parse_args(argv)
     records = read_jsonl(args.corpus)
     if args.compare:
@@ -244,8 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for other in reports[1:]:
             comparison["variants"].update(other["variants"])
             comparison["folds"] = max(comparison["folds"], other["folds"])
-    else:
+    elif args.run_compare:
         comparison = compare(args.corpus, DEFAULT_VARIANTS, folds=args.folds)
+    else:
+        comparison = None
     with tempfile.TemporaryDirectory(prefix="datacall-card-") as tmp:
         model_dir = Path(tmp) / "model"
         print(f"training the default model ({CONFIG_PATH.name}) …", file=sys.stderr)
@@ -253,12 +257,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         blocks = {
             "data": data_section(args.corpus, records),
             "random": random_section(model_dir, records),
-            "comparison": comparison_section(comparison),
+
             "model": model_section(metrics),
             "band": band_section(metrics),
-            "languages": language_section(comparison.get("languages") or language_report(records)),
+            "languages": language_section((comparison or {}).get("languages") or language_report(records)),
             "failures": failures_section(model_dir, records),
         }
+    if comparison:
+        blocks["comparison"] = comparison_section(comparison)
     if args.heldout:
         heldout = json.loads(args.heldout.read_text(encoding="utf-8"))
         blocks["heldout"] = heldout_section(heldout)
