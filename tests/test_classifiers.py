@@ -470,3 +470,20 @@ def test_packaged_corpus_trains_a_useful_model(tmp_path):
     band = metrics["review_band"]
     assert band["source"] == "dev" and band["dev"]["share_in_band"] < 0.5
     assert metrics["train_seconds"] < 120
+
+
+@pytest.mark.parametrize("band", [None, [0.3, 0.7]])
+def test_the_review_band_comes_from_the_config_or_is_measured(corpus, tmp_path, band):
+    config = load_config(classifiers.CONFIG_PATH, interpolate=False)
+    config["datacall"].pop("review_band", None)
+    if band:
+        config["datacall"]["review_band"] = band
+    config.to_disk(tmp_path / "config.cfg")
+    metrics = train(corpus, tmp_path / "model", config=tmp_path / "config.cfg")
+    found = metrics["review_band"]
+    if band:  # calibrated on held-out groups: kept as given, with what it does on dev and test
+        assert (found["source"], [found["low"], found["high"]]) == ("held_out_groups", band)
+        assert found["dev"]["n"] == metrics["sizes"]["dev"]
+    else:
+        assert found["source"] in ("dev", "train") and found["target_precision"] == 0.97
+    assert classifiers.load(tmp_path / "model").review_band == (found["low"], found["high"])
