@@ -204,9 +204,13 @@ def evaluate_variants(
     schemes: Sequence[str] = SCHEMES,
     seed: int = 0,
     epochs: int | None = None,
+    out: Path | None = None,
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
 ) -> dict:
-    """held_out_evaluation of each variant of classifiers.compare on `corpus`."""
+    """held_out_evaluation of each variant of classifiers.compare on `corpus`.
+
+    With `out`, the report is written after each variant, so a long run keeps what it measured.
+    """
     from .compare import build
 
     records = read_jsonl(corpus)
@@ -230,6 +234,8 @@ def evaluate_variants(
             result = held_out_evaluation(builder, records, work, k=k, schemes=schemes, say=say)
             report["variants"][variant] = result
             say(f"{variant}: {summary_line(result)}")
+            if out:
+                out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
 
 
@@ -288,10 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown scheme(s) {', '.join(sorted(unknown))}; known: {', '.join(SCHEMES)}")
     report = evaluate_variants(
         args.corpus, [v.strip() for v in args.variants.split(",") if v.strip()],
-        k=args.folds, schemes=schemes, seed=args.seed, epochs=args.epochs,
+        k=args.folds, schemes=schemes, seed=args.seed, epochs=args.epochs, out=args.out,
     )
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(markdown_tables(report))
     return 0
 

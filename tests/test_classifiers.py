@@ -487,3 +487,17 @@ def test_the_review_band_comes_from_the_config_or_is_measured(corpus, tmp_path, 
     else:
         assert found["source"] in ("dev", "train") and found["target_precision"] == 0.97
     assert classifiers.load(tmp_path / "model").review_band == (found["low"], found["high"])
+
+
+def test_language_model_is_read_from_a_decompressed_copy(tmp_path, monkeypatch):
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    from classifiers.language import _from_plain_copy
+
+    monkeypatch.setenv("DATACALL_CACHE_DIR", str(tmp_path))
+    made = _from_plain_copy(MODEL_DIR / MODEL_FILE, LanguageIdentifier)
+    assert len(list((tmp_path / "langid").glob("model-*.npz"))) == 1
+    again = _from_plain_copy(MODEL_DIR / MODEL_FILE, LanguageIdentifier)  # read back from the copy
+    original = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    for text in ("Publiez les horaires des bus", "Please publish the bus timetables", "Danke schön", "Gracias"):
+        assert made.classify(text) == again.classify(text) == original.classify(text)
