@@ -93,8 +93,12 @@ def model_section(metrics: dict) -> str:
 
 def band_section(metrics: dict) -> str:
     band = metrics["review_band"]
+    where = (
+        "calibrated on held-out groups (`config.cfg`)" if band["source"] == "held_out_groups"
+        else f"measured on the {band['source']} split"
+    )
     lines = [
-        f"Band: **[{band['low']:.3f}, {band['high']:.3f}]**, measured on the {band['source']} split "
+        f"Band: **[{band['low']:.3f}, {band['high']:.3f}]**, {where} "
         f"(target: automatic decisions at least {band['target_precision']:.0%} precise; labelling threshold "
         f"{band['threshold']}).",
         "",
