@@ -64,6 +64,13 @@ def test_every_hard_kind_is_present_in_both_languages_with_its_label(records):
     assert not missing, missing
 
 
+def test_every_new_kind_is_written_in_both_languages(records):
+    langs_of_kind: dict[str, set] = {}
+    for r in records[ORIGINAL_SIZE:]:
+        langs_of_kind.setdefault(r["kind"], set()).add(r["lang"])
+    assert {k: v for k, v in langs_of_kind.items() if v != set(LANGS)} == {}
+
+
 def test_a_kind_belongs_to_one_label(records):
     labels_of_kind: dict[str, set] = {}
     for r in records:
