@@ -38,11 +38,12 @@ def load_command(name: str) -> click.Command:
     """The click command `name`, built from its module (imported now)."""
     module, attribute = COMMANDS[name]
     target = getattr(importlib.import_module(f"bot.cli.{module}"), attribute)
-    if not isinstance(target, typer.Typer):
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)  # a group even when it has one command (`user add`)
+    else:
         single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         single.command(name=name)(target)
-        target = single
-    command = typer.main.get_command(target)
+        command = typer.main.get_command(single)
     command.name = name
     return command
 
