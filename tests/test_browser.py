@@ -200,7 +200,7 @@ def test_keyboard_and_phone(cli, config_file, sessions, browser):
         expect(page.get_by_role("heading", level=1, name="File de décision")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         # Bulk: the checkboxes sit in the list, outside the bulk form, tied to it by their form attribute.
-        page.get_by_label(f"Sélectionner le message n°{unsure.id}").check()
+        page.get_by_label(f"Sélectionner le message n°{unsure.id}", exact=True).check()
         page.get_by_label("Action").select_option("off_topic")
         page.get_by_role("button", name="Appliquer").click()
         expect(page.get_by_role("status")).to_have_text("1 message classé hors sujet.")
