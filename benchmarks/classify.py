@@ -37,7 +37,8 @@ BATCH = 256
 
 def make_texts(n: int, corpus: Path | None = None) -> list[str]:
     """`n` distinct, realistic texts: a corpus text followed by the end of another one."""
-    base = [r["text"] for r in classifiers.read_jsonl(corpus or classifiers.default_corpus_path())]
+    # One line each: `datacall classify` reads one text per line, and some corpus texts have several.
+    base = [" ".join(r["text"].split()) for r in classifiers.read_jsonl(corpus or classifiers.default_corpus_path())]
     size = len(base)
     texts = []
     for i in range(n):

@@ -15,6 +15,8 @@ import classifiers
 from bot.campaigns.publishing import Publisher
 from bot.campaigns.texts import CampaignTexts, load_campaign_texts
 from bot.config import Config
+from bot.paths import configured_model_path
+from bot.paths import resolve as _resolve
 from bot.networks.base import Connector
 from bot.networks.registry import build_connectors
 from bot.replies.render import Templates, load_templates
@@ -72,23 +74,9 @@ class Runtime:
         self.engine.dispose()
 
 
-def configured_model_path(config: Config) -> Path | None:
-    """`[classifier] model_path` resolved from the config's folder; None means the user cache."""
-    configured = config.classifier.model_path
-    return _resolve(config, configured) if configured else None
-
-
 def database_url(config: Config) -> str:
     """A relative SQLite path is relative to the config file, like every other path in it."""
     url = make_url(config.database.url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         url = url.set(database=str(_resolve(config, url.database)))
     return url.render_as_string(hide_password=False)
-
-
-def _resolve(config: Config, value: str) -> Path:
-    """Relative paths in a config file are relative to that file's folder."""
-    path = Path(value).expanduser()
-    if not path.is_absolute() and config.source is not None:
-        path = config.source.parent / path
-    return path

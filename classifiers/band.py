@@ -18,7 +18,10 @@ from collections.abc import Sequence
 
 from .labels import DATA_REQUEST, OFF_TOPIC
 
-TARGET_PRECISION = 0.95
+TARGET_PRECISION = 0.97
+# The promise made for messages of kinds and registers the model has not seen,
+# measured on held-out groups (classifiers/heldout.py).
+HELD_OUT_PRECISION = 0.97
 
 
 def _edges(scores: Sequence[float], threshold: float) -> list[float]:

@@ -2,10 +2,12 @@
 
 The card's prose is written by hand; every number in it sits between
 `<!-- begin:NAME -->` and `<!-- end:NAME -->` markers that this module
-rewrites from fresh measurements: the default model trained as `datacall
-train` trains it, the comparison of `classifiers.compare` (run here, or read
-from `--compare FILE` written by `python -m classifiers.compare --out FILE`),
-and language detection on the corpus and on data/languages.jsonl.
+rewrites from fresh measurements: the held-out-group evaluation of
+`classifiers.heldout` (`--heldout FILE`, written by `python -m
+classifiers.heldout --out FILE`), the default model trained as `datacall
+train` trains it (its random test split), the comparison of
+`classifiers.compare` (run here, or read from `--compare FILE`), and language
+detection on the corpus and on data/languages.jsonl.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from .compare import CARD_PATH, DEFAULT_VARIANTS, compare, language_report, markdown_table
 from .corpus import default_corpus_path, read_jsonl, split_records
+from .heldout import SCHEMES, markdown_tables, register_of, report_of
 from .labels import LABELS
 from .model import load
 from .training import CONFIG_PATH, train
@@ -46,6 +49,7 @@ def data_section(corpus: Path, records: list[dict]) -> str:
     for label in LABELS:
         cells = [str(counts[(label, lang)]) for lang in langs]
         rows.append(f"| {label} | " + " | ".join(cells) + f" | {sum(counts[(label, lang)] for lang in langs)} |")
+    registers = Counter(register_of(r) for r in records)
     kinds = Counter(r.get("kind") for r in records if r.get("kind"))
     lines = [
         f"`{corpus.relative_to(corpus.parents[2]) if len(corpus.parents) > 2 else corpus}`: "
@@ -57,6 +61,8 @@ def data_section(corpus: Path, records: list[dict]) -> str:
         + ", ".join(f"{name} {len(rs):,}" for name, rs in splits.items())
         + ".",
     ]
+    lines += ["", "Registers (the corpus's `register` field; none means `tweet_reply`): "
+              + ", ".join(f"{k} {n}" for k, n in registers.most_common()) + "."]
     if kinds:
         lines += ["", "Kinds of text (the corpus's `kind` field): " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()) + "."]
     return "\n".join(lines)
@@ -87,8 +93,12 @@ def model_section(metrics: dict) -> str:
 
 def band_section(metrics: dict) -> str:
     band = metrics["review_band"]
+    where = (
+        "calibrated on held-out groups (`config.cfg`)" if band["source"] == "held_out_groups"
+        else f"measured on the {band['source']} split"
+    )
     lines = [
-        f"Band: **[{band['low']:.3f}, {band['high']:.3f}]**, measured on the {band['source']} split "
+        f"Band: **[{band['low']:.3f}, {band['high']:.3f}]**, {where} "
         f"(target: automatic decisions at least {band['target_precision']:.0%} precise; labelling threshold "
         f"{band['threshold']}).",
         "",
@@ -153,10 +163,63 @@ def comparison_section(report: dict) -> str:
         + (f"{report['folds']}-fold cross-validation on train+dev; " if report["folds"] else "")
         + f"speed on {report['speed_texts']:,} distinct texts, "
         f"batches of 256, {report['cpu_count']} CPUs (load average {', '.join(f'{x:.1f}' for x in report['load_average'])} "
-        "at the end of the run: other work shared the machine, so CPU-second rates are the steadier ones).",
+        "at the end of the run: wall-clock rates fall when other processes use the CPUs, "
+        "CPU-second rates do not).",
         "",
         markdown_table(report),
     ])
+
+
+def heldout_section(report: dict) -> str:
+    """The headline: macro-F1 with kinds and registers held out, per language and register, per variant."""
+    epochs = f", {report['epochs']} epochs per fold" if report.get("epochs") else ""
+    first = next(iter(report["variants"].values()))
+    registers = first.get("held_out_registers") or []
+    return "\n".join([
+        f"Corpus of {report['corpus_lines']:,} texts, {report['kinds']} kinds; kinds held out in "
+        f"{first['k']} folds; registers held out one at a time: {', '.join(registers) or 'none (one register)'} "
+        f"(registers under 30 texts stay in training){epochs}. \"grouped\" pools the out-of-group scores of both.",
+        "",
+        markdown_tables(report),
+    ])
+
+
+def heldout_band_section(report: dict, variant: str) -> str:
+    """The band calibrated on the chosen variant's out-of-group scores, and what it does under each scheme."""
+    result = report["variants"][variant]
+    band = result["band"]
+    low, high = band["band"]
+    lines = [
+        f"Band: **[{low:.3f}, {high:.3f}]**, calibrated on the out-of-group scores of `{variant}` "
+        f"(target: automatic decisions at least {band['target_precision']:.0%} precise on each side).",
+        "",
+        "| held out | n | in band (to officers) | automatic data_request | precision | automatic off_topic | precision |",
+        "|---|---|---|---|---|---|---|",
+        f"| kinds + registers (calibration) | {band['n']} | {band['in_band']} ({_pct(band['share_in_band'])}) | "
+        f"{band['auto_data_request']} | {_f(band['precision_above'])} | {band['auto_off_topic']} | "
+        f"{_f(band['precision_below'])} |",
+    ]
+    for scheme in SCHEMES:
+        b = (result["schemes"].get(scheme) or {}).get("band")
+        if b:
+            lines.append(
+                f"| {scheme} | {b['n']} | {b['in_band']} ({_pct(b['share_in_band'])}) | {b['auto_data_request']} | "
+                f"{_f(b['precision_above'])} | {b['auto_off_topic']} | {_f(b['precision_below'])} |"
+            )
+    return "\n".join(lines)
+
+
+def random_section(model_dir: Path, records: list[dict]) -> str:
+    """The default model on its random test split: overall, per language, per register."""
+    test = split_records(records)["test"]
+    scores = load(model_dir).scores([r["text"] for r in test])
+    report = report_of(test, list(enumerate(scores)))
+    langs, regs = report["per_language"], report["per_register"]
+    head = ["split", "n", "macro-F1", "fr", "en", *regs]
+    cells = ["test (random, by text hash)", str(report["n"]), _f(report["macro_f1"])]
+    cells += [_f(langs.get(lang, {}).get("macro_f1")) for lang in ("fr", "en")]
+    cells += [f"{_f(v['macro_f1'])} (n={v['n']})" for v in regs.values()]
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(cells) + " |"])
 
 
 def replace_block(card: str, name: str, body: str) -> str:
@@ -171,10 +234,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=default_corpus_path())
     parser.add_argument(
         "--compare", type=Path, nargs="+",
-        help="report(s) of `python -m classifiers.compare --out`, merged; else run the comparison",
+        help="report(s) of `python -m classifiers.compare --out`, merged; with --run-compare, run it here; "
+        "else the card's comparison block is left as it is",
     )
+    parser.add_argument("--heldout", type=Path, help="report of `python -m classifiers.heldout --out`")
+    parser.add_argument("--variant", default="bow-bigrams", help="the variant config.cfg trains (its band is shown)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--card", type=Path, default=CARD_PATH)
+    parser.add_argument("--run-compare", action="store_true", help="run the (long) comparison when no --compare is given")
     args = parser.parse_args(argv)
     records = read_jsonl(args.corpus)
     if args.compare:
@@ -183,20 +250,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         for other in reports[1:]:
             comparison["variants"].update(other["variants"])
             comparison["folds"] = max(comparison["folds"], other["folds"])
-    else:
+    elif args.run_compare:
         comparison = compare(args.corpus, DEFAULT_VARIANTS, folds=args.folds)
+    else:
+        comparison = None
     with tempfile.TemporaryDirectory(prefix="datacall-card-") as tmp:
         model_dir = Path(tmp) / "model"
         print(f"training the default model ({CONFIG_PATH.name}) …", file=sys.stderr)
         metrics = train(args.corpus, model_dir)
         blocks = {
             "data": data_section(args.corpus, records),
-            "comparison": comparison_section(comparison),
+            "random": random_section(model_dir, records),
+
             "model": model_section(metrics),
             "band": band_section(metrics),
-            "languages": language_section(comparison.get("languages") or language_report(records)),
+            "languages": language_section((comparison or {}).get("languages") or language_report(records)),
             "failures": failures_section(model_dir, records),
         }
+    if comparison:
+        blocks["comparison"] = comparison_section(comparison)
+    if args.heldout:
+        heldout = json.loads(args.heldout.read_text(encoding="utf-8"))
+        blocks["heldout"] = heldout_section(heldout)
+        blocks["heldout_band"] = heldout_band_section(heldout, args.variant)
     card = args.card.read_text(encoding="utf-8")
     for name, body in blocks.items():
         card = replace_block(card, name, body)

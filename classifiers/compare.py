@@ -3,7 +3,7 @@
 Every variant is trained the way `datacall train` trains (train split, best
 model selected on dev) and scored on the same held-out test split: macro-F1
 overall and per language (the corpus's `lang` field), plus the speed of the
-whole classify path (tokens, model, language detection) on this machine.
+whole classify path (tokens, model, language detection) where it runs.
 With `--folds K`, macro-F1 is also cross-validated on train+dev, K folds by
 text hash, which is steadier than one small test split.
 
@@ -11,6 +11,8 @@ Variants:
 - bow: a bag-of-words textcat (TextCatBOW.v3), word unigrams (the default until 2,724 texts).
 - bow-bigrams, bow-trigrams: the same with word bigrams (and trigrams); bigrams is config.cfg's.
 - bow-chars: word unigrams plus character 3-5-grams of each word (text.py).
+- bow-bigrams-chars: word unigrams and bigrams plus character 3-5-grams: a hashed
+  linear model over word and character n-grams.
 - ensemble: spaCy's TextCatEnsemble.v2 (a CNN over hashed embeddings + BOW).
 - routed: language detection, then a French or an English BOW model;
   other languages go to a BOW model trained on everything.
@@ -74,8 +76,11 @@ ENSEMBLE_MODEL = {
 }
 
 
-def _config(*, ngram_size: int = 1, chars: bool = False, ensemble: bool = False, fr_vectors: bool = False):
-    """config.cfg with one variant's changes."""
+def _config(
+    *, ngram_size: int = 1, chars: bool = False, ensemble: bool = False, fr_vectors: bool = False,
+    epochs: int | None = None,
+):
+    """config.cfg with one variant's changes (and fewer epochs, for lean comparison runs)."""
     import copy
 
     from spacy.util import load_config
@@ -92,6 +97,8 @@ def _config(*, ngram_size: int = 1, chars: bool = False, ensemble: bool = False,
         "ngram_size"
     ] = ngram_size
     config["datacall"] = {"char_ngram_min": 3 if chars else 0, "char_ngram_max": 5 if chars else 0}
+    if epochs:
+        config["training"]["max_epochs"] = epochs
     return config
 
 
@@ -137,11 +144,11 @@ def _train_one(records: list[dict], work: Path, name: str, config, seed: int) ->
     return load(work / name)
 
 
-def build(variant: str, records: list[dict], work: Path, seed: int = 0):
+def build(variant: str, records: list[dict], work: Path, seed: int = 0, *, epochs: int | None = None):
     """Train `variant` on `records` (split by text hash as usual) under `work`; return a classifier."""
     chars = variant.endswith("chars")
     if variant.startswith("routed"):
-        config = _config(chars=chars)
+        config = _config(chars=chars, epochs=epochs)
         fallback = _train_one(records, work, f"{variant}-all", config, seed)
         models = {}
         for lang in ("fr", "en"):
@@ -149,19 +156,23 @@ def build(variant: str, records: list[dict], work: Path, seed: int = 0):
             models[lang] = _train_one(subset, work, f"{variant}-{lang}", config, seed)
         return RoutedClassifier(models, fallback)
     configs = {
-        "bow": lambda: _config(),
-        "bow-bigrams": lambda: _config(ngram_size=2),
-        "bow-trigrams": lambda: _config(ngram_size=3),
-        "bow-chars": lambda: _config(chars=True),
-        "ensemble": lambda: _config(ensemble=True),
-        "ensemble-fr-vectors": lambda: _config(ensemble=True, fr_vectors=True),
+        "bow": lambda: _config(epochs=epochs),
+        "bow-bigrams": lambda: _config(ngram_size=2, epochs=epochs),
+        "bow-trigrams": lambda: _config(ngram_size=3, epochs=epochs),
+        "bow-chars": lambda: _config(chars=True, epochs=epochs),
+        "bow-bigrams-chars": lambda: _config(ngram_size=2, chars=True, epochs=epochs),
+        "ensemble": lambda: _config(ensemble=True, epochs=epochs),
+        "ensemble-fr-vectors": lambda: _config(ensemble=True, fr_vectors=True, epochs=epochs),
     }
     if variant not in configs:
         raise SystemExit(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     return _train_one(records, work, variant, configs[variant](), seed)
 
 
-VARIANTS = ("bow", "bow-bigrams", "bow-trigrams", "bow-chars", "ensemble", "routed", "routed-chars", "ensemble-fr-vectors")
+VARIANTS = (
+    "bow", "bow-bigrams", "bow-trigrams", "bow-chars", "bow-bigrams-chars", "ensemble", "routed", "routed-chars",
+    "ensemble-fr-vectors",
+)
 DEFAULT_VARIANTS = ("bow", "bow-bigrams", "bow-trigrams", "bow-chars", "ensemble", "routed", "routed-chars")
 
 
@@ -196,7 +207,7 @@ def docs_per_second(classifier, texts: list[str], *, batch_size: int = 256) -> t
     """Texts per second through `predict` in batches, as `datacall classify` calls it.
 
     Two numbers: by wall-clock time, and by this process's CPU time, which
-    other work on a shared machine does not inflate.
+    other processes on the same CPUs do not inflate.
     """
     classifier.predict(texts[:batch_size])  # warm up
     started, cpu = time.perf_counter(), time.process_time()

@@ -14,6 +14,13 @@ from .labels import LABELS
 
 SPLITS = ("train", "dev", "test")
 
+# The ways of writing the corpus imitates (its `register` field); grouped
+# evaluation holds whole registers out to see how the model meets a new one.
+REGISTERS = (
+    "tweet_reply", "portal_discussion", "request_form", "issue_tracker",
+    "email", "petition", "tool_feedback",
+)
+
 
 class CorpusError(ValueError):
     """A corpus line that cannot be used; the message starts with FILE:LINE."""

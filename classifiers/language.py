@@ -129,12 +129,46 @@ class _Detector:
 
 @cache
 def _identifier():
-    """Load the py3langid model once per process (about half a second)."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    """Load the py3langid model once per process.
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    The packaged model is LZMA-compressed: decompressing it takes most of a
+    second, the bulk of `datacall classify`'s start-up. The first load keeps
+    a decompressed copy in the user cache, which later processes read directly.
+    """
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    source = MODEL_DIR / MODEL_FILE
+    try:
+        identifier = _from_plain_copy(source, LanguageIdentifier)
+    except (OSError, ValueError, KeyError):  # no writable cache, or a damaged copy: read the original
+        identifier = LanguageIdentifier.from_model_file(source, norm_probs=True)
     identifier.set_languages(list(CANDIDATES))
     return identifier
+
+
+def _from_plain_copy(source, identifier_class):
+    """py3langid's model from a decompressed copy of `source` in the user cache (made if missing)."""
+    import lzma
+    import os
+
+    import numpy as np
+    from py3langid.modelio import _to_array  # py3langid's own conversion, as its load_model does
+
+    from .cache import cache_dir
+
+    stat = source.stat()
+    plain = cache_dir() / "langid" / f"model-{stat.st_size}-{stat.st_mtime_ns}.npz"
+    if not plain.is_file():
+        plain.parent.mkdir(parents=True, exist_ok=True)
+        partial = plain.with_name(f".{plain.name}.{os.getpid()}.tmp")
+        partial.write_bytes(lzma.decompress(source.read_bytes()))
+        partial.replace(plain)  # atomic: readers never see half a file
+    with np.load(plain, allow_pickle=False) as data:
+        return identifier_class(
+            np.asarray(data["ptc"]), np.asarray(data["pc"]), data["classes"].tolist(),
+            _to_array(data["nextmove"]), data["out_feat"].tolist(),
+            norm_probs=True, tk_row=_to_array(data["nextmove_row"]),
+        )
 
 
 _detector_lock = threading.Lock()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from .labels import DATA_REQUEST, Prediction, label_for
 from .language import detect_languages, preload
+from .fastbow import NumpyBagOfWords
 from .text import char_ngrams, features, model_tokens
 
 if TYPE_CHECKING:
@@ -143,22 +144,43 @@ class _BagOfWords:
 class TextClassifier:
     """spaCy textcat + language detection, shared by the whole process.
 
+    A bag-of-words model is scored from its exported weights (fastbow.py),
+    so spaCy is only imported when something needs the pipeline itself
+    (`nlp`): another architecture, or a benchmark of bare `nlp.pipe`.
     Calls are serialised by a lock because spaCy memory zones are not thread-safe.
-    `review_band` is the [low, high] score range measured at training time
-    where automatic decisions would be less than 95 % precise (None for
+    `review_band` is the [low, high] score range, calibrated on held-out
+    groups, where automatic decisions would be less than 97 % precise (None for
     models trained before it was measured).
     """
 
     def __init__(
-        self, nlp: Language, path: Path, version: str, *, review_band: tuple[float, float] | None = None
+        self,
+        nlp: Language | None,
+        path: Path,
+        version: str,
+        *,
+        review_band: tuple[float, float] | None = None,
+        bow: NumpyBagOfWords | None = None,
     ):
-        self.nlp = nlp
+        self._nlp = nlp
         self.path = path
         self.version = version
         self.review_band = tuple(review_band) if review_band else None
-        self.char_ngrams = char_ngram_range(nlp.config)
-        self._bow = _BagOfWords.of(nlp, self.char_ngrams)
+        if bow is not None:
+            self.char_ngrams, self._bow = bow.char_ngrams, bow
+        else:
+            self.char_ngrams = char_ngram_range(self.nlp.config)
+            self._bow = _BagOfWords.of(self.nlp, self.char_ngrams)
         self._lock = threading.Lock()
+
+    @property
+    def nlp(self) -> Language:
+        """The spaCy pipeline, loaded on first use."""
+        if self._nlp is None:
+            import spacy
+
+            self._nlp = spacy.load(self.path)
+        return self._nlp
 
     def __repr__(self) -> str:
         return f"TextClassifier(path={str(self.path)!r}, version={self.version!r})"
@@ -212,9 +234,7 @@ class TextClassifier:
 
 def load(path: Path | str) -> TextClassifier:
     """The model at `path`, loaded once per process (reloaded if retrained in place)."""
-    preload()  # predictions need it too: load it while spaCy loads
-    import spacy
-
+    preload()  # predictions need it too: load it while the model loads
     path = Path(path).resolve()
     meta_file = path / "meta.json"
     if not meta_file.is_file():
@@ -227,5 +247,11 @@ def load(path: Path | str) -> TextClassifier:
             datacall = json.loads(meta_file.read_text(encoding="utf-8")).get("datacall", {})
             version = datacall.get("model_version") or files_digest(path)
             band = datacall.get("review_band")
-            _cache[key] = TextClassifier(spacy.load(path), path, version, review_band=band)
+            bow = NumpyBagOfWords.load(path)
+            nlp = None
+            if bow is None:
+                import spacy
+
+                nlp = spacy.load(path)
+            _cache[key] = TextClassifier(nlp, path, version, review_band=band, bow=bow)
         return _cache[key]

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from collections.abc import Iterable
 
-from .band import TARGET_PRECISION, band_report, find_review_band
+from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review_band
 from .corpus import CorpusError, read_jsonl, split_key, split_records
+from . import fastbow
 from .labels import LABELS
 from .metrics import evaluate
 from .model import TextClassifier, char_ngram_range, files_digest, load
@@ -24,8 +25,14 @@ from .text import NORMALISATION_VERSION, features
 
 CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
 # Bump when a trained model directory gains or changes content (2: the review
-# band in meta.json): part of the cache key, so cached models are retrained.
-MODEL_FORMAT = "2"
+# band in meta.json; 3: the band calibrated on held-out groups, from config.cfg):
+# part of the cache key, so cached models are retrained.
+MODEL_FORMAT = "3"  # 3 also: bow.npz, the weights scored without spaCy
+# `datacall train --with-decisions` keeps a model that loses at most this much
+# dev macro-F1: officers' decisions teach ways of writing the corpus's dev split
+# does not contain, and the gain there is invisible on dev (about one dev text in
+# a hundred may flip). A poisoned set of decisions loses far more.
+RETRAIN_TOLERANCE = 0.01
 # Fewer held-out dev examples than this (or one label missing): the review
 # band is measured on the train split instead, and says so.
 MIN_BAND_EXAMPLES = 30
@@ -68,7 +75,23 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
     saved = load_config(best / "config.cfg", interpolate=False)
     saved["paths"].update(train=None, dev=None)
     saved.to_disk(best / "config.cfg")
+    _export_bow(best, ngrams)
     return best
+
+
+def _export_bow(model_dir: Path, ngrams: tuple[int, int]) -> None:
+    """A bag-of-words model's weights for spaCy-free scoring (fastbow.py); other models have none."""
+    import spacy
+    from spacy.symbols import IDS
+
+    nlp = spacy.load(model_dir)
+    fastbow.export(nlp.get_pipe("textcat"), {k: v for k, v in IDS.items() if k}, ngrams, model_dir / fastbow.FILE)
+
+
+def _load_config(config_path: Path):
+    from spacy.util import load_config
+
+    return load_config(config_path, interpolate=False)
 
 
 def _publish(model: Path, out: Path, work: Path, *, replace: bool) -> bool:
@@ -96,7 +119,35 @@ def _band_examples(splits: dict[str, list[dict]]) -> tuple[str, list[dict]]:
     return "train", splits["train"]
 
 
-def _review_band(classifier: TextClassifier, splits: dict[str, list[dict]], target: float) -> dict:
+def calibrated_band(config) -> tuple[float, float] | None:
+    """The review band a spaCy config's [datacall] section fixes (calibrated on held-out groups), if any."""
+    band = (config.get("datacall") or {}).get("review_band")
+    if not band:
+        return None
+    low, high = (float(x) for x in band)
+    if not 0.0 <= low <= high <= 1.0:
+        raise ValueError(f"[datacall] review_band: need 0 <= low <= high <= 1, got {band}")
+    return low, high
+
+
+def _review_band(
+    classifier: TextClassifier, splits: dict[str, list[dict]], target: float, calibrated: tuple[float, float] | None
+) -> dict:
+    """The band and what it does on each split: the calibrated one if given, else measured on dev."""
+    if calibrated:
+        report = {
+            "low": calibrated[0],
+            "high": calibrated[1],
+            "source": "held_out_groups",
+            "target_precision": HELD_OUT_PRECISION,
+            "threshold": 0.5,
+        }
+        for name in ("dev", "test"):
+            if splits[name]:
+                report[name] = band_report(
+                    classifier.scores([r["text"] for r in splits[name]]), [r["label"] for r in splits[name]], calibrated
+                )
+        return report
     source, examples = _band_examples(splits)
     scores = classifier.scores([r["text"] for r in examples])
     found = find_review_band(scores, [r["label"] for r in examples], target=target)
@@ -142,7 +193,9 @@ def train(
 ) -> dict:
     """Train on the corpus's train split (plus `extra_train`), select on dev, report dev and test.
 
-    Also measures the review band (see band.py) and writes it to meta.json.
+    The review band (see band.py) is the one config.cfg's [datacall] section
+    fixes, calibrated on held-out groups (python -m classifiers.heldout), or
+    else measured on dev; it is written to meta.json and metrics.json.
     Returns metrics.json's content plus `published`: False when replace=False
     and `out` already held a model, which is then kept (this run is discarded).
     """
@@ -175,8 +228,10 @@ def train(
         }
         if extra:
             meta["datacall"]["extra_train"] = len(extra)
-        classifier = TextClassifier(spacy.load(model), out.resolve(), version)
-        band = _review_band(classifier, splits, target_precision)
+        classifier = TextClassifier(
+            spacy.load(model), out.resolve(), version, bow=fastbow.NumpyBagOfWords.load(model)
+        )
+        band = _review_band(classifier, splits, target_precision, calibrated_band(_load_config(config_path)))
         meta["datacall"]["review_band"] = [band["low"], band["high"]]
         meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         metrics = {
@@ -207,7 +262,8 @@ def retrain(
     seed: int = 0,
     config: Path | str | None = None,
 ) -> dict:
-    """Train with `extra_train` added; replace the model at `out` only if dev macro-F1 is not worse.
+    """Train with `extra_train` added; replace the model at `out` unless dev macro-F1 drops by more
+    than RETRAIN_TOLERANCE.
 
     Both models are scored on the same dev examples (the corpus's dev split,
     or its train split when dev is empty, as training does). Returns
@@ -224,7 +280,7 @@ def retrain(
         dev = splits["dev"] or splits["train"]
         candidate = evaluate(load(candidate_dir), dev)["macro_f1"]
         current = evaluate(load(out), dev)["macro_f1"] if (out / "meta.json").is_file() else None
-        replaced = current is None or (candidate is not None and candidate >= current)
+        replaced = current is None or (candidate is not None and candidate >= current - RETRAIN_TOLERANCE)
         if replaced:
             _publish(candidate_dir, out, work, replace=True)
         return {"current": current, "candidate": candidate, "replaced": replaced, "metrics": metrics}

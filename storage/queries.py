@@ -156,3 +156,24 @@ def last_event(session: Session, *, request_id: int) -> StatusEvent | None:
     return session.scalar(
         select(StatusEvent).where(StatusEvent.request_id == request_id).order_by(StatusEvent.id.desc())
     )
+
+
+def uncertainty(threshold: float = 0.5):
+    """How sure the model was of a message, as a SQL expression: |score - threshold|, 0 the least sure.
+
+    An unscored message counts as the least sure of all.
+    """
+    return func.abs(func.coalesce(Message.score, threshold) - threshold)
+
+
+def messages_to_review(
+    session: Session, *, least_sure_first: bool = False, threshold: float = 0.5, limit: int = 50
+) -> Sequence[Message]:
+    """Messages waiting for an officer's label (`needs_review`): oldest first, or, for uncertainty
+    sampling, the ones the model is least sure of first, so each decision teaches the next model most."""
+    query = select(Message).where(Message.needs_review.is_(True))
+    if least_sure_first:
+        query = query.order_by(uncertainty(threshold), Message.id)
+    else:
+        query = query.order_by(Message.id)
+    return session.scalars(query.limit(limit)).all()

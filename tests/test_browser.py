@@ -207,7 +207,7 @@ def test_keyboard_and_phone(cli, config_file, sessions, browser):
         # Bulk: the checkboxes sit in the list, outside the bulk form, tied to it by their form attribute;
         # the bar appears once something is checked, and shows what will happen before it happens.
         expect(page.locator(".bulkbar")).to_be_hidden()
-        page.get_by_label(f"Sélectionner le message n°{unsure.id}").check()
+        page.get_by_label(f"Sélectionner le message n°{unsure.id}", exact=True).check()
         expect(page.locator(".bulkbar")).to_be_visible()
         page.get_by_label("Action").select_option("off_topic")
         page.get_by_role("button", name="Prévisualiser").click()

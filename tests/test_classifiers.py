@@ -23,7 +23,8 @@ from classifiers import (
     train,
 )
 from classifiers.text import for_language_id, model_tokens
-from classifiers.training import _publish
+from classifiers.training import _publish, calibrated_band
+from spacy.util import load_config
 
 D, O = "data_request", "off_topic"
 
@@ -96,8 +97,13 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(corpus, tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("models") / "textcat"
-    return out, train(corpus, out, seed=0)
+    # 42 texts need more passes than the packaged corpus's 5 epochs; the rest is config.cfg.
+    config = load_config(classifiers.CONFIG_PATH, interpolate=False)
+    config["training"]["max_epochs"] = 20
+    folder = tmp_path_factory.mktemp("models")
+    config.to_disk(folder / "config.cfg")
+    out = folder / "textcat"
+    return out, train(corpus, out, seed=0, config=folder / "config.cfg")
 
 
 # --- training and prediction -------------------------------------------------
@@ -134,13 +140,18 @@ def test_training_measures_the_review_band(trained):
     on_disk = json.loads((out / "metrics.json").read_text())
     band = on_disk["review_band"]
     assert 0.0 <= band["low"] <= 0.5 <= band["high"] <= 1.0
-    assert band["target_precision"] == 0.95
-    assert band["source"] in ("dev", "train")  # the small corpus's dev split is too small: train
-    measured = band[band["source"]]
-    assert measured["n"] == on_disk["sizes"][band["source"]]
-    assert 0.0 <= measured["share_in_band"] <= 1.0
-    for side in ("precision_above", "precision_below"):
-        assert measured[side] is None or measured[side] >= 0.95
+    assert band["target_precision"] == 0.97
+    calibrated = calibrated_band(load_config(classifiers.CONFIG_PATH, interpolate=False))
+    if calibrated:  # config.cfg fixes the band calibrated on held-out groups
+        assert band["source"] == "held_out_groups" and (band["low"], band["high"]) == calibrated
+        assert band["dev"]["n"] == on_disk["sizes"]["dev"]
+    else:
+        assert band["source"] in ("dev", "train")  # the small corpus's dev split is too small: train
+        measured = band[band["source"]]
+        assert measured["n"] == on_disk["sizes"][band["source"]]
+        assert 0.0 <= measured["share_in_band"] <= 1.0
+        for side in ("precision_above", "precision_below"):
+            assert measured[side] is None or measured[side] >= 0.97
     meta = json.loads((out / "meta.json").read_text())
     assert meta["datacall"]["review_band"] == [band["low"], band["high"]]
     assert classifiers.load(out).review_band == (band["low"], band["high"])
@@ -157,10 +168,12 @@ def test_review_band_by_hand():
     # 19 right and 1 wrong above 0.5 is exactly 95 %: no need to widen the band.
     scores = [0.6 + i / 100 for i in range(20)] + [0.1, 0.2]
     labels = [O] + [D] * 19 + [O, O]
-    assert find(scores, labels)["band"] == [0.5, 0.5]
+    assert find(scores, labels, target=0.95)["band"] == [0.5, 0.5]
+    # The default target, 97 %, takes the wrong one in.
+    assert find(scores, labels)["band"] == pytest.approx([0.5, 0.605])
     # 2 wrong of 20: the band must take in the lowest one.
     labels = [O, O] + [D] * 18 + [O, O]
-    assert find(scores, labels)["band"] == pytest.approx([0.5, 0.615])
+    assert find(scores, labels, target=0.95)["band"] == pytest.approx([0.5, 0.615])
     # No side can be trusted: everything goes to officers.
     assert find([0.3, 0.7], [D, O])["band"] == [0.0, 1.0]
     assert find([], [])["share_in_band"] is None
@@ -406,7 +419,7 @@ def test_ensure_model_trains_once_then_reuses(corpus, trained, tmp_path, monkeyp
     assert ensure_model(None, corpus=corpus, on_train=messages.append) == path
     assert len(messages) == 1 and (path / "meta.json").stat().st_mtime_ns == stamp
     # same corpus, config and seed: the same model, whoever trained it
-    assert classifiers.load(path).version == trained[1]["model_version"]
+    assert classifiers.load(path).version == train(corpus, tmp_path / "again")["model_version"]
     # an explicit path that already holds a model is used as is
     assert ensure_model(trained[0], corpus=corpus, on_train=messages.append) == trained[0]
     assert len(messages) == 1
@@ -460,5 +473,40 @@ def test_packaged_corpus_trains_a_useful_model(tmp_path):
     assert metrics["test"]["macro_f1"] >= 0.9
     assert all(v["macro_f1"] >= 0.85 for lang, v in metrics["test"]["per_language"].items() if lang in ("fr", "en"))
     band = metrics["review_band"]
-    assert band["source"] == "dev" and band["dev"]["share_in_band"] < 0.5
+    # The band calibrated on held-out groups keeps its promise on the random dev and test splits too.
+    assert band["source"] == "held_out_groups"
+    for split in ("dev", "test"):
+        for side in ("precision_above", "precision_below"):
+            assert band[split][side] is None or band[split][side] >= 0.97
     assert metrics["train_seconds"] < 120
+
+
+@pytest.mark.parametrize("band", [None, [0.3, 0.7]])
+def test_the_review_band_comes_from_the_config_or_is_measured(corpus, tmp_path, band):
+    config = load_config(classifiers.CONFIG_PATH, interpolate=False)
+    config["datacall"].pop("review_band", None)
+    if band:
+        config["datacall"]["review_band"] = band
+    config.to_disk(tmp_path / "config.cfg")
+    metrics = train(corpus, tmp_path / "model", config=tmp_path / "config.cfg")
+    found = metrics["review_band"]
+    if band:  # calibrated on held-out groups: kept as given, with what it does on dev and test
+        assert (found["source"], [found["low"], found["high"]]) == ("held_out_groups", band)
+        assert found["dev"]["n"] == metrics["sizes"]["dev"]
+    else:
+        assert found["source"] in ("dev", "train") and found["target_precision"] == 0.97
+    assert classifiers.load(tmp_path / "model").review_band == (found["low"], found["high"])
+
+
+def test_language_model_is_read_from_a_decompressed_copy(tmp_path, monkeypatch):
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    from classifiers.language import _from_plain_copy
+
+    monkeypatch.setenv("DATACALL_CACHE_DIR", str(tmp_path))
+    made = _from_plain_copy(MODEL_DIR / MODEL_FILE, LanguageIdentifier)
+    assert len(list((tmp_path / "langid").glob("model-*.npz"))) == 1
+    again = _from_plain_copy(MODEL_DIR / MODEL_FILE, LanguageIdentifier)  # read back from the copy
+    original = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    for text in ("Publiez les horaires des bus", "Please publish the bus timetables", "Danke schön", "Gracias"):
+        assert made.classify(text) == again.classify(text) == original.classify(text)

@@ -78,3 +78,20 @@ def test_language_accuracy_counts_other_languages_taken_for_french_or_english():
     assert report["n"] == 4 and report["accuracy"] == 0.75
     assert report["per_language"]["de"] == {"n": 2, "correct": 1, "as_fr_or_en": 1, "accuracy": 0.5}
     assert report["errors"] == [{"text": "Where can I find the bike lanes data?", "lang": "de", "detected": "en"}]
+
+
+def test_fastbow_hashes_are_spacys_and_thincs():
+    import numpy as np
+    from spacy.strings import get_string_id
+    from spacy.symbols import IDS
+    from thinc.api import NumpyOps
+
+    from classifiers.fastbow import NumpyBagOfWords, murmur64a_words
+
+    bow = NumpyBagOfWords(np.zeros((2, 8), "f"), np.zeros(2, "f"), 2, (0, 0), 0, {k: v for k, v in IDS.items() if k})
+    words = ["publiez", "données", "number", "meta", "a", "🙂", "x" * 23, "__url__"]
+    assert [bow.string_id(w) for w in words] == [get_string_id(w) for w in words]
+    ids = np.asarray([get_string_id(w) for w in words], dtype=np.uint64)
+    for n in (2, 3):
+        windows = np.stack([ids[i : len(ids) - n + 1 + i] for i in range(n)], axis=1)
+        assert murmur64a_words(windows, 0).tolist() == NumpyOps().ngrams(n, ids).tolist()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 import typer.main
 
 from bot.cli.app import app
@@ -30,8 +31,10 @@ def test_ci_runs_the_readme_test_command():
 
 def all_commands() -> list[str]:
     group = typer.main.get_command(app)
+    ctx = click.Context(group)
     names = []
-    for name, command in group.commands.items():
+    for name in group.list_commands(ctx):  # commands load lazily (bot/cli/app.py)
+        command = group.get_command(ctx, name)
         if hasattr(command, "commands"):
             names += [f"{name} {sub}" for sub in command.commands]
         else:

@@ -1,34 +1,78 @@
-"""The `datacall` command: one typer app, one module per group of commands."""
+"""The `datacall` command: one typer app, one module per group of commands.
+
+Command modules are imported when their command runs, not all at start-up:
+`datacall classify` on one line then loads the classifier's imports only, not
+the web app, the network clients and the exporters of the other commands.
+"""
 
 from __future__ import annotations
 
+import importlib
 from enum import Enum
 
+import click
 import typer
+from typer.core import TyperGroup
 
-from bot.cli import (
-    campaigns,
-    catalogue,
-    classifier,
-    demo,
-    doctor,
-    export,
-    replies,
-    report,
-    requester,
-    requests,
-    run,
-    web,
-)
 from bot.logs import use_json_logs
+
+# Command name -> (module in bot.cli, attribute): a function (one command) or a typer app (a group).
+COMMANDS = {
+    "init": ("run", "init"),
+    "run": ("run", "run"),
+    "demo": ("demo", "demo"),
+    "status": ("run", "status"),
+    "doctor": ("doctor", "doctor"),
+    "campaign": ("campaigns", "app"),
+    "queue": ("requests", "queue"),
+    "request": ("requests", "app"),
+    "reply": ("replies", "app"),
+    "classify": ("classifier", "classify"),
+    "train": ("classifier", "train"),
+    "evaluate": ("classifier", "evaluate"),
+    "serve": ("web", "serve"),
+    "user": ("web", "app"),
+    "export": ("export", "export"),
+    "report": ("report", "report"),
+    "requester": ("requester", "app"),
+    "catalogue": ("catalogue", "app"),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The click command `name`, built from its module (imported now)."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(f"bot.cli.{module}"), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)  # a group even when it has one command (`user add`)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name=name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyCommands(TyperGroup):
+    """A typer group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
+
 
 app = typer.Typer(
     name="datacall",
+    cls=LazyCommands,
     help="Run open-data calls for contribution on social networks, sort the replies, answer every requester.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
 class LogFormat(str, Enum):
     text = "text"
     json = "json"
@@ -43,26 +87,6 @@ def options(
     """Run open-data calls for contribution on social networks, sort the replies, answer every requester."""
     if log_format is LogFormat.json:
         use_json_logs()
-
-
-app.command()(run.init)
-app.command()(run.run)
-app.command()(demo.demo)
-app.command()(run.status)
-app.command()(doctor.doctor)
-app.add_typer(campaigns.app, name="campaign")
-app.command()(requests.queue)
-app.add_typer(requests.app, name="request")
-app.add_typer(replies.app, name="reply")
-app.command()(classifier.classify)
-app.command()(classifier.train)
-app.command()(classifier.evaluate)
-app.command()(web.serve)
-app.add_typer(web.app, name="user")
-app.command()(export.export)
-app.command()(report.report)
-app.add_typer(requester.app, name="requester")
-app.add_typer(catalogue.app, name="catalogue")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from rich.table import Table
 import classifiers
 from bot.cli.common import ConfigOption, config_or_exit, console, errors, fail
 from bot.config import Config
-from bot.runtime import configured_model_path
+from bot.paths import configured_model_path
 
 
 def _model(config_path: Path | None) -> tuple[classifiers.TextClassifier, float, int]:
@@ -105,7 +105,7 @@ def train(
         False,
         "--with-decisions",
         help="Add the officers' label decisions from the database to the train split; "
-        "replace the model only if its dev macro-F1 is not worse.",
+        "replace the model unless its dev macro-F1 drops by more than 0.01.",
     ),
     config: ConfigOption = None,
 ) -> None:
@@ -137,10 +137,11 @@ def _train_with_decisions(settings: Config, corpus: Path, out: Path) -> None:
     current, candidate = result["current"], result["candidate"]
     console.print(f"dev macro-F1: current model {_number(current)}, with decisions {_number(candidate)}")
     if not result["replaced"]:
-        console.print(f"kept the current model in {out}: the new one scores lower on dev")
+        console.print(f"kept the current model in {out}: the new one scores more than "
+                      f"{classifiers.training.RETRAIN_TOLERANCE} lower on dev")
         return
     _print_band(result["metrics"])
-    why = "there was none" if current is None else "the new one is not worse on dev"
+    why = "there was none" if current is None else "the new one is not worse on dev, within the tolerance"
     console.print(f"replaced the model in {out} ({why}; metrics in {out / 'metrics.json'})")
 
 
@@ -169,12 +170,15 @@ def _print_band(metrics: dict) -> None:
     band = metrics.get("review_band")
     if not band:
         return
-    measured = band.get(band["source"]) or {}
-    share = measured.get("share_in_band")
+    source = band["source"]
+    # A band calibrated on held-out groups (config.cfg) is shown with what it does on dev.
+    shown = "dev" if source == "held_out_groups" else source
+    share = (band.get(shown) or {}).get("share_in_band")
+    where = "kinds and registers held out" if source == "held_out_groups" else source
     console.print(
         f"review band [{band['low']:.3f}, {band['high']:.3f}] (automatic decisions >= "
-        f"{band['target_precision']:.0%} precise on {band['source']}; "
-        f"{'n/a' if share is None else f'{share:.0%}'} of {band['source']} messages go to officers)"
+        f"{band['target_precision']:.0%} precise on {where}; "
+        f"{'n/a' if share is None else f'{share:.0%}'} of {shown} messages go to officers)"
     )
 
 

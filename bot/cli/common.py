@@ -7,19 +7,16 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, ConfigError, load_config
 from bot.logs import json_logs_enabled
-from bot.replies.render import TemplateError
-from bot.runtime import Runtime
-from classifiers import CorpusError
-from storage.database import DatabaseError, one_line
-from storage.migrate import require_current
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 ConfigOption = Annotated[
     Path | None,
@@ -50,6 +47,15 @@ def config_or_exit(path: Path | None) -> Config:
 @contextlib.contextmanager
 def runtime(path: Path | None, *, migrated: bool = True) -> Iterator[Runtime]:
     """A runtime for one command; bad config, templates or database end in one line."""
+    # Imported here, not at the top: `datacall classify` needs none of it and starts faster.
+    from bot.replies.render import TemplateError
+    from bot.runtime import Runtime
+    from classifiers import CorpusError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.database import DatabaseError, one_line
+    from storage.migrate import require_current
+
     config = config_or_exit(path)
     try:
         rt = Runtime.from_config(config, say=_say())

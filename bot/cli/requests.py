@@ -18,6 +18,7 @@ from bot.pipeline.follow_up import reuse_feedback_of
 from bot.pipeline.status import StatusError, set_status
 from bot.pipeline.suggest import suggestions_for
 from bot.pipeline.titles import TitleError, set_public_title
+from storage import queries
 from storage.models import (
     REQUEST_STATUSES,
     CatalogueDataset,
@@ -228,10 +229,28 @@ def set_title_command(
 
 def queue(
     limit: int = typer.Option(30, callback=checked_id),
+    least_sure_first: bool = typer.Option(
+        False, "--least-sure-first",
+        help="List the messages to review by how unsure the model was (score nearest the threshold first): "
+        "each decision then teaches `train --with-decisions` the most.",
+    ),
     config: ConfigOption = None,
 ) -> None:
-    """What waits for an officer: new requests first, then those under review."""
+    """What waits for an officer: messages to review, new requests, then those under review."""
     with runtime(config) as rt, rt.sessions() as session:
+        threshold = rt.config.classifier.threshold
+        review = queries.messages_to_review(
+            session, least_sure_first=least_sure_first, threshold=threshold, limit=limit
+        )
+        if review:
+            order = "least sure first" if least_sure_first else "oldest first"
+            messages = Table("message", "network", "lang", "score", "label", "text", title=f"messages to review ({order})")
+            for message in review:
+                messages.add_row(
+                    str(message.id), message.network, message.lang or "",
+                    f"{message.score:.2f}" if message.score is not None else "", message.label or "", message.text,
+                )
+            console.print(messages)
         table = Table("id", "status", "created", "campaign", "support", "overdue", "title", title="requests to decide")
         rows = session.scalars(
             select(Request)
@@ -259,6 +278,8 @@ def queue(
                 + ", ".join(f"#{r.id} ({r.expected_at.isoformat()})" for r in promised),
                 highlight=False,
             )
+        if review:
+            console.print("label messages in the web queue (`datacall serve`, /queue)")
         if count:
             console.print("decide with: datacall request set-status ID STATUS [--answer TEXT] [--url URL]")
 

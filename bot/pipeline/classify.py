@@ -1,4 +1,9 @@
-"""Classify: give every new message a label, a score and a language."""
+"""Classify: give every new message a label, a score and a language.
+
+A message is decided automatically only when the model was trained for its
+language (French, English) and its score is outside the review band; any
+other message waits for an officer (`needs_review`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 import classifiers
 from storage import queries
 from storage.models import Message, utcnow
+
+# The languages the classifier was trained on: only these are decided without an officer.
+AUTOMATIC_LANGUAGES = ("fr", "en")
 
 
 def classify_pending(
@@ -46,11 +54,12 @@ def classify_pending(
                         "message_id": message.id,
                         "label": prediction.label,
                         "score": prediction.score,
-                        # The network's own language tag, when it gave one, beats detection.
-                        "lang": message.lang or prediction.lang,
-                        "needs_review": in_band(prediction.score, review_band),
+                        "lang": lang,
+                        "needs_review": needs_review(prediction.score, lang, review_band),
                     }
                     for message, prediction in zip(messages, predictions, strict=True)
+                    # The network's own language tag, when it gave one, beats detection.
+                    for lang in [message.lang or prediction.lang]
                 ],
             )
             done += len(messages)
@@ -58,3 +67,14 @@ def classify_pending(
 
 def in_band(score: float, band: tuple[float, float] | None) -> bool:
     return band is not None and band[0] <= score <= band[1]
+
+
+def base_language(lang: str | None) -> str:
+    """"fr" for "fr", "fr-CA" or "FR"; "" for no language."""
+    return (lang or "").split("-")[0].split("_")[0].lower()
+
+
+def needs_review(score: float, lang: str | None, band: tuple[float, float] | None) -> bool:
+    """An officer decides: the score is uncertain, or the language is one the model never learnt
+    (detected as another language, or undetermined)."""
+    return in_band(score, band) or base_language(lang) not in AUTOMATIC_LANGUAGES
