@@ -321,7 +321,7 @@ def test_dashboard_charts_and_a_390_pixel_phone_with_long_words(cli, config_file
     long_word = "Donnéesouvertesdesrégistresdestationnementrésidentieldétaillé" * 2
     request_id = next(m.request_id for m in messages.values() if m.request_id)
     with sessions() as session, session.begin():
-        session.get(Request, request_id).title = f"Open {long_word} please"
+        session.get(Request, request_id).public_title = f"Open {long_word} please"  # an approved title
         session.get(Request, request_id).answer = "See https://data.example.org/" + "x" * 80
     with served(config_file) as base:
         phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB", is_mobile=True)

@@ -74,6 +74,15 @@ def test_the_detector_sees_five_words_and_nothing_less():
 
 
 @pytest.fixture
+def config_file(write_config, db_url):
+    """These tests are about what the public reads, not about the model's doubt: no review band."""
+    return write_config(
+        f'[database]\nurl = "{db_url}"\n[replies]\nretry_base_seconds = 0.01\n'
+        "[classifier]\nreview_band = [0.0, 0.0]\n"
+    )
+
+
+@pytest.fixture
 def loop(cli, sessions, recording):
     """Camille opens #1, #2 and #4, ana opens #3; #4 is merged into #3."""
     cli("init")
