@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -93,327 +94,24 @@ def stem(word: str) -> str:
     return word
 
 
+# The vocabulary (concepts with their FR and EN forms, stop words, boilerplate,
+# facets) is data: classifiers/data/matching_lexicon.toml says how to extend it.
+# It is read once, when this module is imported.
+LEXICON_FILE = DATA / "matching_lexicon.toml"
+
+
+def _load_vocabulary(path: Path = LEXICON_FILE) -> dict:
+    with path.open("rb") as file:
+        return tomllib.load(file)
+
+
+_VOCABULARY = _load_vocabulary()
 # Concept -> FR and EN forms (folded, singular). Several concepts may share a
 # form's words; longer forms win ("parc de stationnement" is parking, not a park).
-LEXICON: dict[str, tuple[str, ...]] = {
-    # subjects
-    "canteen": ("cantine", "cantine scolaire", "restauration scolaire", "restaurant scolaire", "repas scolaire",
-                "canteen", "school canteen", "school lunch", "school meal", "cafeteria", "lunch"),
-    "bike": ("velo", "bicyclette", "cyclable", "cycliste", "cyclisme", "bike", "bicycle", "cycle", "cycling",
-             "cyclist"),
-    "bike_lane": ("piste cyclable", "bande cyclable", "amenagement cyclable", "voie cyclable", "reseau cyclable",
-                  "bike lane", "bike path", "cycle lane", "cycle path", "cycleway", "cycling infrastructure",
-                  "bike lane network", "cycle network", "bike network"),
-    "bike_share": ("velo en libre service", "libre service", "velib", "vls", "velo partage", "bike share",
-                   "bike sharing", "bikeshare", "shared bike", "cycle hire"),
-    "tree": ("arbre", "arbre d alignement", "arbore", "patrimoine arbore", "tree", "street tree"),
-    "felling": ("abattage", "abattu", "coupe", "felling", "felled", "cut down"),
-    "pruning": ("elagage", "pruning"),
-    "budget": ("budget", "budgetaire", "budget primitif", "budgetary", "budgeting"),
-    "participatory": ("participatif", "participative", "participatory", "participation citoyenne"),
-    "bus": ("bus", "autobus", "busway"),
-    "stop": ("arret", "point d arret", "stop", "bus stop"),
-    "punctuality": ("ponctualite", "retard", "regularite", "a l heure", "punctuality", "delay", "late",
-                    "on time", "reliability"),
-    "line": ("ligne", "line", "route"),
-    "air": ("air", "qualite de l air", "pollution de l air", "pollution", "polluant", "no2", "pm10", "pm25",
-            "ozone", "air quality", "air pollution", "pollutant"),
-    "water": ("eau", "eau potable", "eau du robinet", "water", "tap water", "drinking water"),
-    "parking": ("parking", "stationnement", "parc de stationnement", "parc relai", "place de parking",
-                "car park", "parking space", "parking lot", "garage"),
-    "disabled": ("pmr", "handicape", "mobilite reduite", "personne a mobilite reduite", "gig gic", "disabled",
-                 "wheelchair", "handicap", "disability"),
-    "fine": ("amende", "pv", "contravention", "verbalisation", "fine", "parking ticket", "penalty"),
-    "toilet": ("toilette", "sanisette", "wc", "toilet", "restroom", "lavatory"),
-    "shower": ("douche", "bain douche", "shower"),
-    "housing": ("logement", "habitat", "parc de logement", "parc immobilier", "housing", "dwelling", "home",
-                "housing stock"),
-    "social_housing": ("logement social", "parc social", "hlm", "parc hlm", "bailleur social",
-                       "social housing", "council housing", "public housing"),
-    "rent": ("loyer", "encadrement des loyer", "loyer de reference", "rent", "rental", "rent control",
-             "reference rent"),
-    "vacant": ("vacant", "logement vacant", "vacancy", "empty home"),
-    "waiting": ("en attente", "liste d attente", "waiting list", "pending"),
-    "permit": ("permis de construire", "permis", "autorisation d urbanisme", "urbanisme", "declaration prealable",
-               "building permit", "planning permission", "planning application", "permit"),
-    "building": ("batiment", "edifice", "building"),
-    "energy_certificate": ("dpe", "diagnostic de performance energetique", "energy performance certificate",
-                           "epc"),
-    "library": ("bibliotheque", "mediatheque", "library"),
-    "loan": ("pret", "emprunt", "emprunte", "loan", "borrowed", "borrow", "checkout"),
-    "book": ("livre", "ouvrage", "book"),
-    "accident": ("accident", "accidentologie", "collision", "crash", "accidente"),
-    "traffic": ("circulation", "trafic", "routier", "de la route", "traffic", "road", "road traffic"),
-    "car": ("voiture", "vehicule", "automobile", "car", "vehicle"),
-    "election": ("election", "electoral", "scrutin", "vote", "voting", "election municipale",
-                 "municipal election"),
-    "european_election": ("election europeenne", "europeenne", "european election", "european"),
-    "council+councillor": ("composition du conseil municipal", "composition du conseil"),
-    "tree+pruning": ("taille des arbre", "tree pruning"),
-    "energy+consumption": ("energy use", "electricity use", "power use"),
-    "water+consumption": ("water use",),
-    "presidential_election": ("presidentielle", "presidential"),
-    "legislative_election": ("legislative", "parliamentary election"),
-    "polling_station": ("bureau de vote", "polling station", "polling place"),
-    "result": ("resultat", "result", "outcome"),
-    "noise": ("bruit", "sonore", "nuisance sonore", "pollution sonore", "acoustique", "lden", "noise",
-              "noise pollution", "sound"),
-    "complaint": ("plainte", "signalement", "anomalie", "anomaly", "dansmarue", "complaint", "report", "reported",
-                  "problem"),
-    "nightlife": ("bar", "vie nocturne", "nightlife", "night life"),
-    "playground": ("aire de jeu", "jeu pour enfant", "playground", "play area"),
-    "fountain": ("fontaine", "fontaine a boire", "point d eau", "point d eau potable", "fountain",
-                 "water fountain", "drinking fountain", "drinking water fountain"),
-    "ev_charging": ("borne de recharge", "point de recharge", "recharge", "recharge electrique", "irve",
-                    "vehicule electrique", "voiture electrique", "electric vehicle", "electric car", "ev",
-                    "charging", "charging point", "charging station", "charger", "ev charger"),
-    "waste": ("dechet", "poubelle", "ordure", "ordure menagere", "waste", "garbage", "trash", "rubbish",
-              "refuse", "bin"),
-    "collection": ("collecte", "ramassage", "collection", "pickup", "pick up"),
-    "glass": ("verre", "colonne a verre", "conteneur a verre", "glass", "bottle bank", "glass recycling bin"),
-    "recycling_centre": ("dechetterie", "decheterie", "recyclerie", "recycling centre", "recycling center",
-                         "household waste recycling centre"),
-    "bulky": ("encombrant", "bulky", "bulky waste"),
-    "wifi": ("wifi", "wi fi", "hotspot", "hot spot", "internet"),
-    "pool": ("piscine", "swimming pool", "pool"),
-    "museum": ("musee", "museum"),
-    "attendance": ("frequentation", "visiteur", "voyageur", "entree", "attendance", "visitor", "visitor number",
-                   "ridership", "passenger", "footfall"),
-    "works": ("chantier", "travaux", "roadwork", "road work", "works", "construction site"),
-    "pothole": ("nid de poule", "chaussee degradee", "pothole"),
-    "procurement": ("marche public", "commande publique", "appel d offre", "contrat", "public procurement",
-                    "procurement", "public contract", "contract", "tender"),
-    "market": ("marche", "marche alimentaire", "marche decouvert", "food market", "market", "farmer market",
-               "alimentaire"),
-    "subsidy": ("subvention", "aide financiere", "subsidy", "grant", "funding"),
-    "association": ("association", "asso", "non profit", "nonprofit", "ngo", "charity"),
-    "council": ("conseil municipal", "conseil", "city council", "council"),
-    "decision": ("deliberation", "decision", "compte rendu", "proces verbal", "arrete", "minutes",
-                 "resolution"),
-    "councillor": ("elu", "conseiller", "councillor", "councilor", "mandat", "mandate"),
-    "aed": ("defibrillateur", "dae", "defibrillator", "aed"),
-    "childcare": ("creche", "halte garderie", "garderie", "multi accueil", "assistante maternelle", "nursery",
-                  "daycare", "day care", "childcare", "child care"),
-    "school": ("ecole", "scolaire", "ecole maternelle", "maternelle", "college", "lycee", "school"),
-    "primary": ("primaire", "elementaire", "primary", "elementary"),
-    "enrolment": ("effectif", "eleve", "inscrit", "enrolment", "enrollment", "pupil", "student"),
-    "catchment": ("carte scolaire", "secteur scolaire", "sectorisation", "catchment", "catchment area",
-                  "school zone"),
-    "menu": ("menu",),
-    "quality": ("qualite", "quality"),
-    "consumption": ("consommation", "consomme", "consumption"),
-    "energy": ("energie", "energetique", "electricite", "electrique", "chauffage", "gaz", "energy",
-               "electricity", "electric", "heating", "gas", "power"),
-    "gym": ("gymnase", "gym", "gymnasium"),
-    "park": ("parc", "jardin", "square", "espace vert", "park", "garden", "green space"),
-    "cool_spot": ("ilot de fraicheur", "lieu frais", "espace frais", "cool island", "cool spot", "cool place",
-                  "cooling centre"),
-    "heat": ("canicule", "chaleur", "heatwave", "heat wave", "heat"),
-    "lighting": ("eclairage public", "eclairage", "lampadaire", "luminaire", "street light", "streetlight",
-                 "public lighting", "lighting"),
-    "street_name": ("nom de rue", "nom de voie", "odonyme", "street name"),
-    "address": ("adresse", "base adresse", "address"),
-    "theft": ("vol", "theft", "stolen", "vole"),
-    "pollen": ("pollen",),
-    # facets
-    "realtime": ("temps reel", "en direct", "direct", "live", "real time", "realtime", "gtfs rt"),
-    "hours": ("horaire", "horaire d ouverture", "heure d ouverture", "jour et heure d ouverture", "ouverture",
-              "horaire theorique", "gtfs", "timetable", "schedule", "opening hour", "opening time", "hour"),
-    "availability": ("disponibilite", "disponible", "occupation", "taux d occupation", "place libre",
-                     "availability", "available", "occupancy", "free space", "free spot"),
-    "price": ("tarif", "prix", "cout", "tarification", "price", "fee", "cost", "tariff", "pricing"),
-    "count": ("comptage", "compteur", "debit", "count", "counter", "counting"),
-    "measure": ("mesure", "releve", "measurement", "measure", "reading"),
-    "sensor": ("capteur", "sonde", "boucle", "sensor", "loop sensor", "station de mesure", "monitoring station"),
-    "species": ("espece", "essence", "species"),
-    "night": ("nuit", "nocturne", "night", "nighttime", "night time", "overnight"),
-    "weekend": ("dimanche", "samedi", "week end", "weekend", "sunday", "saturday", "jour ferie", "public holiday",
-                "bank holiday"),
-    # more subjects, common in city catalogues
-    "population": ("population", "demographie", "demographique", "recensement", "habitant", "demographic",
-                   "demography", "census", "inhabitant", "resident population"),
-    "birth": ("naissance", "nouveau ne", "birth", "newborn", "new born"),
-    "death": ("deces", "mortalite", "death", "mortality"),
-    "marriage": ("mariage", "pacs", "marriage", "wedding", "civil partnership"),
-    "civil_registry": ("etat civil", "civil registry", "civil register", "vital statistic"),
-    "first_name": ("prenom", "first name", "given name", "baby name", "forename"),
-    "income": ("revenu", "salaire", "remuneration", "income", "salary", "salarie", "wage", "earning"),
-    "poverty": ("pauvrete", "precarite", "poverty", "deprivation"),
-    "employment": ("emploi", "chomage", "chomeur", "demandeur d emploi", "employment", "unemployment", "job",
-                   "jobseeker"),
-    "business": ("entreprise", "societe", "etablissement", "sirene", "business", "company", "firm"),
-    "shop": ("commerce", "boutique", "magasin", "commercant", "shop", "store", "retail", "retailer",
-             "shopkeeper", "trader"),
-    "restaurant": ("restaurant", "cafe", "brasserie", "terrasse", "terrace"),
-    "tourism": ("tourisme", "touristique", "touriste", "tourism", "tourist"),
-    "hotel": ("hotel", "hebergement", "hotellerie", "accommodation", "lodging", "hostel"),
-    "short_let": ("meuble de tourisme", "location de courte duree", "location saisonniere", "airbnb",
-                  "short term rental", "short let", "holiday rental", "holiday let", "vacation rental"),
-    "pharmacy": ("pharmacie", "officine", "pharmacy", "chemist", "drugstore"),
-    "hospital": ("hopital", "clinique", "hospital", "clinic", "emergency room"),
-    "doctor": ("medecin", "generaliste", "doctor", "physician", "gp"),
-    "health": ("sante", "sanitaire", "health", "healthcare"),
-    "crime": ("delinquance", "criminalite", "crime", "infraction", "cambriolage", "agression", "offence", "offense",
-              "burglary", "assault"),
-    "police": ("police", "gendarmerie", "commissariat", "policing", "police station"),
-    "cctv": ("videosurveillance", "video protection", "videoprotection", "camera de surveillance", "cctv",
-             "surveillance camera"),
-    "fire_brigade": ("pompier", "sapeur pompier", "incendie", "firefighter", "fire brigade", "fire service", "fire"),
-    "speed_camera": ("radar", "radar de vitesse", "radar automatique", "speed camera", "speed trap"),
-    "speed": ("vitesse", "limitation de vitesse", "zone 30", "speed", "speed limit"),
-    "traffic_light": ("feu tricolore", "feu de circulation", "feu rouge", "signalisation lumineuse", "traffic light",
-                      "traffic signal", "red light"),
-    "pedestrian": ("pieton", "pietonne", "passage pieton", "trottoir", "pedestrian", "crosswalk", "zebra crossing",
-                   "sidewalk", "pavement", "walking"),
-    "ring_road": ("peripherique", "rocade", "boulevard peripherique", "ring road", "beltway", "orbital"),
-    "tram": ("tram", "tramway", "streetcar", "light rail"),
-    "metro": ("metro", "subway", "underground", "rer"),
-    "train": ("train", "gare", "ferroviaire", "sncf", "railway", "rail", "train station"),
-    "taxi": ("taxi", "vtc", "cab", "taxi rank", "station de taxi", "cab rank"),
-    "car_sharing": ("autopartage", "covoiturage", "car sharing", "carsharing", "car pool", "carpool", "ride sharing"),
-    "scooter": ("trottinette", "trottinette electrique", "scooter", "e scooter", "escooter"),
-    "motorbike": ("moto", "deux roue motorise", "scooter thermique", "motorbike", "motorcycle"),
-    "bike_parking": ("arceau", "arceau velo", "stationnement velo", "parking velo", "abri velo", "bike rack",
-                     "bike parking", "cycle parking", "bicycle parking", "cycle rack", "bike shelter"),
-    "flood": ("inondation", "inondable", "crue", "ppri", "submersion", "flood", "flooding", "floodplain"),
-    "risk": ("risque", "aleas", "alea", "risk", "hazard"),
-    "natural_disaster": ("catastrophe naturelle", "natural disaster"),
-    "weather": ("meteo", "temperature", "pluie", "precipitation", "pluviometrie", "weather", "rainfall", "rain"),
-    "drought": ("secheresse", "drought"),
-    "solar": ("solaire", "photovoltaique", "ensoleillement", "panneau solaire", "solar", "photovoltaic",
-              "solar panel", "sunshine"),
-    "roof": ("toiture", "toit", "roof", "rooftop"),
-    "emission": ("emission", "co2", "gaz a effet de serre", "carbone", "bilan carbone", "greenhouse gas",
-                 "carbon", "carbon footprint"),
-    "biodiversity": ("biodiversite", "faune", "flore", "biodiversity", "wildlife", "fauna", "flora"),
-    "compost": ("compost", "composteur", "biodechet", "compostage", "composting", "food waste", "organic waste"),
-    "community_garden": ("jardin partage", "potager", "jardin familial", "community garden", "allotment"),
-    "cadastre": ("cadastre", "parcelle", "cadastral", "land register", "land registry", "parcel", "plot"),
-    "zoning": ("plan local d urbanisme", "plu", "plui", "zonage", "zoning", "land use", "local plan"),
-    "real_estate": ("immobilier", "transaction immobiliere", "vente immobiliere", "dvf", "valeur fonciere",
-                    "real estate", "property price", "house price", "property sale", "property transaction"),
-    "event": ("evenement", "manifestation", "festival", "concert", "spectacle", "que faire", "event", "festival",
-              "what s on", "show", "happening"),
-    "agenda": ("agenda", "calendrier", "programme", "calendar", "programme", "program"),
-    "cinema": ("cinema", "salle de cinema", "movie theater", "movie theatre", "film", "movie"),
-    "theatre": ("theatre", "theater", "salle de spectacle", "venue"),
-    "heritage": ("patrimoine", "monument historique", "monument", "heritage", "listed building", "historic"),
-    "artwork": ("oeuvre d art", "art urbain", "street art", "fresque", "sculpture", "artwork", "public art",
-                "mural", "art"),
-    "culture": ("culture", "culturel", "cultural"),
-    "filming": ("tournage", "lieu de tournage", "film shoot", "filming", "filming location"),
-    "sport": ("sport", "sportif", "sportive", "sporting", "athletic"),
-    "sports_facility": ("equipement sportif", "installation sportive", "stade", "terrain de sport", "terrain",
-                        "complexe sportif", "salle de sport", "sports facility", "sport facility", "stadium",
-                        "pitch", "sports ground", "playing field", "sports hall"),
-    "club": ("club", "club sportif", "sports club"),
-    "tennis": ("tennis", "court de tennis", "tennis court"),
-    "university": ("universite", "enseignement superieur", "etudiant", "university", "higher education", "campus"),
-    "after_school": ("periscolaire", "centre de loisirs", "after school", "holiday club"),
-    "exam": ("baccalaureat", "bac", "brevet", "examen", "exam", "exam result", "graduation"),
-    "homeless": ("sans abri", "sdf", "sans domicile", "hebergement d urgence", "maraude", "homeless",
-                 "homelessness", "rough sleeper", "emergency shelter", "shelter"),
-    "elderly": ("senior", "personne agee", "ehpad", "maison de retraite", "retraite", "elderly", "older people",
-                "care home", "nursing home", "retirement home", "pensioner"),
-    "welfare": ("aide sociale", "rsa", "ccas", "action sociale", "social assistance", "welfare", "benefit"),
-    "staff": ("agent", "fonctionnaire", "personnel", "effectif des agent", "staff", "employee", "civil servant",
-              "workforce"),
-    "expenses": ("frais", "note de frais", "indemnite", "depense", "expense", "expenditure", "spending",
-                 "allowance"),
-    "revenue": ("recette", "revenue", "receipt"),
-    "debt": ("dette", "emprunt bancaire", "endettement", "debt", "borrowing"),
-    "tax": ("impot", "taxe", "fiscalite", "taxe fonciere", "taxe d habitation", "tax", "taxation", "property tax",
-            "council tax", "business rate"),
-    "accounts": ("compte administratif", "compte de gestion", "bilan", "comptabilite", "administrative account",
-                 "financial statement", "annual account", "accounting"),
-    "supplier": ("fournisseur", "titulaire", "prestataire", "supplier", "contractor", "vendor", "provider"),
-    "payment_delay": ("delai de paiement", "payment delay", "payment time", "late payment"),
-    "meeting": ("seance", "reunion", "session", "meeting", "sitting"),
-    "video": ("video", "retransmission", "enregistrement", "replay", "recording", "livestream", "footage"),
-    "dumping": ("depot sauvage", "depot d ordure", "decharge sauvage", "illegal dumping", "fly tipping",
-                "flytipping", "dumped rubbish"),
-    "cleaning": ("proprete", "nettoyage", "nettoiement", "balayage", "street cleaning", "cleanliness", "cleaning",
-                 "sweeping"),
-    "graffiti": ("graffiti", "tag", "affichage sauvage"),
-    "dog": ("chien", "canin", "espace canin", "crotte", "dog", "canine", "dog park"),
-    "rat": ("rat", "rongeur", "nuisible", "rodent", "pest"),
-    "leak": ("fuite", "leak", "leakage"),
-    "sewer": ("assainissement", "egout", "eau usee", "sewer", "sewage", "wastewater", "sanitation"),
-    "bathing": ("baignade", "eau de baignade", "bathing", "bathing water", "swimming spot"),
-    "lamp": ("ampoule", "lampe", "bulb", "lamp", "lamp post", "street lamp"),
-    "power": ("puissance", "watt", "wattage", "kw", "kilowatt"),
-    "plug": ("prise", "connecteur", "plug", "socket", "connector"),
-    "level": ("niveau", "level", "concentration", "volume"),
-    "air_conditioning": ("climatise", "climatisation", "clim", "air conditioned", "air conditioning"),
-    "accessibility": ("accessible", "accessibilite", "fauteuil roulant", "accessibility", "step free"),
-    "turnout": ("participation", "abstention", "taux de participation", "turnout", "abstention rate"),
-    "booking": ("reservation", "creneau", "booking", "reservation", "slot", "time slot"),
-    "licence": ("licence", "license", "autorisation de stationnement", "permit holder"),
-    "housing_built": ("logement construit", "construction de logement", "mise en chantier", "housing completion",
-                      "new home", "housing start", "new build"),
-    "cemetery": ("cimetiere", "funeraire", "concession funeraire", "columbarium", "cemetery", "graveyard",
-                 "burial", "funeral"),
-    "grave_plot": ("concession", "emplacement funeraire", "grave", "burial plot"),
-}
-
-# Words that say nothing about which dataset: function words, politeness, request
-# boilerplate, formats, granularity and place words (folded, singular).
-_STOP = """
-    a afin ai aie ait au aussi autre autres aux avec avoir avez ayant bien c ca ce ceci cela celle celui ces cet
-    cette chaque chez ci comme comment d dans de dela depuis des deja donc dont du elle elles en encore est et etc
-    etre eu faire fait faut il ils j je jusqu l la le les leur leurs lui m ma mais me meme mes moi mon n ne ni nos
-    notre nous o on ont ou par pas peu peut plus pour pourquoi qu quand que quel quelle quelles quels quelque qui
-    quoi sa sans se sera serait ses si sinon son sont sous sur t ta te tes toi ton tous tout toute toutes tres tu
-    un une vos votre vous y leurs
-    bonjour bonsoir svp stp merci salut coucou hello hi hey thank thanks thx please pls plz cheers
-    the an of to in on at for by from and or is are be been being it its this that these those there here we you
-    i me my our your their they them can could would should will shall may might do does did have has had get got
-    with what which how who when why where whether also too very just more most much many some any all every each
-    per into about like love great nice good idea want need see
-    pourriez pourrait pouvez pourrais possible serait existe avoir acces publier publiez publie publication
-    publish published publishing release released open opened ouvrir ouvrez ouvert ouverte ouverts ouvertes
-    mettre mettez mis disposition partager partagez diffuser diffusez fournir fournissez donner donnez rendre
-    trouver trouve find found share provide make made put
-    donnee donnees data dataset datasets database jeu base fichier file csv json geojson xml xlsx xls excel api
-    format opendata feed flux export download telecharger telechargement machine readable lisible
-    information informations info infos detail details detaille detailles detailed stat stats statistique
-    statistiques statistic statistics nombre number numbers taux rate
-    liste list listing inventaire inventory ensemble register registre referentiel repertoire
-    carte cartes map maps mapping localisation location locations locate located emplacement emplacements
-    position positions gps coordonnees coordinates geolocalisation geolocated latitude longitude situe
-    ville city town commune municipalite municipal municipaux municipales municipale metropole mairie
-    collectivite quartier neighbourhood neighborhood district arrondissement area zone secteur region territoire
-    local rue street voirie avenue public publique publics publiques gratuit gratuits gratuite free
-    jour jours day days daily quotidien quotidienne semaine week weekly hebdo hebdomadaire mois month monthly
-    mensuel mensuelle an annee year yearly annual annuel annuelle hourly current courant actuel actuelle
-    today aujourd hui maintenant now recent dernier last latest
-    urgent urgence manque missing request demande demandes demander ask asking souhaite aimerais voudrais dispo
-    enfant enfants child children kid kids equipement equipements equipment
-    accorde accordee verse versee attribue attribuee delivre delivres delivree issued awarded granted paid
-    montant montants amount amounts declare declares declaree declared
-    different general full complet complete whole entire place places space spaces spot spots type
-    petit petite small little grand grande big large venir prevu prevus planned upcoming future ongoing
-    since pendant during lors cas around depose deposes filed lodged submitted refuse refused accorde passe passes
-    given donne donnes ensemble overall totale total sur_place present presents
-    as so if but not no non yes oui via etc thing things chose choses
-    broken down breakdown ventilation ventile repartition reparti combien how many impliquant involving
-    concernant concerning regarding about sujet submitted soumis resident residents habitant habitants citoyen
-    citizen citizens usager usagers user users application applications borne bornes espace espaces
-    """
-STOP_WORDS = frozenset(stem(w) for w in _STOP.split())
-
+LEXICON: dict[str, tuple[str, ...]] = {concept: tuple(forms) for concept, forms in _VOCABULARY["concepts"].items()}
+STOP_WORDS = frozenset(stem(w) for w in _VOCABULARY["stop_words"])
 # Boilerplate phrases removed before anything else (folded).
-BOILERPLATE = (
-    "open data", "donnees ouvertes", "donnee ouverte", "jeu de donnee", "jeux de donnee", "data set",
-    "mettre a disposition", "mise a disposition", "rendre disponible", "make available", "made available",
-    "make it available", "as open data", "en open data", "en donnees ouvertes", "format ouvert", "open format",
-    "machine readable", "serait il possible", "est il possible", "est ce que", "y a t il", "il y a", "is there",
-    "are there", "would be great", "would love", "it would be", "ce serait", "ca serait", "s il vous plait",
-    "s il te plait", "thank you", "pourriez vous", "pouvez vous", "could you", "can you", "can we", "could we",
-    "where can i find", "ou trouver", "open up", "heure par heure", "ligne par ligne", "mois par mois",
-    "jour par jour", "ecole par ecole", "route by route", "per hour", "par heure", "per day", "par jour",
-    "per month", "par mois", "each month", "for each", "pour chaque", "en cours", "on street",
-)
+BOILERPLATE: tuple[str, ...] = tuple(_VOCABULARY["boilerplate"])
 
 
 class _Lexicon:
@@ -488,12 +186,7 @@ def _matches(word: str, others: Sequence[str]) -> bool:
 
 # Concepts that qualify a dataset rather than name it: sharing "opening hours" does
 # not make a library and a museum the same, so they weigh less than subjects.
-FACETS = frozenset(
-    "_" + c for c in (
-        "realtime hours availability price count measure sensor address result attendance level quality "
-        "consumption accessibility species night weekend menu power plug"
-    ).split()
-)
+FACETS = frozenset("_" + concept for concept in _VOCABULARY["facets"])
 FACET_WEIGHT = 0.75
 
 
