@@ -1,9 +1,11 @@
 """Telegram: calls go to a channel; people answer in its comments, in groups or in private.
 
 python-telegram-bot is asyncio while datacall's connectors are blocking, so the
-connector owns one event loop in a daemon thread (started on first use, stopped
-by `close`) and every method submits one coroutine to it. The bot, its HTTP
-session and its rate limiter live on that loop for the connector's lifetime.
+connector owns one event loop in a daemon thread (`asyncio_thread.LoopThread`,
+started on first use, stopped by `close`) and every method submits one coroutine
+to it. The bot, its HTTP session and its rate limiter live on that loop for the
+connector's lifetime; private chats are paced by `pacing.KeyedPacing`, and the
+token is kept out of logs by `log_redaction`.
 
 For comments to arrive, the bot must be an administrator of the channel (to
 post) and of the channel's discussion group (to read comments); in other groups
@@ -14,11 +16,9 @@ Every id handed out is "<chat_id>:<message_id>": Telegram numbers messages per c
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
-import threading
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +26,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
-from aiolimiter import AsyncLimiter
 from telegram import Bot, Chat, Message, MessageEntity, MessageOriginChannel, ReplyParameters, User
 from telegram.constants import ChatType, FloodLimit
 from telegram.error import (
@@ -41,7 +40,10 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import ConfigError, TelegramConfig
+from bot.networks.asyncio_thread import LoopThread
 from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
+from bot.networks.log_redaction import hide_in_logs, redact
+from bot.networks.pacing import KeyedPacing
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ class TelegramConnector(Connector):
         self.poll_timeout = poll_timeout
         self.call_timeout = call_timeout
         self._loop = LoopThread("datacall-telegram")
-        hide_in_logs(bot.token)
+        hide_in_logs(bot.token, _URL_LOGGERS)
 
     @classmethod
     def from_config(cls, network_config: TelegramConfig, environ: Mapping[str, str]) -> TelegramConnector:
@@ -99,7 +101,7 @@ class TelegramConnector(Connector):
             raise ConfigError(
                 f"networks.telegram.token_env: environment variable {network_config.token_env} is not set"
             )
-        hide_in_logs(token)  # before the bot exists: its constructor logs its URL
+        hide_in_logs(token, _URL_LOGGERS)  # before the bot exists: its constructor logs its URL
         bot = ExtBot(token, base_url=network_config.base_url, rate_limiter=ChatPacing())
         return cls(bot, channel=network_config.channel, max_length=network_config.max_length)
 
@@ -384,41 +386,7 @@ def _seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def redact(text: str, token: str) -> str:
-    return text.replace(token, "<token>") if token else text
-
-
-class _TokenFilter(logging.Filter):
-    """Rewrites log records that quote a bot token (httpx logs every request URL at INFO)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tokens: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.tokens:
-            return True
-        message = record.getMessage()
-        cleaned = message
-        for token in self.tokens:
-            cleaned = redact(cleaned, token)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
-
-
-_TOKEN_FILTER = _TokenFilter()
-
-
-def hide_in_logs(token: str) -> None:
-    _TOKEN_FILTER.tokens.add(token)
-    for name in _URL_LOGGERS:
-        logger = logging.getLogger(name)
-        if _TOKEN_FILTER not in logger.filters:
-            logger.addFilter(_TOKEN_FILTER)
-
-
-# -- pacing and the event loop ----------------------------------------------------------------------
+# -- pacing ------------------------------------------------------------------------------------------
 
 
 class ChatPacing(AIORateLimiter):
@@ -431,9 +399,7 @@ class ChatPacing(AIORateLimiter):
     def __init__(self, *, per_chat_rate: float = FloodLimit.MESSAGES_PER_SECOND_PER_CHAT,
                  per_chat_period: float = 1.0, **kwargs: Any):
         super().__init__(max_retries=0, **kwargs)
-        self._per_chat_rate = per_chat_rate
-        self._per_chat_period = per_chat_period
-        self._chat_limiters: dict[int, AsyncLimiter] = {}
+        self._private_chats = KeyedPacing(per_chat_rate, per_chat_period)
 
     async def process_request(
         self,
@@ -444,67 +410,14 @@ class ChatPacing(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
-        limiter = self._chat_limiter(data.get("chat_id"))
-        async with limiter if limiter is not None else contextlib.nullcontext():
+        async with self._private_chats.slot(_private_chat(data.get("chat_id"))):
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
-    def _chat_limiter(self, chat_id: object) -> AsyncLimiter | None:
-        try:
-            chat = int(chat_id)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return None  # "@channel": paced as a group by PTB
-        if chat <= 0:
-            return None  # groups and channels have negative ids: paced by PTB
-        if len(self._chat_limiters) > 512:  # forget idle chats, as PTB does for groups
-            for key, limiter in list(self._chat_limiters.items()):
-                if limiter.has_capacity(limiter.max_rate):
-                    del self._chat_limiters[key]
-        if chat not in self._chat_limiters:
-            self._chat_limiters[chat] = AsyncLimiter(self._per_chat_rate, self._per_chat_period)
-        return self._chat_limiters[chat]
 
-
-class LoopThread:
-    """One asyncio loop in a daemon thread, so blocking callers can drive an asyncio library."""
-
-    def __init__(self, name: str):
-        self._name = name
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._loop is not None
-
-    def run(self, coro: Coroutine[Any, Any, T], *, timeout: float) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._start())
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()
-            raise
-
-    def stop(self, last: Callable[[], Coroutine[Any, Any, Any]] | None = None, *, timeout: float) -> None:
-        """Run `last` (e.g. closing the HTTP session) on the loop, then end the thread."""
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
-            return
-        try:
-            if last is not None:
-                asyncio.run_coroutine_threadsafe(last(), loop).result(timeout)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout)
-            loop.close()
-
-    def _start(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
+def _private_chat(chat_id: object) -> int | None:
+    """The id of a private chat, or None for groups and channels, which PTB paces itself."""
+    try:
+        chat = int(chat_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None  # "@channel"
+    return chat if chat > 0 else None  # groups and channels have negative ids
