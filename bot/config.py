@@ -298,11 +298,6 @@ class Config(Section):
             raise ValueError("'source' is not a config key")
         return data
 
-    def secret(self, network: str, key: str) -> str:
-        """The value of a secret, from the environment variable the config names."""
-        variable = getattr(getattr(self.networks, network), key)
-        return os.environ[variable]
-
 
 def load_config(path: Path | None = None) -> Config:
     """Read `path`, or ./datacall.toml if it exists, or fall back to the defaults."""

@@ -193,11 +193,10 @@ def _support(session: Session, *, salt: str) -> dict[int, tuple[set, set, set]]:
     return support
 
 
-def event_rows(session: Session, *, salt: str | None = None) -> list[dict]:
+def event_rows(session: Session) -> list[dict]:
     """One dict per status event, oldest first, in EVENT_FIELDS order.
 
-    Officers appear by role only. `salt` is accepted for symmetry with
-    `request_rows`; events name no requester, so it is not used.
+    Officers appear by role only, and events name no requester, so no salt is needed.
     """
     return [
         {

@@ -94,7 +94,7 @@ def test_notes_are_internal_never_public_never_exported(client, users):
     assert "counters exist since 2019" not in client.get("/").text
     with users.sessions() as session:
         salt = "s"
-        exported = json_text(request_rows(session, salt=salt), event_rows(session, salt=salt))
+        exported = json_text(request_rows(session, salt=salt), event_rows(session))
         assert "counters exist" not in exported
         assert [n.author for n in session.scalars(select(RequestNote))] == ["alice"]
     # A viewer reads the queue but sees no notes form.
