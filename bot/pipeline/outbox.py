@@ -18,6 +18,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.campaigns import survey
@@ -204,7 +205,8 @@ def _recover_stale(sessions, model, connectors, *, state_field: str, now=None) -
     """Release claims left by a worker that died between claiming and finishing."""
     cutoff = (now or utcnow()) - STALE_CLAIM
     with sessions() as session, session.begin():
-        for row in session.query(model).filter(model.state == state_field, model.claimed_at < cutoff):
+        stale = select(model).where(model.state == state_field, model.claimed_at < cutoff)
+        for row in session.scalars(stale).all():
             connector = connectors.get(row.network)
             if connector is not None and connector.idempotent_sends:
                 row.state = "pending"  # the network drops the repeat if the first one went out
