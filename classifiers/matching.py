@@ -3,9 +3,10 @@
 Requests are short, French or English, and wrapped in boilerplate ("pourriez-vous
 publier en open data...", "please release ... as CSV"). Texts are reduced to
 what names the dataset: accents, handles, links, stop words and boilerplate go,
-plurals fold, and a small bilingual lexicon turns FR/EN synonyms into one
-concept token ("vélo", "bike", "cycle" -> `_bike`), so "comptages vélo" and
-"bike counters" meet. Two requests are the same when their remaining tokens
+plurals fold, and a small bilingual lexicon (data, in
+classifiers/data/matching_lexicon.toml) turns FR/EN synonyms into one concept
+token ("vélo", "bike", "cycle" -> `_bike`), so "comptages vélo" and "bike
+counters" meet. Two requests are the same when their remaining tokens
 mostly match each other (a soft Dice coefficient: words also match across small
 spelling differences and cognates by rapidfuzz ratio, "pharmacie" ~ "pharmacy";
 concepts that qualify rather than name a dataset, such as opening hours, weigh
@@ -14,7 +15,7 @@ dataset when the dataset's title and keywords cover the request's tokens and the
 request covers the title's.
 
 What it cannot do: paraphrases across languages whose words are neither in the
-lexicon nor cognates ("radars de vitesse" / "speed cameras") score low, so
+lexicon nor cognates ("horodateurs" / "parking meters") score low, so
 recall on unseen wording is below the figures measured on the labelled pairs.
 
 Pure functions over text; no database, no network. `python -m classifiers.matching`
