@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import String, and_, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Campaign, FollowUp, Message, Post, Reply, Request, Requester, StatusEvent
+from storage.models import Campaign, FollowUp, Message, NetworkCursor, Post, Reply, Request, Requester, StatusEvent
 
 # An erased requester's user id becomes this prefix and their row id (storage.erasure.tombstone).
 TOMBSTONE_PREFIX = "erased-"
@@ -119,6 +119,11 @@ def drop_waiting_replies(session: Session, *, requester_id: int | None = None, r
         .values(state="dead", last_error=reason)
         .execution_options(synchronize_session=False)
     ).rowcount
+
+
+def paused_networks(session: Session, *, now: datetime) -> set[str]:
+    """Networks that keep failing and were paused until later: nothing is sent to them meanwhile."""
+    return set(session.scalars(select(NetworkCursor.network).where(NetworkCursor.paused_until > now)))
 
 
 def due_replies(session: Session, *, networks: Sequence[str], now: datetime, limit: int) -> Sequence[Reply]:

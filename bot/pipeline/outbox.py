@@ -49,8 +49,10 @@ def send_due_replies(
     with sessions() as session, session.begin():
         queries.drop_waiting_replies(session, reason=NO_CONSENT)
     sent = 0
-    # Networks that answered "slow down": the rest of their replies wait for the next pass.
-    waiting: set[str] = set()
+    # Networks that answered "slow down" in this pass, or that polling paused because they keep
+    # failing: their replies wait (and keep their attempts) until the network is back.
+    with sessions() as session:
+        waiting: set[str] = queries.paused_networks(session, now=utcnow())
     while True:
         with sessions() as session:
             open_networks = [name for name in connectors if name not in waiting]
@@ -112,8 +114,10 @@ def post_due(
     posted, seen = 0, set()
     while True:  # a survey split into several polls adds posts due at once: post them in this pass too
         with sessions() as session:
+            paused = queries.paused_networks(session, now=now())
+            open_networks = [name for name in connectors if name not in paused]
             due = [
-                post for post in queries.due_posts(session, networks=list(connectors), now=now(), limit=100)
+                post for post in queries.due_posts(session, networks=open_networks, now=now(), limit=100)
                 if post.id not in seen
             ]
         if not due:
