@@ -16,7 +16,6 @@ the texts of the replies written to them are blanked.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select, update
@@ -24,14 +23,12 @@ from sqlalchemy.orm import Session
 
 from storage.models import Message, Reply, Request, Requester, Suggestion, utcnow
 from storage.public_titles import neutral_title
-from storage.queries import TOMBSTONE_PREFIX, drop_waiting_replies
 from storage.notes import erase_notes_quoting
+from storage.queries import TOMBSTONE_PREFIX, drop_waiting_replies
+from storage.quotes import word_runs
 
 ERASED_TEXT = "[erased]"
 ERASED_REASON = "requester erased"
-# A run of this many words from someone's message is enough to recognise it.
-QUOTE_WORDS = 5
-_WORD = re.compile(r"\w+")
 
 
 class RequesterNotFound(LookupError):
@@ -93,12 +90,6 @@ def erase_requester(session: Session, requester: Requester) -> Erasure:
     dropped = drop_waiting_replies(session, requester_id=requester.id, reason=ERASED_REASON)
     session.flush()
     return Erasure(requester.id, messages, dropped, already)
-
-
-def word_runs(text: str, size: int = QUOTE_WORDS) -> set[tuple[str, ...]]:
-    """Every run of `size` consecutive words, case-folded: how a quote is recognised."""
-    words = [word.casefold() for word in _WORD.findall(text or "")]
-    return {tuple(words[i:i + size]) for i in range(len(words) - size + 1)}
 
 
 def _forget_words_in_requests(session: Session, requester_id: int) -> None:

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Message, Requester, RequestNote
+from storage.quotes import QUOTE_WORDS, word_runs, words
 
 ERASED_NOTE = "[erased]"
 MAX_LENGTH = 4000
-QUOTE_WORDS = 5  # this many words of a message in a row, in a note, is a quote
 
 
 class NoteError(ValueError):
@@ -57,24 +57,20 @@ def erase_notes_quoting(session: Session, requester: Requester) -> int:
     quotes = {" " + " ".join(shingle) + " " for text in texts for shingle in _shingles(text)}
     erased = 0
     for note in notes:
-        lowered, words = note.text.lower(), " " + " ".join(_words(note.text)) + " "
-        if any(_names(lowered, name) for name in names) or any(quote in words for quote in quotes):
+        lowered, note_words = note.text.lower(), " " + " ".join(words(note.text)) + " "
+        if any(_names(lowered, name) for name in names) or any(quote in note_words for quote in quotes):
             note.text = ERASED_NOTE
             erased += 1
     session.flush()
     return erased
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
-
-
-def _shingles(text: str) -> list[tuple[str, ...]]:
-    """Runs of QUOTE_WORDS words (a shorter text is one run), to find a quote whatever the punctuation."""
-    words = _words(text)
-    if len(words) < QUOTE_WORDS:
-        return [tuple(words)] if len(words) >= 2 else []
-    return [tuple(words[i:i + QUOTE_WORDS]) for i in range(len(words) - QUOTE_WORDS + 1)]
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    """The quote runs of a message; a message shorter than a run is one run (two words at least)."""
+    found = words(text)
+    if len(found) < QUOTE_WORDS:
+        return {tuple(found)} if len(found) >= 2 else set()
+    return word_runs(text)
 
 
 def _names(text: str, name: str) -> bool:
