@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.web import i18n
 from bot.web.decisions import DecisionError
-from bot.web.views import when
+from bot.web.views import parse_id, when
 from storage.models import Request, StatusEvent, User
 
 
@@ -60,7 +60,7 @@ def describe_changes(session: Session, request: Request, seen: str, lang: str) -
     """What happened since `seen`, in the officer's language: events, assignment, title."""
     event_part, _, rest = seen.partition(".")
     assignee_part, _, title_part = rest.partition(".")
-    seen_event = int(event_part) if event_part.isdigit() else 0
+    seen_event = parse_id(event_part) or 0  # the token comes back from a form: any text may
     changes = []
     for event in session.scalars(
         select(StatusEvent).where(StatusEvent.request_id == request.id, StatusEvent.id > seen_event)
