@@ -96,7 +96,7 @@ def postgres_url(folder: Path) -> tuple[str, object]:
 
 def report(results: dict[str, dict[str, float]], count: int) -> str:
     lines = [
-        f"| database | step | messages/s | ratio to ceiling |",
+        "| database | step | messages/s | ratio to ceiling |",
         "|---|---|---|---|",
     ]
     for database, timing in results.items():

@@ -34,7 +34,7 @@ import statistics
 import tempfile
 import time
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from bot.config import Config, DatabaseConfig
 from bot.runtime import Runtime
 from storage.migrate import upgrade
-from storage.models import Campaign, User
+from storage.models import Campaign
 
 with warnings.catch_warnings():  # starlette asks for `httpx2`; the httpx it still supports is installed
     warnings.simplefilter("ignore")
@@ -77,7 +77,7 @@ OLD_STATUSES = (("received", 3), ("under_review", 5), ("accepted", 15), ("in_pro
                 ("already_available", 12), ("out_of_scope", 10), ("declined", 10), ("duplicate", 10))
 NEW_STATUSES = (("received", 55), ("under_review", 20), ("accepted", 8), ("in_progress", 4), ("published", 2),
                 ("already_available", 3), ("out_of_scope", 3), ("declined", 2), ("duplicate", 3))
-START = datetime(2026, 1, 5, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, tzinfo=UTC)
 SPAN = timedelta(days=320)
 SEARCH = "canteen"
 PASSWORD = "benchmark password"
@@ -162,7 +162,7 @@ COLUMNS = {
 
 def _sqlite_value(value):
     if isinstance(value, datetime):  # SQLAlchemy's SQLite storage format, in UTC
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, bool):
         return int(value)
     return value

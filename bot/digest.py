@@ -11,7 +11,7 @@ import logging
 import os
 import smtplib
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
@@ -68,7 +68,7 @@ class Digest:
 
 
 def build_digest(session: Session, rule: OverdueRule, *, today: date) -> Digest:
-    start = datetime.combine(today, time(), tzinfo=timezone.utc)
+    start = datetime.combine(today, time(), tzinfo=UTC)
     overdue = [
         (request.id, _why(request, rule, today), request.title)
         for request in overdue_requests(session, rule, today=today)

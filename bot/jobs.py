@@ -11,8 +11,8 @@ from bot.catalogue_job import import_sources
 from bot.digest import run_digest
 from bot.overdue import OverdueRule, today_utc
 from bot.pipeline import ingest
-from bot.pipeline.follow_up import queue_follow_ups
 from bot.pipeline.classify import classify_pending
+from bot.pipeline.follow_up import queue_follow_ups
 from bot.pipeline.outbox import post_due, send_due_replies
 from bot.pipeline.replies import ReplyWriter
 from bot.pipeline.route import route_classified

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -77,7 +77,7 @@ class OverdueRule:
 
     def clause(self, today: date):
         """A WHERE clause true for overdue requests, usable in any query on `requests`."""
-        start = datetime.combine(self.calendar.cutoff(today, self.working_days), time(), tzinfo=timezone.utc)
+        start = datetime.combine(self.calendar.cutoff(today, self.working_days), time(), tzinfo=UTC)
         return or_(
             and_(Request.status == "received", Request.created_at < start),
             and_(Request.status == "accepted", Request.expected_at.is_not(None), Request.expected_at < today),
@@ -88,14 +88,14 @@ class OverdueRule:
         if request.status == "accepted" and request.expected_at is not None and request.expected_at < today:
             return ACCEPTED_LATE
         if request.status == "received":
-            received = request.created_at.astimezone(timezone.utc).date()
+            received = request.created_at.astimezone(UTC).date()
             if self.calendar.between(received, today) > self.working_days:
                 return RECEIVED_LATE
         return None
 
 
 def today_utc() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def overdue_requests(session: Session, rule: OverdueRule, *, today: date, status: str | None = None) -> list[Request]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -15,10 +14,10 @@ import classifiers
 from bot.campaigns.publishing import Publisher
 from bot.campaigns.texts import CampaignTexts, load_campaign_texts
 from bot.config import Config
-from bot.paths import configured_model_path
-from bot.paths import resolve as _resolve
 from bot.networks.base import Connector
 from bot.networks.registry import build_connectors
+from bot.paths import configured_model_path
+from bot.paths import resolve as _resolve
 from bot.replies.render import Templates, load_templates
 from storage.database import make_engine, make_session_factory
 

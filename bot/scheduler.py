@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -72,9 +72,9 @@ class RunningJobs:
 
 def run_forever(runtime: Runtime) -> bool:
     """Run the jobs until a signal; True if every running job finished before the stop timeout."""
-    scheduler = BlockingScheduler(timezone=timezone.utc)
+    scheduler = BlockingScheduler(timezone=UTC)
     jobs = RunningJobs()
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     for index, job in enumerate(build_jobs(runtime)):
         scheduler.add_job(
             jobs.run,

@@ -27,7 +27,7 @@ HELD_OUT_PRECISION = 0.97
 def _edges(scores: Sequence[float], threshold: float) -> list[float]:
     """0, 1, the threshold and the midpoints between consecutive distinct scores, ascending."""
     distinct = sorted(set(scores))
-    mids = [(a + b) / 2 for a, b in zip(distinct, distinct[1:])]
+    mids = [(a + b) / 2 for a, b in zip(distinct, distinct[1:], strict=False)]
     return sorted({0.0, 1.0, *mids} | ({threshold} - set(distinct)))
 
 
@@ -49,7 +49,7 @@ def find_review_band(
     """
     if len(scores) != len(labels):
         raise ValueError("scores and labels must have the same length")
-    pairs = sorted(zip(scores, labels))
+    pairs = sorted(zip(scores, labels, strict=False))
     ordered = [s for s, _ in pairs]
     dr_before = [0]  # data requests among the k lowest scores
     for _, label in pairs:
@@ -93,8 +93,8 @@ def band_report(scores: Sequence[float], labels: Sequence[str], band: Sequence[f
     low, high = band
     n = len(scores)
     inside = sum(1 for s in scores if low <= s <= high)
-    above = [label for s, label in zip(scores, labels) if s > high]
-    under = [label for s, label in zip(scores, labels) if s < low]
+    above = [label for s, label in zip(scores, labels, strict=False) if s > high]
+    under = [label for s, label in zip(scores, labels, strict=False) if s < low]
     return {
         "n": n,
         "in_band": inside,

@@ -123,7 +123,7 @@ def failures_section(model_dir: Path, records: list[dict], limit: int = 25) -> s
     for name in ("test", "dev"):
         examples = splits[name]
         predictions = classifier.predict([r["text"] for r in examples])
-        wrong = [(r, p) for r, p in zip(examples, predictions) if p.label != r["label"]]
+        wrong = [(r, p) for r, p in zip(examples, predictions, strict=False) if p.label != r["label"]]
         wrong.sort(key=lambda rp: -abs(rp[1].score - 0.5))  # the most confident mistakes first
         for record, prediction in wrong:
             if shown >= limit:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .corpus import default_corpus_path, read_jsonl, split_key, split_records
-from .labels import DATA_REQUEST, Prediction, label_for
+from .labels import Prediction, label_for
 from .language import UNKNOWN, detect_language, detect_languages
 from .metrics import metrics_from_pairs
 from .model import TextClassifier, load
@@ -120,9 +120,9 @@ class RoutedClassifier:
             groups.setdefault(lang if lang in self.models else "*", []).append(i)
         for lang, idx in groups.items():
             model = self.models.get(lang, self.fallback)
-            for i, score in zip(idx, model.scores([texts[i] for i in idx], batch_size=batch_size)):
+            for i, score in zip(idx, model.scores([texts[i] for i in idx], batch_size=batch_size), strict=False):
                 scores[i] = score
-        return [Prediction(label_for(s, threshold), s, lang) for s, lang in zip(scores, langs)]
+        return [Prediction(label_for(s, threshold), s, lang) for s, lang in zip(scores, langs, strict=False)]
 
     def scores(self, texts: Sequence[str], *, batch_size: int = 1000) -> list[float]:
         return [p.score for p in self.predict(texts, batch_size=batch_size)]
@@ -191,7 +191,7 @@ def score_records(classifier, records: list[dict]) -> tuple[dict, list[Predictio
     report = metrics_from_pairs(
         [r["label"] for r in records],
         [p.label for p in predictions],
-        [r.get("lang") or p.lang for r, p in zip(records, predictions)],
+        [r.get("lang") or p.lang for r, p in zip(records, predictions, strict=False)],
     )
     return report, predictions
 
@@ -230,8 +230,8 @@ def cross_validate(variant: str, records: list[dict], work: Path, k: int, seed: 
     folds = folds_of(held, k)
     scores = []
     for fold in range(k):
-        train_part = [r for r, f in zip(held, folds) if f != fold]
-        test_part = [r for r, f in zip(held, folds) if f == fold]
+        train_part = [r for r, f in zip(held, folds, strict=False) if f != fold]
+        test_part = [r for r, f in zip(held, folds, strict=False) if f == fold]
         fold_dir = work / f"cv-{variant}-{fold}"
         fold_dir.mkdir()
         classifier = build(variant, train_part, fold_dir, seed)
@@ -319,7 +319,7 @@ def compare(
                 "train_seconds": train_seconds,
                 "test_errors": [
                     {"text": r["text"], "label": r["label"], "lang": r.get("lang"), "score": round(p.score, 3)}
-                    for r, p in zip(splits["test"], predictions)
+                    for r, p in zip(splits["test"], predictions, strict=False)
                     if p.label != r["label"]
                 ],
             }

@@ -141,7 +141,7 @@ class NumpyBagOfWords:
         if not file.is_file():
             return None
         with np.load(file, allow_pickle=True) as data:
-            symbols = dict(zip(data["symbol_names"].tolist(), (int(x) for x in data["symbol_ids"])))
+            symbols = dict(zip(data["symbol_names"].tolist(), (int(x) for x in data["symbol_ids"]), strict=False))
             low, high = (int(x) for x in data["char_ngrams"])
             return cls(data["W"], data["b"], int(data["ngram_size"]), (low, high), int(data["column"]), symbols)
 

@@ -134,7 +134,7 @@ def out_of_fold_scores(
         fold_dir.mkdir(parents=True)
         say(f"{scheme} fold {number + 1}: training on {len(train_part)}, testing on {len(test_idx)}")
         classifier = build(train_part, fold_dir)
-        for i, score in zip(test_idx, classifier.scores([records[i]["text"] for i in test_idx])):
+        for i, score in zip(test_idx, classifier.scores([records[i]["text"] for i in test_idx]), strict=False):
             scores[i] = score
     return scores
 

@@ -15,8 +15,8 @@ the same as py3langid's `rank` (tests/test_classifiers.py checks it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 import threading
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 from .text import for_language_id

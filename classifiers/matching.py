@@ -31,11 +31,11 @@ import re
 import sys
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Hashable, NamedTuple
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -358,9 +358,9 @@ def metrics(scores: Sequence[float], gold: Sequence[bool], threshold: float) -> 
     """Precision and recall of "score >= threshold" against the gold labels."""
     if len(scores) != len(gold):
         raise ValueError("scores and gold must have the same length")
-    tp = sum(s >= threshold and g for s, g in zip(scores, gold))
-    fp = sum(s >= threshold and not g for s, g in zip(scores, gold))
-    fn = sum(s < threshold and g for s, g in zip(scores, gold))
+    tp = sum(s >= threshold and g for s, g in zip(scores, gold, strict=False))
+    fp = sum(s >= threshold and not g for s, g in zip(scores, gold, strict=False))
+    fn = sum(s < threshold and g for s, g in zip(scores, gold, strict=False))
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -452,7 +452,7 @@ def _report(name: str, score_fn, threshold: float, text_of, verbose: bool) -> No
         # Failures are listed for the tune part only: reading the measure part's
         # failures to add lexicon entries would make its figures meaningless.
         if verbose and split == TUNE:
-            for score, g, pair in sorted(zip(scores, gold, pairs), key=lambda x: -x[0]):
+            for score, g, pair in sorted(zip(scores, gold, pairs, strict=False), key=lambda x: -x[0]):
                 if (score >= threshold) != g:
                     print(f"    {'FP' if not g else 'FN'} {score:.3f}  {text_of(pair)}")
 

@@ -16,7 +16,7 @@ def _ratio(num: int, den: int) -> float:
 
 
 def _scores(gold: Sequence[str], pred: Sequence[str]) -> dict:
-    pairs = Counter(zip(gold, pred))
+    pairs = Counter(zip(gold, pred, strict=False))
     confusion = {g: {p: pairs[(g, p)] for p in LABELS} for g in LABELS}
     per_label, seen = {}, []
     for label in LABELS:
@@ -76,7 +76,7 @@ def evaluate(
     predictions = classifier.predict([r["text"] for r in records], threshold=threshold)
     gold = [r["label"] for r in records]
     report = metrics_from_pairs(
-        gold, [p.label for p in predictions], [r.get("lang") or p.lang for r, p in zip(records, predictions)]
+        gold, [p.label for p in predictions], [r.get("lang") or p.lang for r, p in zip(records, predictions, strict=False)]
     )
     report["threshold"] = threshold
     if review_band:

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .fastbow import NumpyBagOfWords
 from .labels import DATA_REQUEST, Prediction, label_for
 from .language import detect_languages, preload
-from .fastbow import NumpyBagOfWords
 from .text import char_ngrams, features, model_tokens
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class TextClassifier:
             chunk = todo[start : start + batch_size]
             with self._lock:
                 scores = self._bow.scores([tokens[i] for i in chunk])
-            for i, score in zip(chunk, scores):
+            for i, score in zip(chunk, scores, strict=False):
                 out[i] = score
         return out
 
@@ -214,7 +214,7 @@ class TextClassifier:
             chunk = todo[start : start + _ZONE]
             with self._lock, self.nlp.memory_zone():
                 docs = (Doc(self.nlp.vocab, words=tokens[i]) for i in chunk)
-                for i, doc in zip(chunk, self.nlp.pipe(docs, batch_size=batch_size)):
+                for i, doc in zip(chunk, self.nlp.pipe(docs, batch_size=batch_size), strict=False):
                     out[i] = float(doc.cats[DATA_REQUEST])
 
     def predict(
@@ -228,7 +228,7 @@ class TextClassifier:
         langs = detect_languages(texts)
         return [
             Prediction(label=label_for(s, threshold), score=s, lang=lang)
-            for s, lang in zip(scores, langs)
+            for s, lang in zip(scores, langs, strict=False)
         ]
 
 

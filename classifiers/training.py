@@ -11,13 +11,12 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
-from collections.abc import Iterable
-
+from . import fastbow
 from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review_band
 from .corpus import CorpusError, read_jsonl, split_key, split_records
-from . import fastbow
 from .labels import LABELS
 from .metrics import evaluate
 from .model import TextClassifier, char_ngram_range, files_digest, load

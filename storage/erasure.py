@@ -22,8 +22,8 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Message, Reply, Request, Requester, Suggestion, utcnow
-from storage.public_titles import neutral_title
 from storage.notes import erase_notes_quoting
+from storage.public_titles import neutral_title
 from storage.queries import TOMBSTONE_PREFIX, drop_waiting_replies
 from storage.quotes import word_runs
 

@@ -26,7 +26,7 @@ import secrets
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -141,7 +141,7 @@ def supporter_hash(salt: str, network: str, external_user_id: str) -> str:
 
 
 def iso_utc(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def request_rows(session: Session, *, salt: str) -> list[dict]:
@@ -311,7 +311,7 @@ def write_export(
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
     out = Path(out)
-    descriptor = datapackage_descriptor(created=now or datetime.now(timezone.utc), licence=licence)
+    descriptor = datapackage_descriptor(created=now or datetime.now(UTC), licence=licence)
     salt = export_salt(session)
     requests, events = request_rows(session, salt=salt), event_rows(session)
     if fmt == "json":

@@ -16,6 +16,9 @@ from bot.cli.app import app
 from storage.database import make_engine, make_session_factory
 from storage.migrate import upgrade
 
+# Fixtures shared across files: the web app on each database, and the recording network.
+pytest_plugins = ["tests.web_support", "tests.fakes.recording"]
+
 
 # Fuzz tests (tests/test_fuzz.py and other @given tests): a quick run by default, and
 # DATACALL_FUZZ=full for the long one (at least 10,000 examples per property).

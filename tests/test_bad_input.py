@@ -28,7 +28,7 @@ def error_lines(result) -> list[str]:
 
 def test_classify_reports_only_the_line_that_is_not_utf8(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    stdin = "Please publish the bike counters\n".encode() + b"\xff\xfe caf\xe9\n" + "Où sont les arbres ?\n".encode()
+    stdin = b"Please publish the bike counters\n" + b"\xff\xfe caf\xe9\n" + "Où sont les arbres ?\n".encode()
     result = run(["classify"], input=stdin)
     assert result.exit_code == 2
     assert len([json.loads(line) for line in result.stdout.splitlines()]) == 2  # the lines around it

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put the project root first
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import classify as bench  # noqa: E402
-
-import classifiers  # noqa: E402
-from test_classifiers import small_records, write_jsonl  # noqa: E402
+import classifiers
+from benchmarks import classify as bench
+from tests.test_classifiers import small_records, write_jsonl
 
 
 @pytest.fixture(scope="module")

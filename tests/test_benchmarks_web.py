@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import html
 import re
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import case, select
 from sqlalchemy.orm import joinedload
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put the project root first
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import web as bench  # noqa: E402
-from tests.test_web_queue import message_ids  # noqa: E402
-from tests.test_web_support import (  # noqa: E402, F401 - fixtures
-    add_message, app, cheap_hashes, client, login, runtime, users,
-)
-
-from bot.config import Config, DatabaseConfig  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
-from bot.web import queue  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.models import Message, Request  # noqa: E402
+from benchmarks import web as bench
+from bot.config import Config, DatabaseConfig
+from bot.runtime import Runtime
+from bot.web import queue
+from storage.migrate import upgrade
+from storage.models import Message, Request
+from tests.test_web_queue import message_ids
+from tests.web_support import add_message, login
 
 
 def test_generated_rows_are_consistent():

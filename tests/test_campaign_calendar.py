@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -14,10 +14,10 @@ from bot.config import load_config
 from bot.runtime import Runtime
 from bot.web.app import create_app
 from storage.models import Campaign, Post
-from tests.test_web_support import TestClient
+from tests.web_support import TestClient
 
 PARIS = ZoneInfo("Europe/Paris")
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_four_phases_from_local_midnight_across_a_clock_change():
@@ -27,7 +27,7 @@ def test_four_phases_from_local_midnight_across_a_clock_change():
     # Paris moves to summer time on 2027-03-28: the research phase still starts at local midnight.
     assert phases[2].starts_at.astimezone(PARIS).time() == time(0)
     assert phases[2].starts_at == datetime(2027, 3, 28, 23, 0, tzinfo=UTC) - timedelta(hours=1)
-    assert all(a.ends_at == b.starts_at for a, b in zip(phases, phases[1:]))
+    assert all(a.ends_at == b.starts_at for a, b in zip(phases, phases[1:], strict=False))
     assert phases[-1].ends_at.astimezone(PARIS).date() == date(2027, 3, 1) + timedelta(weeks=12)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,7 +28,7 @@ PUBLIC = "https://data.example.org"
 
 def at(text: str) -> datetime:
     """A local Paris time, as the aware UTC datetime the database keeps."""
-    return datetime.fromisoformat(text).replace(tzinfo=PARIS).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=PARIS).astimezone(UTC)
 
 
 @dataclass

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from spacy.util import load_config
 
 import classifiers
 from classifiers import (
@@ -24,7 +25,6 @@ from classifiers import (
 )
 from classifiers.text import for_language_id, model_tokens
 from classifiers.training import _publish, calibrated_band
-from spacy.util import load_config
 
 D, O = "data_request", "off_topic"
 
@@ -113,7 +113,7 @@ def test_trained_model_separates_the_two_styles(trained):
     out, _ = trained
     records = small_records()
     predictions = classifiers.load(out).predict([r["text"] for r in records])
-    correct = sum(p.label == r["label"] for p, r in zip(predictions, records))
+    correct = sum(p.label == r["label"] for p, r in zip(predictions, records, strict=False))
     assert correct / len(records) >= 0.95
     unseen = classifiers.load(out).predict(
         ["Publiez les données des marchés svp", "the bus is late again tonight 😡"]
@@ -364,8 +364,8 @@ def test_other_languages_do_not_come_out_as_french_or_english():
     records = read_jsonl(classifiers.default_corpus_path().with_name("languages.jsonl"), labelled=False)
     assert len(records) >= 60 and not {r["lang"] for r in records} & {"fr", "en"}
     detected = detect_languages([r["text"] for r in records])
-    assert [(r["text"], d) for r, d in zip(records, detected) if d in ("fr", "en")] == []
-    assert sum(d == r["lang"] for r, d in zip(records, detected)) / len(records) >= 0.9
+    assert [(r["text"], d) for r, d in zip(records, detected, strict=False) if d in ("fr", "en")] == []
+    assert sum(d == r["lang"] for r, d in zip(records, detected, strict=False)) / len(records) >= 0.9
 
 
 def test_batched_detection_matches_py3langid():

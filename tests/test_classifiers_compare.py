@@ -9,7 +9,7 @@ import pytest
 import classifiers
 from classifiers import compare
 from classifiers.compare import _config, build, language_accuracy, markdown_table
-from test_classifiers import small_records, write_jsonl
+from tests.test_classifiers import small_records, write_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from classifiers.heldout import (
     register_of,
     report_of,
 )
-from test_classifiers import small_records
+from tests.test_classifiers import small_records
 
 D, O = "data_request", "off_topic"
 
@@ -36,11 +36,11 @@ def test_kind_folds_keep_each_kind_whole_and_test_both_labels():
     records = records_with_groups()
     folds = kind_folds(records, 3)
     by_kind: dict[str, set[int]] = {}
-    for record, fold in zip(records, folds):
+    for record, fold in zip(records, folds, strict=False):
         by_kind.setdefault(record["kind"], set()).add(fold)
     assert all(len(f) == 1 for f in by_kind.values())
     for fold in range(3):
-        assert {r["label"] for r, f in zip(records, folds) if f == fold} == {D, O}
+        assert {r["label"] for r, f in zip(records, folds, strict=False) if f == fold} == {D, O}
 
 
 def test_register_folds_hold_out_big_registers_only():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from bot.cli.app import app
@@ -67,7 +66,7 @@ def test_evaluate_reports_metrics_and_writes_the_report(tmp_path, monkeypatch):
     labelled.write_text(
         "\n".join(
             json.dumps({"text": t, "label": l})
-            for t, l in zip(TEXTS[:4], ["data_request", "data_request", "off_topic", "off_topic"])
+            for t, l in zip(TEXTS[:4], ["data_request", "data_request", "off_topic", "off_topic"], strict=False)
         )
         + "\n"
     )

@@ -19,7 +19,6 @@ from bot.networks.sandbox import timeline
 from bot.pipeline import outbox
 from bot.runtime import Runtime
 from storage.models import Message, Reply, Request, utcnow
-from tests.fakes.recording import recording  # noqa: F401 - fixture
 from tests.helpers import citizens_reply
 
 ASKS = [

@@ -16,10 +16,8 @@ from bot.networks.sandbox import say
 from bot.pipeline import outbox
 from storage.erasure import ERASED_REASON
 from storage.models import Reply, Requester, StatusEvent, utcnow
-from tests.fakes.recording import RecordingConnector, recording  # noqa: F401 - fixture
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    app, cheap_hashes, client, login, post, runtime, users,
-)
+from tests.fakes.recording import RecordingConnector
+from tests.web_support import login, post
 
 CITIZENS = [
     ("@camille_velo", "Please publish the bike counts per counter and per hour"),
@@ -57,7 +55,7 @@ def camille_waits_in_every_state(cli, sessions) -> list[int]:
             select(Reply).join(StatusEvent).where(StatusEvent.status != "received", StatusEvent.request_id == 1)
             .order_by(Reply.id)
         ).all()
-        for reply, state in zip(waiting, ("pending", "failed", "sending")):
+        for reply, state in zip(waiting, ("pending", "failed", "sending"), strict=False):
             reply.state, reply.claimed_at = state, utcnow()
         return [reply.id for reply in waiting]
 

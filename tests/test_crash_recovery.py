@@ -15,7 +15,7 @@ import bot.jobs
 from bot.networks.base import NetworkError
 from bot.pipeline import ingest, route
 from storage.models import Reply, utcnow
-from tests.fakes.recording import RecordingConnector, recording  # noqa: F401 - fixture
+from tests.fakes.recording import RecordingConnector
 from tests.helpers import call_entry_id, citizens_reply, snapshot
 
 

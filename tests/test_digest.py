@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes
 
 import pytest
@@ -16,7 +16,7 @@ from bot.digest import DigestError, run_digest
 from bot.jobs import build_jobs
 from bot.overdue import OverdueRule, WorkingDays
 from storage.models import Request
-from tests.test_web_support import add_message
+from tests.web_support import add_message
 
 TODAY = date(2027, 3, 1)
 
@@ -68,7 +68,7 @@ def seed_overdue(sessions, today: date = TODAY) -> int:
     with sessions() as session, session.begin():
         message = add_message(session, "@late_one", "Publish the tree inventory")
         request = Request(title="Tree inventory", status="received",
-                          created_at=datetime.combine(today - timedelta(days=60), time(9), tzinfo=timezone.utc))
+                          created_at=datetime.combine(today - timedelta(days=60), time(9), tzinfo=UTC))
         session.add(request)
         session.flush()
         message.request_id = request.id
@@ -151,7 +151,7 @@ def test_run_has_a_digest_job_that_mails_through_the_configured_server(write_con
     runtime = Runtime.from_config(config, say=lambda text: None)
     try:
         upgrade(runtime.engine)
-        seed_overdue(runtime.sessions, datetime.now(timezone.utc).date())
+        seed_overdue(runtime.sessions, datetime.now(UTC).date())
         job = next(job for job in build_jobs(runtime) if job.name == "digest")
         assert job.run() == 1
         assert job.run() == 0  # once a day

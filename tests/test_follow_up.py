@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, update
 
 from bot.config import load_config
@@ -25,8 +24,7 @@ from bot.runtime import Runtime
 from storage.erasure import erase_requester
 from storage.migrate import upgrade
 from storage.models import FollowUp, Message, Reply, Request, Requester, ReuseFeedback, StatusEvent, Suggestion, utcnow
-from tests.test_web_support import add_message, cheap_hashes, client, login, users  # noqa: F401 - fixtures
-from tests.test_web_support import app, runtime  # noqa: F401 - fixtures
+from tests.web_support import add_message, login
 
 CKAN = Path(__file__).resolve().parent / "data" / "catalogues" / "ckan_package_search.json"
 DAYS = 28

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -113,7 +113,7 @@ def test_config_example_still_loads():
 @given(
     status_id=ids, account_id=ids, acct=json_text, content=json_text, spoiler=json_text,
     visibility=st.sampled_from(["public", "unlisted", "private", "direct"]) | json_text,
-    language=st.none() | json_text, created=st.datetimes(timezones=st.just(timezone.utc)),
+    language=st.none() | json_text, created=st.datetimes(timezones=st.just(UTC)),
     reply_to=st.none() | ids, url=st.none() | json_text,
 )
 def test_mastodon_any_status_becomes_a_storable_message(
@@ -167,7 +167,7 @@ def test_telegram_any_message_becomes_a_storable_message_or_nothing(
 
 @given(
     tweet_id=ids, author_id=ids, text=json_text, lang=st.none() | json_text, username=json_text,
-    created=st.datetimes(min_value=datetime(2006, 3, 21), timezones=st.just(timezone.utc)), conversation=st.none() | ids,
+    created=st.datetimes(min_value=datetime(2006, 3, 21), timezones=st.just(UTC)), conversation=st.none() | ids,
     replied=st.none() | ids,
 )
 def test_x_any_tweet_becomes_a_storable_message(tweet_id, author_id, text, lang, username, created, conversation, replied):

@@ -14,10 +14,10 @@ from bot.pipeline import ingest
 from bot.web import create_app
 from storage.database import make_engine
 from storage.models import NetworkCursor, utcnow
-from tests.test_web_support import TestClient, app, cheap_hashes, client, runtime  # noqa: F401 - fixtures
+from tests.web_support import TestClient
 
 
-def test_healthz_reports_the_database_and_each_network_s_last_poll(client, runtime):  # noqa: F811
+def test_healthz_reports_the_database_and_each_network_s_last_poll(client, runtime):
     before = client.get("/healthz")
     assert before.status_code == 200 and before.headers["cache-control"] == "no-store"
     assert before.json() == {"status": "ok", "database": {"ok": True}, "networks": {
@@ -31,7 +31,7 @@ def test_healthz_reports_the_database_and_each_network_s_last_poll(client, runti
     assert sandbox["consecutive_failures"] == 3 and sandbox["paused"] is True
 
 
-def test_healthz_is_503_when_the_database_does_not_answer(runtime):  # noqa: F811
+def test_healthz_is_503_when_the_database_does_not_answer(runtime):
     app = create_app(runtime)
     runtime.sessions = sessionmaker(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/datacall"))
     with TestClient(app) as down:

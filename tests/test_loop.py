@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import func, select
 
 from bot.networks.sandbox import timeline
@@ -164,8 +162,9 @@ def test_uncertain_messages_wait_for_an_officer_without_reply(cli, sessions, wri
 
 
 def test_review_band_must_be_a_range(write_config):
-    from bot.config import ConfigError, load_config
     import pytest
+
+    from bot.config import ConfigError, load_config
 
     with pytest.raises(ConfigError, match="classifier.review_band"):
         load_config(write_config("[classifier]\nreview_band = [0.8, 0.2]\n"))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-import logging
 import json
+import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -187,7 +187,7 @@ def test_pagination_follows_next_token_and_leaves_the_rest_for_the_next_poll(fak
 
 
 def test_the_first_poll_starts_now_not_in_the_accounts_past(fake, x):
-    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
     fake.citizen_mention("old_follower", "Please publish the 2019 budget.", at=yesterday)
     first = x.fetch(None, state={}, watched=[])
     assert first.messages == () and first.cursor is not None
@@ -340,7 +340,7 @@ def test_poll_results_read_the_votes_through_the_tweet_lookup_with_the_poll_expa
 
 
 def test_search_leaves_out_a_since_id_older_than_its_window(fake, x):
-    old_call = fake.bot_tweet("Last year's call", at=datetime.now(timezone.utc) - timedelta(days=8))
+    old_call = fake.bot_tweet("Last year's call", at=datetime.now(UTC) - timedelta(days=8))
     reply = fake.citizen_reply(old_call, "camille_velo", "Still hoping for the bike counts!", mention_author=False)
     batch = x.fetch(None, state={}, watched=[old_call])
     assert [m.external_id for m in batch.messages] == [reply]

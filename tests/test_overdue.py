@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,9 +11,7 @@ from sqlalchemy import select, update
 from bot.config import ConfigError, load_config
 from bot.overdue import OverdueRule, WorkingDays, overdue_count, overdue_requests
 from storage.models import Request, utcnow
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    add_message, app, cheap_hashes, client, login, post, runtime, seed, users,
-)
+from tests.web_support import add_message, login, post, seed
 
 FRANCE = WorkingDays("FR")
 
@@ -55,7 +53,7 @@ def _open(session, handle: str, created: datetime, status: str = "received", exp
 def test_received_and_accepted_requests_are_flagged_on_both_databases(sessions):
     rule = OverdueRule(20, FRANCE)
     today = date(2027, 3, 1)  # a Monday
-    at = lambda day: datetime.combine(day, time(10), tzinfo=timezone.utc)  # noqa: E731
+    at = lambda day: datetime.combine(day, time(10), tzinfo=UTC)  # noqa: E731
     with sessions() as session, session.begin():
         late = _open(session, "@late", at(date(2027, 1, 29)))  # 21 working days before
         just = _open(session, "@just", at(date(2027, 2, 1)))  # exactly 20: not late yet

@@ -17,10 +17,7 @@ from sqlalchemy import select
 from bot.networks.sandbox import say
 from bot.training_data import decision_records
 from storage.models import LabelDecision, Message, Reply, Request, Requester, StatusEvent, Suggestion
-from tests.fakes.recording import recording  # noqa: F401 - fixture
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    app, cheap_hashes, client, login, post, runtime, users,
-)
+from tests.web_support import login, post
 
 CAMILLE = [
     "Bonjour, je suis Camille Martin au 12 rue des Lilas : publiez les comptages vélo par heure svp",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.replies.render import LANGUAGES, REQUIRED, load_templates
 from bot.redact import title_from
+from bot.replies.render import LANGUAGES, REQUIRED, load_templates
 from storage.models import REQUEST_STATUSES
 
 TEMPLATES = load_templates()

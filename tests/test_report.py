@@ -5,21 +5,28 @@ from __future__ import annotations
 import re
 import statistics
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from bot.report import compute_note, write_report
-from storage.support import support_count
 from bot.report.charts import CHARTS
 from storage.models import (
-    Campaign, FollowUp, Message, Post, Reply, Request, Requester, ReuseFeedback, StatusEvent,
+    Campaign,
+    FollowUp,
+    Message,
+    Post,
+    Reply,
+    Request,
+    Requester,
+    ReuseFeedback,
+    StatusEvent,
 )
-from tests.test_web_support import app, cheap_hashes, client, runtime  # noqa: F401 - fixtures
+from storage.support import support_count
 
 SLUG = "2027-q1"
-START = datetime(2027, 1, 4, 9, tzinfo=timezone.utc)
+START = datetime(2027, 1, 4, 9, tzinfo=UTC)
 HANDLES = ("@velo_fan", "@bus_rider", "@parent_x", "@grumpy", "@late_reader", "@other_q")
 SECRET_WORDS = "my neighbour's dog"
 
@@ -136,7 +143,7 @@ def as_utc(value) -> datetime:
     """What the database hands back, as an aware UTC datetime (SQLite gives text)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def test_every_number_matches_the_database(sessions, seeded):

@@ -11,10 +11,7 @@ from sqlalchemy import func, select, update
 
 from bot.networks.sandbox import say
 from storage.models import Reply, StatusEvent
-from tests.fakes.recording import recording  # noqa: F401 - fixture
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    app, cheap_hashes, client, login, post, runtime, users,
-)
+from tests.web_support import login, post
 
 URL = "https://data.example.org/velo"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -67,7 +67,7 @@ def test_datetimes_come_back_aware_utc(sessions):
     with sessions() as session:
         created = session.scalar(sa.select(Request.created_at))
     assert created.tzinfo is not None and created.utcoffset().total_seconds() == 0
-    assert abs((datetime.now(timezone.utc) - created).total_seconds()) < 60
+    assert abs((datetime.now(UTC) - created).total_seconds()) < 60
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):

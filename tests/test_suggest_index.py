@@ -24,9 +24,9 @@ def add_requests(sessions, titles: list[str], start: int) -> list[int]:
     """Requests that the suggest step has already looked at, indexed as it indexes them."""
     ids = list(range(start, start + len(titles)))
     with sessions() as session, session.begin():
-        session.execute(sa.insert(Request), [{"id": i, "title": t} for i, t in zip(ids, titles)])
+        session.execute(sa.insert(Request), [{"id": i, "title": t} for i, t in zip(ids, titles, strict=False)])
         match_terms.replace_terms(
-            session, kind="request", terms_by_ref={i: matching.index_terms(t) for i, t in zip(ids, titles)}
+            session, kind="request", terms_by_ref={i: matching.index_terms(t) for i, t in zip(ids, titles, strict=False)}
         )
         session.merge(AppSetting(key=MARK_KEY, value=str(ids[-1])))
         session.merge(AppSetting(key=INDEX_KEY, value=suggest.INDEX_VERSION))
@@ -107,11 +107,11 @@ def test_a_reading_session_neither_waits_for_nor_blocks_a_sqlite_writer(tmp_path
 def test_every_pair_the_matcher_accepts_shares_an_index_term():
     """The index loses no suggestion on the labelled sets: above the threshold, a term is always shared."""
     scores, _, pairs = matching.duplicate_scores()
-    for score, pair in zip(scores, pairs):
+    for score, pair in zip(scores, pairs, strict=False):
         if score >= matching.DUPLICATE_THRESHOLD:
             assert matching.index_terms(pair["a"]) & matching.index_terms(pair["b"]), pair
     scores, _, pairs = matching.catalogue_scores()
-    for score, pair in zip(scores, pairs):
+    for score, pair in zip(scores, pairs, strict=False):
         if score >= matching.CATALOGUE_THRESHOLD:
             d = pair["dataset"]
             dataset = matching.DatasetText(d["title"], " ".join(d.get("keywords") or []), d.get("description", ""))
@@ -120,12 +120,6 @@ def test_every_pair_the_matcher_accepts_shares_an_index_term():
 
 def test_the_suggest_benchmark_runs_and_reports(tmp_path):
     """benchmarks/suggest.py end to end on a small database; timings are not checked, only the report."""
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
     from benchmarks import suggest as bench
 
     row = bench.measure(f"sqlite:///{tmp_path}/bench.db", 300, 6)

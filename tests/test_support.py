@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 from bot.config import load_config
 from bot.runtime import Runtime
 from bot.web.app import create_app
 from storage.models import Campaign, Post, SurveyOption
 from tests.campaign_data import add_request
-from tests.test_web_support import TestClient
+from tests.web_support import TestClient
 
 
 def seed(sessions) -> tuple[int, int]:

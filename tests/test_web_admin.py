@@ -7,17 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from storage.models import Request, User, utcnow
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    PASSWORD,
-    app,
-    cheap_hashes,
-    client,
-    login,
-    post,
-    runtime,
-    seed,
-    users,
-)
+from tests.web_support import login, post, seed
 
 
 def _id(runtime, name: str) -> int:

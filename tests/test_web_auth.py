@@ -12,9 +12,7 @@ from starlette.routing import Route
 from bot.web import create_app
 from bot.web.accounts import LOCK_TIME, MAX_FAILURES, LoginLimiter
 from storage.models import AppSetting, StatusEvent, User, utcnow
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    PASSWORD, TestClient, app, cheap_hashes, client, csrf_of, login, post, runtime, seed, users,
-)
+from tests.web_support import PASSWORD, TestClient, csrf_of, login, post, seed
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 

@@ -11,9 +11,7 @@ from starlette.routing import Route
 from bot.web import create_app
 from bot.web.middleware import SECURITY_HEADERS
 from storage.models import Request, StatusEvent
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    TestClient, app, cheap_hashes, client, csrf_of, login, post, runtime, seed, users,
-)
+from tests.web_support import TestClient, csrf_of, login, post, seed
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 

@@ -8,17 +8,7 @@ import re
 from sqlalchemy import func, select
 
 from storage.models import Request, StatusEvent, User
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    add_message,
-    app,
-    cheap_hashes,
-    client,
-    login,
-    post,
-    runtime,
-    seed,
-    users,
-)
+from tests.web_support import add_message, login, post, seed
 
 
 def flashes(client) -> str:

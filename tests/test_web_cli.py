@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from storage.models import User
-from tests.test_web_support import cheap_hashes  # noqa: F401 - fixture
 
 
 def test_user_add_asks_twice_and_stores_only_a_hash(cli, sessions):

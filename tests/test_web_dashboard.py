@@ -14,9 +14,7 @@ from sqlalchemy import update
 from bot.web.charts import status_over_time
 from storage.models import Request, RequestNote, StatusEvent, utcnow
 from tests.test_web_public import assert_no_personal_data, decide
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    add_message, app, cheap_hashes, client, login, post, runtime, seed, users,
-)
+from tests.web_support import seed
 
 
 def test_charts_are_inline_svg_with_their_numbers(client, users):
@@ -44,7 +42,7 @@ def test_status_over_time_counts_each_request_in_its_status_at_each_month_end(us
                                 created_at=now - timedelta(days=31)))
     with users.sessions() as session:
         series = status_over_time(session, now=now)
-    counts = dict(zip(series.labels, series.counts))
+    counts = dict(zip(series.labels, series.counts, strict=False))
     two_ago = (now - timedelta(days=62)).strftime("%Y-%m")
     last = (now - timedelta(days=31)).strftime("%Y-%m")
     assert len(series.labels) == 12 and series.labels[-1] == f"{now:%Y-%m}"

@@ -6,9 +6,7 @@ import re
 
 from bot.web.i18n import STRINGS, from_accept_language
 from bot.web.public import PAGE_SIZE
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    XSS, add_message, app, cheap_hashes, client, login, post, runtime, seed, users,
-)
+from tests.web_support import XSS, add_message, login, post, seed
 
 HANDLES = ("camille_velo", "parent_b", "maybe_max", "grumpy_joe")
 
@@ -88,7 +86,7 @@ def test_consenting_requesters_are_quoted(client, users):
 
 def test_language_from_query_cookie_and_browser(runtime):
     from bot.web import create_app
-    from tests.test_web_support import TestClient
+    from tests.web_support import TestClient
 
     with TestClient(create_app(runtime)) as client:
         assert '<html lang="fr">' in client.get("/").text  # the deployment's default language

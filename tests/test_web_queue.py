@@ -8,9 +8,7 @@ from sqlalchemy import func, select
 
 from bot.web.queue import PAGE_SIZE
 from storage.models import LabelDecision, Message, Reply, Request, StatusEvent
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    XSS, add_message, app, cheap_hashes, client, login, post, runtime, seed, users,
-)
+from tests.web_support import XSS, add_message, login, post, seed
 
 
 def message_ids(html: str) -> list[int]:

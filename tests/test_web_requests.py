@@ -5,9 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from storage.models import Reply, Request, StatusEvent
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    XSS, add_message, app, cheap_hashes, client, login, post, runtime, seed, users,
-)
+from tests.web_support import XSS, add_message, login, post, seed
 
 
 def test_request_page_shows_supporters_history_and_replies(client, users):

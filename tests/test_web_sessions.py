@@ -11,9 +11,7 @@ from sqlalchemy import select
 from bot.web import accounts, create_app
 from bot.web.accounts import MAX_FAILURES, LoginLimiter, create_user
 from storage.models import Request, User
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    PASSWORD, TestClient, app, cheap_hashes, client, csrf_of, login, post, runtime, seed, users,
-)
+from tests.web_support import PASSWORD, TestClient, csrf_of, login, post, seed
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 

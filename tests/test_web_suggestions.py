@@ -10,9 +10,7 @@ from sqlalchemy import select, update
 
 from bot.pipeline.suggest import MARK_KEY, suggest_new
 from storage.models import AppSetting, CatalogueDataset, Request, Suggestion
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    add_message, app, cheap_hashes, client, login, post, runtime, seed, users,
-)
+from tests.web_support import add_message, login, post, seed
 
 MENUS = "https://data.example.org/dataset/school-canteen-menus"
 

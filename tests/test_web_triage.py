@@ -11,17 +11,7 @@ from storage.erasure import erase_requester, find_requester
 from storage.exports import event_rows, json_text, request_rows
 from storage.models import Request, RequestNote, StatusEvent, User
 from storage.notes import ERASED_NOTE
-from tests.test_web_support import (  # noqa: F401 - fixtures
-    add_message,
-    app,
-    cheap_hashes,
-    client,
-    login,
-    post,
-    runtime,
-    seed,
-    users,
-)
+from tests.web_support import add_message, login, post, seed
 
 
 def message_ids(html: str) -> list[int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from storage.models import CAMPAIGN_PHASES
@@ -34,7 +34,7 @@ class PlannedPost:
 
 def local(day: date, at: time, zone: ZoneInfo) -> datetime:
     """`day` at `at` on the local clock, in UTC."""
-    return datetime.combine(day, at, tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
 def phases(start: date, weeks: Sequence[int], zone: ZoneInfo) -> list[Phase]:

@@ -7,8 +7,8 @@ from enum import Enum
 import typer
 
 from bot.catalogue import CatalogueError, default_source_name, import_records, read_catalogue
-from bot.pipeline.publish import last_dataset_id, suggest_publish
 from bot.cli.common import ConfigOption, console, fail, runtime
+from bot.pipeline.publish import last_dataset_id, suggest_publish
 
 app = typer.Typer(help="Published datasets that requests are matched against.", no_args_is_help=True)
 

@@ -48,11 +48,11 @@ def config_or_exit(path: Path | None) -> Config:
 def runtime(path: Path | None, *, migrated: bool = True) -> Iterator[Runtime]:
     """A runtime for one command; bad config, templates or database end in one line."""
     # Imported here, not at the top: `datacall classify` needs none of it and starts faster.
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.replies.render import TemplateError
     from bot.runtime import Runtime
     from classifiers import CorpusError
-    from sqlalchemy.exc import SQLAlchemyError
-
     from storage.database import DatabaseError, one_line
     from storage.migrate import require_current
 

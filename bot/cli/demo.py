@@ -54,8 +54,8 @@ def demo(
         f"[bold]messages[/bold]  {total} collected on the sandbox network: "
         f"{outcome.messages.get('data_request', 0)} data requests, {outcome.messages.get('off_topic', 0)} off-topic "
         f"(classifier agreed with the expected label on {outcome.agreed}/{total})",
-        f"[bold]requests[/bold]  " + ", ".join(f"{n} {status}" for status, n in sorted(outcome.requests.items())),
-        f"[bold]replies[/bold]   " + ", ".join(f"{n} {state}" for state, n in sorted(outcome.replies.items()))
+        "[bold]requests[/bold]  " + ", ".join(f"{n} {status}" for status, n in sorted(outcome.requests.items())),
+        "[bold]replies[/bold]   " + ", ".join(f"{n} {state}" for state, n in sorted(outcome.replies.items()))
         + f"; a second pass sent {outcome.second_pass_new_replies} more",
     ]
     if outcome.published is not None:

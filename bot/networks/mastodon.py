@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import UTC
 from html.parser import HTMLParser
 from typing import Any, TypeVar
 
@@ -385,7 +385,7 @@ def to_incoming(status, *, conversation_id: str | None = None) -> Incoming:
         author_id=str(status.account.id),
         author_handle=f"@{status.account.acct}",
         text=text,
-        sent_at=created_at.astimezone(timezone.utc) if created_at else None,
+        sent_at=created_at.astimezone(UTC) if created_at else None,
         in_reply_to_id=str(status.in_reply_to_id) if status.get("in_reply_to_id") else None,
         conversation_id=conversation_id,
         lang=status.get("language") or None,

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import requests
@@ -520,7 +520,7 @@ def _incoming(tweet: tweepy.Tweet, users: Mapping[int, tweepy.User]) -> Incoming
         author_id=str(tweet.author_id),
         author_handle=f"@{username}" if username else "",
         text=tweet.text,
-        sent_at=tweet.created_at.astimezone(timezone.utc) if isinstance(tweet.created_at, datetime) else None,
+        sent_at=tweet.created_at.astimezone(UTC) if isinstance(tweet.created_at, datetime) else None,
         in_reply_to_id=str(replied_to) if replied_to else None,
         conversation_id=str(tweet.conversation_id) if tweet.conversation_id else None,
         lang=lang,

@@ -20,13 +20,11 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Date, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.public_titles import public_titles
-from storage.support import support_count
 from storage.models import (
     REQUEST_STATUSES,
     Campaign,
@@ -38,6 +36,8 @@ from storage.models import (
     ReuseFeedback,
     StatusEvent,
 )
+from storage.public_titles import public_titles
+from storage.support import support_count
 
 ACCEPTED = ("accepted", "in_progress", "published")
 TOP = 10  # most supported requests shown
@@ -193,7 +193,7 @@ def _answer_days(session: Session, requests: list[Request], listed_ids) -> tuple
 def _aware(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _posts(session: Session, campaign_id: int, contributions) -> list[PostMark]:

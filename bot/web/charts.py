@@ -92,7 +92,7 @@ def stacked_bars_svg(series: Series, *, title: str, status_label, horizontal: bo
     n = max(len(series.labels), 1)
     top = max(series.biggest, 1)
     parts = []
-    for i, (label, row) in enumerate(zip(series.labels, series.counts)):
+    for i, (label, row) in enumerate(zip(series.labels, series.counts, strict=False)):
         offset = 0.0
         for status in series.statuses:
             value = row.get(status, 0)

@@ -11,7 +11,7 @@ import tempfile
 import threading
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.responses import Response
@@ -80,7 +80,7 @@ def download(ctx: Ctx):
     if name not in FILES:
         return ctx.error(404, "error.not_found")
     cache: ExportCache = ctx.request.app.state.exports
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     made = cache.fresh(name, now)
     if made is None:
         made = Made(make(ctx.db, name, now), now)

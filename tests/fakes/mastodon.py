@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode
@@ -40,7 +40,7 @@ def sample(name: str) -> dict:
 
 def iso(moment: datetime) -> str:
     """Mastodon's datetime format: UTC, milliseconds, Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass
@@ -221,7 +221,7 @@ class FakeMastodon(LocalServer):
         parent = self._statuses.get(in_reply_to) if in_reply_to else None
         status.update(
             id=status_id,
-            created_at=iso(datetime.now(timezone.utc)),
+            created_at=iso(datetime.now(UTC)),
             in_reply_to_id=in_reply_to,
             in_reply_to_account_id=parent["account"]["id"] if parent else None,
             visibility=visibility,
@@ -338,7 +338,7 @@ class FakeMastodon(LocalServer):
         return None
 
     def _rate_headers(self) -> dict[str, str]:
-        reset = datetime.fromtimestamp(self._window_reset, timezone.utc)
+        reset = datetime.fromtimestamp(self._window_reset, UTC)
         return {
             "X-RateLimit-Limit": str(self.rate_limit),
             "X-RateLimit-Remaining": str(self._remaining),
@@ -441,7 +441,7 @@ class FakeMastodon(LocalServer):
         poll = sample("poll")
         poll.update(
             id=str(34830 + len(self._statuses)),
-            expires_at=iso(datetime.now(timezone.utc) + timedelta(seconds=int(spec["expires_in"]))),
+            expires_at=iso(datetime.now(UTC) + timedelta(seconds=int(spec["expires_in"]))),
             multiple=bool(spec.get("multiple")) and spec.get("multiple") not in ("0", "false"),
             options=[{"title": title, "votes_count": 0} for title in spec["options"]],
         )

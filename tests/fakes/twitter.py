@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from oauthlib.oauth1.rfc5849 import signature, utils
@@ -428,7 +428,7 @@ class FakeX(LocalServer):
             }
             extra = {
                 "duration_minutes": poll["duration_minutes"],
-                "end_datetime": datetime.fromtimestamp(poll["ends"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "end_datetime": datetime.fromtimestamp(poll["ends"], UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
                 "voting_status": "closed" if self.clock() >= poll["ends"] else "open",
             }
             view.update({name: value for name, value in extra.items() if name in fields})
@@ -456,7 +456,7 @@ class FakeX(LocalServer):
         oldest_allowed = self.clock() - SEARCH_WINDOW_SECONDS
         since_id = request.args.get("since_id")
         if since_id and tweet_time(since_id) < oldest_allowed:
-            after = datetime.fromtimestamp(oldest_allowed, timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+            after = datetime.fromtimestamp(oldest_allowed, UTC).strftime("%Y-%m-%dT%H:%MZ")
             raise invalid("since_id", since_id,
                           f"Invalid 'since_id':'{since_id}'. 'since_id' must be a tweet id created after {after}.")
         found = [
@@ -529,7 +529,7 @@ class FakeX(LocalServer):
             "text": text,
             "author_id": author_id,
             "conversation_id": parent["conversation_id"] if parent else tweet_id,
-            "created_at": datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "created_at": datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
             "lang": lang,
         }
         if parent:

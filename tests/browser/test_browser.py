@@ -10,85 +10,28 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-import uvicorn
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from bot.config import load_config
 from bot.demo.scenario import sample_messages
 from bot.networks.sandbox import timeline
-from bot.runtime import Runtime
-from bot.web import create_app
 from storage.models import Message, Request, Requester, Suggestion
+from tests.browser.support import served
 from tests.helpers import call_entry_id, citizens_reply
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # The committed screenshots are refreshed only on request (DATACALL_SCREENSHOTS=docs),
 # so an ordinary test run leaves the work tree clean.
 DOCS = (
-    Path(__file__).resolve().parents[1] / "docs"
+    Path(__file__).resolve().parents[2] / "docs"
     if os.environ.get("DATACALL_SCREENSHOTS") == "docs"
     else Path(tempfile.mkdtemp(prefix="datacall-screenshots-"))
 )
 PASSWORD = "a long officer password"
 DATASET = "https://data.example.org/datasets/school-canteen-menus"
 TREES = "https://data.example.org/datasets/street-trees"
-
-
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    """These tests run on SQLite only: a browser adds nothing a second database would test."""
-    return f"sqlite:///{tmp_path / 'datacall.db'}"
-
-
-@contextmanager
-def served(config_file: Path) -> Iterator[str]:
-    """The web app in a real uvicorn server, on a free port of 127.0.0.1, in a thread."""
-    runtime = Runtime.from_config(load_config(config_file), say=lambda text: None)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        runtime.close()
-
-
-@pytest.fixture
-def browser():
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (browser tests never skip)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser) -> Page:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 def replay_the_demo_citizens(cli, sessions) -> dict[str, Message]:

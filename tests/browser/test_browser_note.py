@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.test_browser import browser, db_url, page, served  # noqa: F401 - fixtures
+from tests.browser.support import served
 from tests.test_report import SLUG, build_campaign
 
 

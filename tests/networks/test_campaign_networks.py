@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from storage.models import Message, Post
-from tests.test_networks_together import config, fakes  # noqa: F401 - fixtures
 
 
-def test_the_call_goes_out_on_every_network_and_replies_are_tracked_per_post(cli, sessions, fakes, config):  # noqa: F811
+def test_the_call_goes_out_on_every_network_and_replies_are_tracked_per_post(cli, sessions, fakes, config):
     x, mastodon, telegram = fakes
     cli("init", config=config)
     yesterday = datetime.now(ZoneInfo("Europe/Paris")).date() - timedelta(days=1)
