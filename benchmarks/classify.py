@@ -252,7 +252,8 @@ def markdown(report: dict) -> str:
         f"| `TextClassifier.predict` (+ language detection) | {predict['texts_per_second']:,} | "
         f"{predict['texts_per_cpu_second']:,} | "
         f"{report['predict_vs_nlp_pipe']:.2f} / {report['predict_vs_nlp_pipe_cpu']:.2f} | "
-        f"{predict['batch_p50_ms']} / {predict['batch_p99_ms']} | {predict['single_p50_ms']} / {predict['single_p99_ms']} |",
+        f"{predict['batch_p50_ms']} / {predict['batch_p99_ms']} | "
+        f"{predict['single_p50_ms']} / {predict['single_p99_ms']} |",
         f"| `TextClassifier.scores` (no language detection) | {report['scores_only']['texts_per_second']:,} | "
         f"{report['scores_only']['texts_per_cpu_second']:,} | "
         f"{report['scores_only']['texts_per_second'] / pipe['texts_per_second']:.2f} / "
@@ -270,7 +271,8 @@ def markdown(report: dict) -> str:
     if "memory" in report:
         lines += [
             "",
-            "| memory run | texts | RSS before (MB) | RSS at each quarter (MB) | growth (MB) | growth, second half (MB) |",
+            "| memory run | texts | RSS before (MB) | RSS at each quarter (MB) | growth (MB) "
+            "| growth, second half (MB) |",
             "|---|---|---|---|---|---|",
         ]
         for name, m in report["memory"].items():

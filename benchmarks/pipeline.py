@@ -65,7 +65,7 @@ def measure(url: str, count: int) -> dict[str, float]:
     rt = Runtime.from_config(config, say=lambda _text: None)
     try:
         upgrade(rt.engine)
-        rt.classifier  # loaded before timing, as in a running worker
+        _ = rt.classifier  # loaded before timing, as in a running worker
         seed(rt, count)
         floor = ceiling(rt, count)
         jobs = {job.name: job for job in build_jobs(rt)}

@@ -132,8 +132,8 @@ def measure(url: str, count: int, new_count: int, seed_value: int = 12) -> dict:
 
 def report(rows: list[dict]) -> str:
     lines = [
-        "| open requests | suggest per new request (ms) | ceiling (ms) | ratio to ceiling | candidates scored (median / max) "
-        "| scan of every open request (ms) |",
+        "| open requests | suggest per new request (ms) | ceiling (ms) | ratio to ceiling "
+        "| candidates scored (median / max) | scan of every open request (ms) |",
         "|---|---|---|---|---|---|",
     ]
     for row in rows:

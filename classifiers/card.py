@@ -64,7 +64,8 @@ def data_section(corpus: Path, records: list[dict]) -> str:
     lines += ["", "Registers (the corpus's `register` field; none means `tweet_reply`): "
               + ", ".join(f"{k} {n}" for k, n in registers.most_common()) + "."]
     if kinds:
-        lines += ["", "Kinds of text (the corpus's `kind` field): " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()) + "."]
+        counts = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
+        lines += ["", f"Kinds of text (the corpus's `kind` field): {counts}."]
     return "\n".join(lines)
 
 
@@ -82,10 +83,17 @@ def model_section(metrics: dict) -> str:
         report = metrics[name]
         per = report["per_language"]
         langs = [f"{_f(per[lang]['macro_f1'])} (n={per[lang]['n']})" if lang in per else "–" for lang in ("fr", "en")]
-        lines.append(f"| {name} | {report['n']} | {_f(report['accuracy'])} | {_f(report['macro_f1'])} | " + " | ".join(langs) + " |")
-    others = {lang: v for name in ("dev", "test") for lang, v in metrics[name]["per_language"].items() if lang not in ("fr", "en")}
+        scores = f"{_f(report['accuracy'])} | {_f(report['macro_f1'])}"
+        lines.append(f"| {name} | {report['n']} | {scores} | " + " | ".join(langs) + " |")
+    others = {
+        lang: v
+        for name in ("dev", "test")
+        for lang, v in metrics[name]["per_language"].items()
+        if lang not in ("fr", "en")
+    }
     if others:
-        lines += ["", "Other languages in the held-out splits: " + ", ".join(f"{lang} n={v['n']}" for lang, v in others.items()) + "."]
+        counts = ", ".join(f"{lang} n={v['n']}" for lang, v in others.items())
+        lines += ["", f"Other languages in the held-out splits: {counts}."]
     lines += ["", "Confusion matrix, test split (rows: gold label):", "", _confusion(metrics["test"]),
               "", "Confusion matrix, dev split:", "", _confusion(metrics["dev"])]
     return "\n".join(lines)
@@ -153,16 +161,18 @@ def language_section(report: dict) -> str:
             f"{lang} {v['correct']}/{v['n']}" for lang, v in other["per_language"].items()) + "."]
     errors = corpus["errors"] + other["errors"]
     if errors:
-        lines += ["", "Errors: " + "; ".join(f"“{_cell(e['text'])}” ({e['lang']} → {e['detected']})" for e in errors[:30]) + "."]
+        listed = "; ".join(f"“{_cell(e['text'])}” ({e['lang']} → {e['detected']})" for e in errors[:30])
+        lines += ["", f"Errors: {listed}."]
     return "\n".join(lines)
 
 
 def comparison_section(report: dict) -> str:
+    load = ", ".join(f"{x:.1f}" for x in report["load_average"])
     return "\n".join([
         f"Corpus of {report['corpus_lines']:,} texts (test split n={report['sizes']['test']}); "
         + (f"{report['folds']}-fold cross-validation on train+dev; " if report["folds"] else "")
         + f"speed on {report['speed_texts']:,} distinct texts, "
-        f"batches of 256, {report['cpu_count']} CPUs (load average {', '.join(f'{x:.1f}' for x in report['load_average'])} "
+        f"batches of 256, {report['cpu_count']} CPUs (load average {load} "
         "at the end of the run: wall-clock rates fall when other processes use the CPUs, "
         "CPU-second rates do not).",
         "",
@@ -193,7 +203,8 @@ def heldout_band_section(report: dict, variant: str) -> str:
         f"Band: **[{low:.3f}, {high:.3f}]**, calibrated on the out-of-group scores of `{variant}` "
         f"(target: automatic decisions at least {band['target_precision']:.0%} precise on each side).",
         "",
-        "| held out | n | in band (to officers) | automatic data_request | precision | automatic off_topic | precision |",
+        "| held out | n | in band (to officers) | automatic data_request | precision "
+        "| automatic off_topic | precision |",
         "|---|---|---|---|---|---|---|",
         f"| kinds + registers (calibration) | {band['n']} | {band['in_band']} ({_pct(band['share_in_band'])}) | "
         f"{band['auto_data_request']} | {_f(band['precision_above'])} | {band['auto_off_topic']} | "
@@ -241,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variant", default="bow-bigrams", help="the variant config.cfg trains (its band is shown)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--card", type=Path, default=CARD_PATH)
-    parser.add_argument("--run-compare", action="store_true", help="run the (long) comparison when no --compare is given")
+    parser.add_argument(
+        "--run-compare", action="store_true", help="run the (long) comparison when no --compare is given"
+    )
     args = parser.parse_args(argv)
     records = read_jsonl(args.corpus)
     if args.compare:

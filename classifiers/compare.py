@@ -378,7 +378,9 @@ def markdown_table(report: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m classifiers.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=default_corpus_path())
-    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help="comma-separated, from: " + ", ".join(VARIANTS))
+    parser.add_argument(
+        "--variants", default=",".join(DEFAULT_VARIANTS), help="comma-separated, from: " + ", ".join(VARIANTS)
+    )
     parser.add_argument("--folds", type=int, default=0, help="also cross-validate on train+dev with K folds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--speed-texts", type=int, default=SPEED_TEXTS)

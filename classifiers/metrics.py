@@ -75,11 +75,11 @@ def evaluate(
     records = list(records)
     predictions = classifier.predict([r["text"] for r in records], threshold=threshold)
     gold = [r["label"] for r in records]
-    report = metrics_from_pairs(
-        gold, [p.label for p in predictions], [r.get("lang") or p.lang for r, p in zip(records, predictions, strict=False)]
-    )
+    langs = [r.get("lang") or p.lang for r, p in zip(records, predictions, strict=False)]
+    report = metrics_from_pairs(gold, [p.label for p in predictions], langs)
     report["threshold"] = threshold
     if review_band:
         low, high = review_band
-        report["review_band"] = {"low": low, "high": high, **band_report([p.score for p in predictions], gold, (low, high))}
+        band = band_report([p.score for p in predictions], gold, (low, high))
+        report["review_band"] = {"low": low, "high": high, **band}
     return report

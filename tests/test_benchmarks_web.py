@@ -54,8 +54,9 @@ def test_benchmark_report_structure():
 
 
 def bench_page_names() -> list[str]:
-    names = ["queue", "queue, counts not cached", "dashboard, counts not cached", "queue, deep page, typed URL", "queue, search", "queue, network", "dashboard",
-             "dashboard, deep page", "dashboard, network filter", "permalink"]
+    names = ["queue", "queue, counts not cached", "dashboard, counts not cached", "queue, deep page, typed URL",
+             "queue, search", "queue, network", "dashboard", "dashboard, deep page", "dashboard, network filter",
+             "permalink"]
     names += ["queue, mine", "queue, unassigned", "queue, newest first", "queue, most supported",
               "queue, highest score", "queue, least sure first", "queue, newest, page 3"]
     return names + ["queue, deep page, via the previous link"] + [

@@ -50,7 +50,8 @@ def test_ckan_package_search():
 
 def test_udata_datasets():
     fmt, records = parse(load(UDATA))
-    assert fmt == "udata" and [r.external_id for r in records] == ["5f2bc22ff6bf657d74f48375", "5f8fe1290de5138270132602"]
+    assert fmt == "udata"
+    assert [r.external_id for r in records] == ["5f2bc22ff6bf657d74f48375", "5f8fe1290de5138270132602"]
     assert records[0].url == "https://www.data.gouv.fr/fr/datasets/sanisettes-toilettes-publiques/"
     assert records[0].keywords == ("toilettes", "sanisettes", "proprete")
     # Without a page link, the link is built from the slug on the portal.
@@ -139,7 +140,9 @@ def test_reimport_updates_instead_of_duplicating(cli, sessions, tmp_path):
     cli(f"catalogue import {CKAN} --base-url https://data.example.org")
     payload = load(CKAN)
     payload["result"]["results"][0]["title"] = "Menus des restaurants scolaires"
-    payload["result"]["results"].append({"id": "new-one", "name": "aires-de-jeux", "title": "Aires de jeux", "tags": []})
+    payload["result"]["results"].append(
+        {"id": "new-one", "name": "aires-de-jeux", "title": "Aires de jeux", "tags": []}
+    )
     changed = tmp_path / "changed.json"
     changed.write_text(json.dumps(payload), encoding="utf-8")
     output = cli(f"catalogue import {changed} --base-url https://data.example.org").output
@@ -185,7 +188,8 @@ def test_import_from_a_local_http_url_follows_every_page(cli, sessions, httpserv
     cli("init")
     url = serve_in_pages(httpserver, fmt, load(path))
     output = cli(["catalogue", "import", url]).output
-    expected = len(load(path)["result"]["results"]) if fmt == "ckan" else len(load(path).get("data") or load(path)["results"])
+    data = load(path)
+    expected = len(data["result"]["results"]) if fmt == "ckan" else len(data.get("data") or data["results"])
     assert f"({fmt}): {expected} datasets — {expected} new" in output
     base = httpserver.url_for("/").rstrip("/")
     with sessions() as session:

@@ -26,7 +26,7 @@ from classifiers import (
 from classifiers.text import for_language_id, model_tokens
 from classifiers.training import _publish, calibrated_band
 
-D, O = "data_request", "off_topic"
+D, OFF = "data_request", "off_topic"
 
 REQUESTS = {
     "fr": [
@@ -81,7 +81,7 @@ def small_records() -> list[dict]:
         for template in REQUESTS[lang]:
             for topic in TOPICS[lang]:
                 records.append({"text": template.format(topic), "label": D, "lang": lang})
-        records += [{"text": text, "label": O, "lang": lang} for text in OFF_TOPIC[lang]]
+        records += [{"text": text, "label": OFF, "lang": lang} for text in OFF_TOPIC[lang]]
     return records
 
 
@@ -118,7 +118,7 @@ def test_trained_model_separates_the_two_styles(trained):
     unseen = classifiers.load(out).predict(
         ["Publiez les données des marchés svp", "the bus is late again tonight 😡"]
     )
-    assert [p.label for p in unseen] == [D, O]
+    assert [p.label for p in unseen] == [D, OFF]
 
 
 def test_train_writes_an_atomic_model_with_metrics(trained):
@@ -160,22 +160,22 @@ def test_training_measures_the_review_band(trained):
 def test_review_band_by_hand():
     find = classifiers.find_review_band
     # Separable: a zero-width band at the threshold, nothing goes to officers.
-    assert find([0.1, 0.2, 0.9, 0.95], [O, O, D, D])["band"] == [0.5, 0.5]
+    assert find([0.1, 0.2, 0.9, 0.95], [OFF, OFF, D, D])["band"] == [0.5, 0.5]
     # One off-topic scores 0.6: the band reaches half-way to the next score, 0.7.
-    found = find([0.1, 0.2, 0.6, 0.7, 0.9, 0.95], [O, O, O, D, D, D])
+    found = find([0.1, 0.2, 0.6, 0.7, 0.9, 0.95], [OFF, OFF, OFF, D, D, D])
     assert found["band"] == pytest.approx([0.5, 0.65])
     assert (found["in_band"], found["precision_above"], found["precision_below"]) == (1, 1.0, 1.0)
     # 19 right and 1 wrong above 0.5 is exactly 95 %: no need to widen the band.
     scores = [0.6 + i / 100 for i in range(20)] + [0.1, 0.2]
-    labels = [O] + [D] * 19 + [O, O]
+    labels = [OFF] + [D] * 19 + [OFF, OFF]
     assert find(scores, labels, target=0.95)["band"] == [0.5, 0.5]
     # The default target, 97 %, takes the wrong one in.
     assert find(scores, labels)["band"] == pytest.approx([0.5, 0.605])
     # 2 wrong of 20: the band must take in the lowest one.
-    labels = [O, O] + [D] * 18 + [O, O]
+    labels = [OFF, OFF] + [D] * 18 + [OFF, OFF]
     assert find(scores, labels, target=0.95)["band"] == pytest.approx([0.5, 0.615])
     # No side can be trusted: everything goes to officers.
-    assert find([0.3, 0.7], [D, O])["band"] == [0.0, 1.0]
+    assert find([0.3, 0.7], [D, OFF])["band"] == [0.0, 1.0]
     assert find([], [])["share_in_band"] is None
     with pytest.raises(ValueError):
         find([0.5], [])
@@ -190,11 +190,11 @@ def test_predictions_are_ordered_frozen_and_in_range(trained):
         assert isinstance(p, Prediction) and p.label in LABELS and 0.0 <= p.score <= 1.0
         assert isinstance(p.score, float) and isinstance(p.lang, str)
     assert predictions[0].lang == "en" and predictions[3].lang == classifiers.UNKNOWN
-    assert predictions[2] == Prediction(label=O, score=0.0, lang=classifiers.UNKNOWN)
+    assert predictions[2] == Prediction(label=OFF, score=0.0, lang=classifiers.UNKNOWN)
     reversed_scores = [p.score for p in classifier.predict(texts[::-1], batch_size=1)]
     assert reversed_scores == pytest.approx([p.score for p in predictions][::-1])
     with pytest.raises(dataclasses.FrozenInstanceError):
-        predictions[0].label = O  # type: ignore[misc]
+        predictions[0].label = OFF  # type: ignore[misc]
 
 
 def test_threshold_decides_the_label(trained):
@@ -203,7 +203,7 @@ def test_threshold_decides_the_label(trained):
     scores = [p.score for p in classifier.predict(texts)]
     for threshold in (0.0, 0.3, 0.5, 0.7, 1.0):
         labels = [p.label for p in classifier.predict(texts, threshold=threshold)]
-        assert labels == [D if s >= threshold else O for s in scores]
+        assert labels == [D if s >= threshold else OFF for s in scores]
     assert all(p.label == D for p in classifier.predict(texts, threshold=0.0))
     # score == threshold counts as a data request (an empty text scores exactly 0.0)
     assert classifier.predict([""], threshold=0.0)[0].label == D
@@ -236,25 +236,25 @@ def test_load_is_cached_per_path(trained):
 
 
 def test_metrics_from_pairs_by_hand():
-    gold = [D, D, D, O, O]
-    pred = [D, D, O, D, O]
+    gold = [D, D, D, OFF, OFF]
+    pred = [D, D, OFF, D, OFF]
     langs = ["fr", "fr", "en", "en", "en"]
     report = metrics_from_pairs(gold, pred, langs)
     assert report["n"] == 5
     assert report["accuracy"] == pytest.approx(3 / 5)
     # data_request: tp 2 of 3 predicted, 3 gold -> P = R = F = 2/3; off_topic: 1 of 2 -> 1/2.
     assert report["per_label"][D] == pytest.approx({"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "support": 3})
-    assert report["per_label"][O] == pytest.approx({"precision": 1 / 2, "recall": 1 / 2, "f1": 1 / 2, "support": 2})
+    assert report["per_label"][OFF] == pytest.approx({"precision": 1 / 2, "recall": 1 / 2, "f1": 1 / 2, "support": 2})
     assert report["macro_f1"] == pytest.approx((2 / 3 + 1 / 2) / 2)
-    assert report["confusion"] == {D: {D: 2, O: 1}, O: {D: 1, O: 1}}
-    # fr: only data_request occurs, all right -> 1.0; en: F1(D) = 0, F1(O) = 1/2 -> 1/4.
+    assert report["confusion"] == {D: {D: 2, OFF: 1}, OFF: {D: 1, OFF: 1}}
+    # fr: only data_request occurs, all right -> 1.0; en: F1(D) = 0, F1(OFF) = 1/2 -> 1/4.
     assert report["per_language"] == {
         "en": {"n": 3, "accuracy": pytest.approx(1 / 3), "macro_f1": pytest.approx(1 / 4)},
         "fr": {"n": 2, "accuracy": 1.0, "macro_f1": 1.0},
     }
     assert metrics_from_pairs([], [])["accuracy"] is None
     with pytest.raises(ValueError):
-        metrics_from_pairs([D], [D, O])
+        metrics_from_pairs([D], [D, OFF])
     with pytest.raises(ValueError):
         metrics_from_pairs(["spam"], [D])
 
@@ -262,7 +262,9 @@ def test_metrics_from_pairs_by_hand():
 def test_evaluate_uses_given_or_detected_language():
     class Fixed:
         def predict(self, texts, *, threshold=0.5):
-            return [Prediction(label=D if "data" in t else O, score=0.9 if "data" in t else 0.1, lang="xx") for t in texts]
+            return [
+                Prediction(label=D if "data" in t else OFF, score=0.9 if "data" in t else 0.1, lang="xx") for t in texts
+            ]
 
     records = [
         {"text": "data please", "label": D, "lang": "en"},
@@ -274,7 +276,7 @@ def test_evaluate_uses_given_or_detected_language():
     assert report["threshold"] == 0.5
     assert report["per_language"]["xx"] == {"n": 1, "accuracy": 1.0, "macro_f1": 1.0}
     assert report["per_language"]["fr"]["accuracy"] == 0.0
-    assert report["confusion"][D] == {D: 2, O: 1}
+    assert report["confusion"][D] == {D: 2, OFF: 1}
 
 
 # --- corpus ------------------------------------------------------------------
@@ -293,7 +295,7 @@ def test_evaluate_uses_given_or_detected_language():
 )
 def test_read_jsonl_names_file_and_line(tmp_path, bad_line, problem):
     path = tmp_path / "corpus.jsonl"
-    good = json.dumps({"text": "ok", "label": O})
+    good = json.dumps({"text": "ok", "label": OFF})
     path.write_text(f"{good}\n\n{good}\n{bad_line}\n{good}\n", encoding="utf-8")
     with pytest.raises(CorpusError) as caught:
         read_jsonl(path)
@@ -313,7 +315,7 @@ def test_read_jsonl_reads_records_and_unlabelled_files(tmp_path):
 
 def test_splits_are_stable_when_lines_are_appended(tmp_path):
     first = [{"text": f"request number {i}", "label": D} for i in range(300)]
-    later = [{"text": f"another reply {i}", "label": O} for i in range(300)]
+    later = [{"text": f"another reply {i}", "label": OFF} for i in range(300)]
     path = write_jsonl(tmp_path / "c.jsonl", first)
     before = {name: [r["text"] for r in recs] for name, recs in split_records(read_jsonl(path)).items()}
     write_jsonl(path, first + later)
@@ -429,7 +431,7 @@ def test_corpus_fingerprint_follows_the_corpus(tmp_path):
     path = write_jsonl(tmp_path / "c.jsonl", small_records())
     before = corpus_fingerprint(path)
     assert before == corpus_fingerprint(path) and len(before) == 12
-    write_jsonl(path, small_records() + [{"text": "one more", "label": O}])
+    write_jsonl(path, small_records() + [{"text": "one more", "label": OFF}])
     assert corpus_fingerprint(path) != before
 
 
@@ -458,7 +460,7 @@ def test_publish_keeps_an_existing_model_unless_replacing(tmp_path):
 
 
 def test_train_refuses_a_corpus_without_both_labels(tmp_path):
-    path = write_jsonl(tmp_path / "c.jsonl", [{"text": f"thanks {i}", "label": O} for i in range(10)])
+    path = write_jsonl(tmp_path / "c.jsonl", [{"text": f"thanks {i}", "label": OFF} for i in range(10)])
     with pytest.raises(CorpusError, match="no data_request example"):
         train(path, tmp_path / "model")
     assert not (tmp_path / "model").exists()

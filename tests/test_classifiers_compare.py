@@ -56,9 +56,15 @@ def test_ensemble_config_trains_through_the_pipeline(tmp_path):
 def test_card_blocks_are_rewritten_in_place():
     from classifiers.card import replace_block
 
-    card = "intro\n<!-- begin:model -->\nold\nnumbers\n<!-- end:model -->\nprose\n<!-- begin:band -->\n<!-- end:band -->\n"
+    card = (
+        "intro\n<!-- begin:model -->\nold\nnumbers\n<!-- end:model -->\n"
+        "prose\n<!-- begin:band -->\n<!-- end:band -->\n"
+    )
     card = replace_block(replace_block(card, "model", "new table\n"), "band", "band")
-    assert card == "intro\n<!-- begin:model -->\nnew table\n<!-- end:model -->\nprose\n<!-- begin:band -->\nband\n<!-- end:band -->\n"
+    assert card == (
+        "intro\n<!-- begin:model -->\nnew table\n<!-- end:model -->\n"
+        "prose\n<!-- begin:band -->\nband\n<!-- end:band -->\n"
+    )
     with pytest.raises(KeyError):
         replace_block(card, "missing", "x")
     shipped = compare.CARD_PATH.read_text(encoding="utf-8")

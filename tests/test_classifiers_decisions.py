@@ -9,7 +9,7 @@ import classifiers
 from bot.training_data import decision_records
 from storage.models import LabelDecision, Message, Requester, utcnow
 
-D, O = "data_request", "off_topic"
+D, OFF = "data_request", "off_topic"
 TOPICS = [
     "bus timetables", "playgrounds", "school menus", "bike lanes", "tree inventory", "air quality",
     "parking spaces", "public toilets", "street lights", "noise levels", "library loans", "bin collection",
@@ -29,7 +29,7 @@ COMPLAINTS = [
 def corpus_records() -> list[dict]:
     """72 English texts: asks for data, or talks about the same topics without asking."""
     records = [{"text": t.format(topic), "label": D, "lang": "en"} for t in ASKS for topic in TOPICS]
-    records += [{"text": t.format(topic), "label": O, "lang": "en"} for t in COMPLAINTS for topic in TOPICS]
+    records += [{"text": t.format(topic), "label": OFF, "lang": "en"} for t in COMPLAINTS for topic in TOPICS]
     return records
 
 
@@ -60,18 +60,18 @@ def test_decision_records_keep_the_latest_decision_per_message(sessions):
     add_decisions(
         sessions,
         [
-            ("publish the pool opening hours", [O, D]),  # corrected: the latest wins
-            ("the pool is cold", [O]),
+            ("publish the pool opening hours", [OFF, D]),  # corrected: the latest wins
+            ("the pool is cold", [OFF]),
             ("an undecided message", []),
             ("   ", [D]),  # erased text: nothing to learn from
-            ("what is this", [O, "spam"]),  # unknown label: ignored, not the earlier one
+            ("what is this", [OFF, "spam"]),  # unknown label: ignored, not the earlier one
         ],
     )
     with sessions() as session:
         records = decision_records(session)
     assert records == [
         {"text": "publish the pool opening hours", "label": D, "lang": "en"},
-        {"text": "the pool is cold", "label": O, "lang": "en"},
+        {"text": "the pool is cold", "label": OFF, "lang": "en"},
     ]
 
 
@@ -108,8 +108,8 @@ def test_retrain_keeps_the_current_model_when_decisions_make_it_worse(tmp_path):
     classifiers.train(corpus, out)
     before = classifiers.load(out).version
     # Officers "correcting" every request-like text to off_topic: a poisoned train split.
-    poison = [{"text": t.format(topic + " data"), "label": O} for t in ASKS for topic in TOPICS]
-    poison += [{"text": f"Please publish the {t} dataset as open data now", "label": O} for t in range(60)]
+    poison = [{"text": t.format(topic + " data"), "label": OFF} for t in ASKS for topic in TOPICS]
+    poison += [{"text": f"Please publish the {t} dataset as open data now", "label": OFF} for t in range(60)]
     result = classifiers.retrain(corpus, out, extra_train=poison)
     assert result["current"] is not None and result["candidate"] < result["current"]
     assert result["replaced"] is False
@@ -118,8 +118,8 @@ def test_retrain_keeps_the_current_model_when_decisions_make_it_worse(tmp_path):
 
 
 def test_extra_examples_never_leak_into_held_out_splits():
-    splits = {"train": [{"text": "a", "label": O}], "dev": [{"text": "Held Out", "label": D}], "test": []}
-    extra = [{"text": "held  out", "label": O}, {"text": "A", "label": D}, {"text": "new", "label": D}]
+    splits = {"train": [{"text": "a", "label": OFF}], "dev": [{"text": "Held Out", "label": D}], "test": []}
+    extra = [{"text": "held  out", "label": OFF}, {"text": "A", "label": D}, {"text": "new", "label": D}]
     merged = classifiers.training.with_extra_train(splits, extra)
     assert merged["dev"] == splits["dev"]
     assert merged["train"] == [{"text": "A", "label": D}, {"text": "new", "label": D}]

@@ -18,7 +18,7 @@ from classifiers.heldout import (
 )
 from tests.test_classifiers import small_records
 
-D, O = "data_request", "off_topic"
+D, OFF = "data_request", "off_topic"
 
 
 def records_with_groups() -> list[dict]:
@@ -40,13 +40,13 @@ def test_kind_folds_keep_each_kind_whole_and_test_both_labels():
         by_kind.setdefault(record["kind"], set()).add(fold)
     assert all(len(f) == 1 for f in by_kind.values())
     for fold in range(3):
-        assert {r["label"] for r, f in zip(records, folds, strict=False) if f == fold} == {D, O}
+        assert {r["label"] for r, f in zip(records, folds, strict=False) if f == fold} == {D, OFF}
 
 
 def test_register_folds_hold_out_big_registers_only():
     records = [{"text": f"t{i}", "label": D, "register": "email"} for i in range(40)]
-    records += [{"text": f"u{i}", "label": O} for i in range(40)]  # no register: tweet_reply
-    records += [{"text": f"v{i}", "label": O, "register": "petition"} for i in range(5)]
+    records += [{"text": f"u{i}", "label": OFF} for i in range(40)]  # no register: tweet_reply
+    records += [{"text": f"v{i}", "label": OFF, "register": "petition"} for i in range(5)]
     folds, held = register_folds(records)
     assert held == ["email", DEFAULT_REGISTER]
     assert Counter(folds) == {0: 40, 1: 40, None: 5}
@@ -57,7 +57,7 @@ def test_register_folds_hold_out_big_registers_only():
 def test_report_of_gives_language_and_register_breakdowns():
     records = [
         {"text": "a", "label": D, "lang": "fr", "register": "email"},
-        {"text": "b", "label": O, "lang": "en"},
+        {"text": "b", "label": OFF, "lang": "en"},
         {"text": "c", "label": D, "lang": "en"},
     ]
     report = report_of(records, [(0, 0.9), (1, 0.2), (2, 0.1)])

@@ -65,8 +65,8 @@ def test_evaluate_reports_metrics_and_writes_the_report(tmp_path, monkeypatch):
     labelled = tmp_path / "eval.jsonl"
     labelled.write_text(
         "\n".join(
-            json.dumps({"text": t, "label": l})
-            for t, l in zip(TEXTS[:4], ["data_request", "data_request", "off_topic", "off_topic"], strict=False)
+            json.dumps({"text": text, "label": label})
+            for text, label in zip(TEXTS[:4], ["data_request", "data_request", "off_topic", "off_topic"], strict=False)
         )
         + "\n"
     )
@@ -96,7 +96,9 @@ def test_train_writes_a_model_and_metrics(tmp_path, monkeypatch):
     corpus = tmp_path / "small.jsonl"
     rows = []
     for i in range(30):
-        rows.append({"text": f"Please publish dataset number {i} as CSV open data", "label": "data_request", "lang": "en"})
+        rows.append(
+            {"text": f"Please publish dataset number {i} as CSV open data", "label": "data_request", "lang": "en"}
+        )
         rows.append({"text": f"Merci de publier les données {i} en open data", "label": "data_request", "lang": "fr"})
         rows.append({"text": f"The bus {i} is late again, so annoying", "label": "off_topic", "lang": "en"})
         rows.append({"text": f"Le bus {i} est encore en retard ce matin", "label": "off_topic", "lang": "fr"})

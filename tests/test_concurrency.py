@@ -36,7 +36,7 @@ def test_two_workers_share_the_work_without_doing_it_twice(cli, sessions, config
     config = load_config(config_file)
     runtimes = [Runtime.from_config(config, say=lambda _t: None) for _ in range(2)]
     for rt in runtimes:
-        rt.classifier  # load before the race, as a running worker would have
+        _ = rt.classifier  # load before the race, as a running worker would have
     barrier = threading.Barrier(2)
     failures = []
 

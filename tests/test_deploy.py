@@ -80,7 +80,8 @@ def test_compose_has_postgresql_two_workers_and_the_web_app():
         assert services[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
         assert CONFIG_IN_IMAGE in services[name]["command"]
     assert "PGPASSWORD" in services["worker-1"]["environment"]  # the URL in the config holds no password
-    assert "@" in (ROOT / "deploy" / "datacall.toml").read_text() and ":5432" in (ROOT / "deploy" / "datacall.toml").read_text()
+    deployed_config = (ROOT / "deploy" / "datacall.toml").read_text()
+    assert "@" in deployed_config and ":5432" in deployed_config
 
 
 @pytest.fixture

@@ -113,7 +113,9 @@ def test_a_message_not_yet_processed_is_erased_before_it_becomes_a_request(cli, 
 def test_someone_erased_who_writes_again_is_a_new_requester(cli, sessions):
     setup_loop(cli, sessions)
     cli("requester erase sandbox @camille_velo --yes")
-    (entry,) = citizens_reply(sessions, to=None, citizens=[("@camille_velo", "Publiez les horaires des piscines en CSV.")])
+    (entry,) = citizens_reply(
+        sessions, to=None, citizens=[("@camille_velo", "Publiez les horaires des piscines en CSV.")]
+    )
     cli("run --once")
     with sessions() as session:
         again = session.scalar(select(Requester).where(Requester.handle == "@camille_velo"))

@@ -36,7 +36,9 @@ def loop(cli, sessions):
     cli("request set-status 3 duplicate --of 1 --actor alice")
     cli(["request", "set-status", "1", "published", "--url", "https://data.example.org/velo",
          "--answer", "Hourly counts, updated daily.", "--actor", "alice"])
-    citizens_reply(sessions, to=None, citizens=[("@camille_velo", "Et les positions des bus en temps réel en GTFS-RT ?")])
+    citizens_reply(
+        sessions, to=None, citizens=[("@camille_velo", "Et les positions des bus en temps réel en GTFS-RT ?")]
+    )
     cli("run --once")
     cli("request set-status 4 duplicate --of 2 --actor alice")
     cli("run --once")
@@ -183,7 +185,8 @@ def test_export_refuses_bad_targets_in_one_line(loop, tmp_path):
     (tmp_path / "file.txt").write_text("x")
     assert "is a file" in loop(f"export --format csv --out {tmp_path / 'file.txt'}", expect=2).output
     assert "is a folder" in loop(f"export --format json --out {tmp_path}", expect=2).output
-    assert "unknown licence" in loop(f"export --format datapackage --out {tmp_path / 'p'} --licence MIT", expect=2).output
+    refused = loop(f"export --format datapackage --out {tmp_path / 'p'} --licence MIT", expect=2)
+    assert "unknown licence" in refused.output
     assert loop(f"export --format xml --out {tmp_path / 'x'}", expect=2).exit_code == 2
 
 

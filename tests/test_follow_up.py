@@ -109,7 +109,8 @@ def test_french_speakers_get_the_french_question(sessions):
         session.execute(update(Requester).values(lang="fr"))
     queue_follow_ups(sessions, writer=writer, after_days=DAYS, now=utcnow() + timedelta(days=DAYS + 1))
     send_due_replies(sessions, {"recording": network}, max_attempts=3, retry_base_seconds=0.01)
-    assert [text for _, key, text in network.sent if "followup" in key][0].startswith("Bonjour ! Les données de votre demande")
+    followups = [text for _, key, text in network.sent if "followup" in key]
+    assert followups[0].startswith("Bonjour ! Les données de votre demande")
 
 
 def test_who_opts_out_after_the_question_is_queued_is_not_asked(sessions):
@@ -243,7 +244,7 @@ def test_manual_import_suggests_publishing_too(cli, sessions, runtime):
 
 
 def test_workers_queueing_at_the_same_moment_ask_each_supporter_once(sessions):
-    """Several `datacall run` processes on one database: the unique keys make one of them win, the others add nothing."""
+    """Several `datacall run` processes on one database: the unique keys make one win, the others add nothing."""
     import threading
 
     writer = writer_for("recording")

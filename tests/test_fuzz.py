@@ -170,7 +170,9 @@ def test_telegram_any_message_becomes_a_storable_message_or_nothing(
     created=st.datetimes(min_value=datetime(2006, 3, 21), timezones=st.just(UTC)), conversation=st.none() | ids,
     replied=st.none() | ids,
 )
-def test_x_any_tweet_becomes_a_storable_message(tweet_id, author_id, text, lang, username, created, conversation, replied):
+def test_x_any_tweet_becomes_a_storable_message(
+    tweet_id, author_id, text, lang, username, created, conversation, replied
+):
     import tweepy
 
     data = {"id": str(tweet_id), "text": text, "author_id": str(author_id),

@@ -73,7 +73,8 @@ def test_officers_decisions_on_an_unseen_register_improve_the_model(city):
     _cli("init", config)
     rt = Runtime.from_config(load_config(config))
     try:
-        citizens_reply(rt.sessions, to=None, citizens=[(f"@resident{i}", r["text"]) for i, r in enumerate(city["first"])])
+        residents = [(f"@resident{i}", r["text"]) for i, r in enumerate(city["first"])]
+        citizens_reply(rt.sessions, to=None, citizens=residents)
         _cli("run --once", config)
         gold = {r["text"]: r["label"] for r in city["first"]}
         writer = reply_writer(rt)

@@ -25,7 +25,9 @@ from classifiers.matching import (
 
 
 def test_normalisation_drops_boilerplate_handles_links_and_accents():
-    assert tokens("@VilleDeParis Bonjour, pourriez-vous publier en open data les données, svp ? https://t.co/x #opendata") == ()
+    assert tokens(
+        "@VilleDeParis Bonjour, pourriez-vous publier en open data les données, svp ? https://t.co/x #opendata"
+    ) == ()
     assert tokens("Please publish the dataset as open data (CSV), thanks!") == ()
     assert tokens("Menus des CANTINES scolaires") == tokens("menus des cantines scolaires") == ("_menu", "_canteen")
     # Plurals fold in both languages; FR and EN synonyms become one concept.
@@ -41,7 +43,8 @@ def test_normalisation_drops_boilerplate_handles_links_and_accents():
          "Please publish the school canteen menus per school as open data (CSV)."),
         ("Bonjour, pourriez-vous publier les comptages vélo par compteur et par heure ? Merci !",
          "Hourly bike counter data please, per counting station"),
-        ("Où sont les toilettes publiques ? Une carte en open data svp", "Please publish the list of public toilets as CSV."),
+        ("Où sont les toilettes publiques ? Une carte en open data svp",
+         "Please publish the list of public toilets as CSV."),
         ("Publiez la ponctualité des bus par ligne", "Publish bus punctuality per line"),
     ],
 )
@@ -89,7 +92,8 @@ def test_best_matches_ranks_filters_and_limits():
 def test_catalogue_score_prefers_the_dataset_that_names_the_request():
     menus = DatasetText("Menus des cantines scolaires", "cantine, restauration scolaire",
                         "Menus servis chaque jour dans les écoles.")
-    prices = DatasetText("Tarifs de la restauration scolaire", "cantine, tarifs", "Prix des repas selon le quotient familial.")
+    prices = DatasetText("Tarifs de la restauration scolaire", "cantine, tarifs",
+                         "Prix des repas selon le quotient familial.")
     request = "Where can I find the school canteen menus?"
     assert catalogue_score(request, menus) >= CATALOGUE_THRESHOLD
     assert catalogue_score(request, prices) < CATALOGUE_THRESHOLD

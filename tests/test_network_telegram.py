@@ -394,7 +394,8 @@ def test_call_comment_and_message_become_requests_and_hear_back(cli, sessions, f
     assert "1 reply(ies) queued" in result.output
     run("run --once")
     status_reply = fake.replies_to(comment)[-1]
-    assert status_reply["message_id"] != ack_comment["message_id"] and "https://data.example.org/velo" in status_reply["text"]
+    assert status_reply["message_id"] != ack_comment["message_id"]
+    assert "https://data.example.org/velo" in status_reply["text"]
     assert len(fake.replies_to(private)) == 1
 
     sent_before = len(fake.sent_messages())

@@ -1,4 +1,7 @@
-"""A network that polling paused (it keeps failing) gets no sends until the pause ends; its replies keep their attempts."""
+"""A network that polling paused (it keeps failing) gets no sends until the pause ends.
+
+Its replies keep their attempts.
+"""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ def test_a_failing_job_is_logged_and_retried_while_the_others_go_on(
         assert wait_for(lambda: failures() >= 3), "classify was not retried"
         assert process.poll() is None, "the loop died"
     finally:
-        output = stop(process)
+        stop(process)
     assert process.returncode == 0
     unclassified = select(func.count()).select_from(Message).where(Message.classified_at.is_(None))
     assert count(sessions, unclassified) == 3  # nothing lost: still waiting for a working model

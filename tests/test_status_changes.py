@@ -103,7 +103,8 @@ def test_the_bulk_form_does_not_reopen_a_published_request_without_confirmation(
     login(client)
     post(client, "/queue/bulk", {"step": "apply", "ids": [str(message_id)], "action": "status", "status": "received"})
     assert counts(two_requests) == before
-    post(client, "/queue/bulk", {"step": "apply", "ids": [str(message_id)], "action": "status", "status": "received", "confirm_reopen": "yes"})
+    post(client, "/queue/bulk", {"step": "apply", "ids": [str(message_id)], "action": "status", "status": "received",
+                                 "confirm_reopen": "yes"})
     assert counts(two_requests)[0] == before[0] + 1
 
 

@@ -26,7 +26,8 @@ def add_requests(sessions, titles: list[str], start: int) -> list[int]:
     with sessions() as session, session.begin():
         session.execute(sa.insert(Request), [{"id": i, "title": t} for i, t in zip(ids, titles, strict=False)])
         match_terms.replace_terms(
-            session, kind="request", terms_by_ref={i: matching.index_terms(t) for i, t in zip(ids, titles, strict=False)}
+            session, kind="request",
+            terms_by_ref={i: matching.index_terms(t) for i, t in zip(ids, titles, strict=False)},
         )
         session.merge(AppSetting(key=MARK_KEY, value=str(ids[-1])))
         session.merge(AppSetting(key=INDEX_KEY, value=suggest.INDEX_VERSION))
@@ -133,7 +134,9 @@ def test_erasing_a_requester_takes_their_words_out_of_the_index(cli, sessions, w
 
     config = write_config(f'[database]\nurl = "{db_url}"\n[classifier]\nreview_band = [0.0, 0.0]\n', "erase.toml")
     cli("init", config=config)
-    citizens_reply(sessions, to=None, citizens=[("@parent_a", "Merci de publier les menus des cantines scolaires zorblax")])
+    citizens_reply(
+        sessions, to=None, citizens=[("@parent_a", "Merci de publier les menus des cantines scolaires zorblax")]
+    )
     cli("run --once", config=config)
     with sessions() as session:
         [request_id] = session.scalars(select(Request.id)).all()

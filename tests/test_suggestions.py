@@ -132,7 +132,9 @@ def test_scope_rules_answer_in_the_requesters_language(run, cli, config, session
         ("@other", "Please publish the list of public toilets as CSV."),
     )
     with sessions() as session:
-        rows = session.scalars(select(Suggestion).where(Suggestion.kind == "out_of_scope").order_by(Suggestion.id)).all()
+        rows = session.scalars(
+            select(Suggestion).where(Suggestion.kind == "out_of_scope").order_by(Suggestion.id)
+        ).all()
         assert [(s.request_id, s.target, s.answer) for s in rows] == [
             (1, "rule:national statistics", "Ces données relèvent de l'INSEE : https://www.insee.fr"),
             (2, "rule:national statistics", "This data is published by the national statistics office: https://www.insee.fr"),
@@ -169,7 +171,8 @@ def test_a_fresh_gap_in_request_ids_waits_for_the_missing_request(sessions):
     with sessions() as session:
         assert session.get(AppSetting, MARK_KEY).value == "2"  # 3 may still be on its way
     with sessions() as session, session.begin():
-        session.execute(update(Request).where(Request.id == 4).values(created_at=utcnow() - GAP_GRACE - timedelta(seconds=1)))
+        old_enough = utcnow() - GAP_GRACE - timedelta(seconds=1)
+        session.execute(update(Request).where(Request.id == 4).values(created_at=old_enough))
     suggest_new(sessions)
     with sessions() as session:
         assert session.get(AppSetting, MARK_KEY).value == "4"  # 3 never came: rolled back

@@ -67,7 +67,9 @@ def test_absurd_ids_in_forms_are_refused_with_a_message(client, users):
         duplicate = post(client, f"/queue/requests/{velo}/status", {"status": "duplicate", "of": number},
                          page=f"/queue/requests/{velo}")
         assert duplicate.status_code == 303, number
-        bulk_merge = post(client, "/queue/bulk", {"step": "apply", "ids": [str(ids["velo"])], "action": "merge", "target": number})
+        bulk_merge = post(
+            client, "/queue/bulk", {"step": "apply", "ids": [str(ids["velo"])], "action": "merge", "target": number}
+        )
         assert bulk_merge.status_code == 303, number
     with users.sessions() as session:
         assert session.get(Request, velo).status == "received"

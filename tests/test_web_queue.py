@@ -165,7 +165,7 @@ def test_bulk_off_topic_merge_and_confirm(client, users):
         targets = (unsure.request_id, bins.request_id)
     post(client, "/queue/bulk", {"ids": [str(ids["velo"]), str(ids["canteen"]), str(ids["unsure"])],
                                  "action": "merge", "target": str(targets[0]), "step": "apply"})
-    assert "2 requests merged into #%d." % targets[0] in flashes(client)
+    assert f"2 requests merged into #{targets[0]}." in flashes(client)
     post(client, "/queue/bulk", {"ids": [str(ids["bins"])], "action": "off_topic", "step": "apply"})
     with users.sessions() as session:
         assert session.get(Request, targets[1]).status == "declined"

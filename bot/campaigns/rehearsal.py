@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -110,7 +111,9 @@ def _prepare(runtime: Runtime, slug: str) -> Rehearsal:
         if campaign is None:
             raise RehearsalError(f"no campaign {slug}; see: datacall campaign list")
         if not campaign.phases:
-            raise RehearsalError(f"campaign {slug} has no calendar; create it with: datacall campaign create {slug} --start DATE")
+            raise RehearsalError(
+                f"campaign {slug} has no calendar; create it with: datacall campaign create {slug} --start DATE"
+            )
         session.execute(delete(Post).where(
             Post.state.in_(("pending", "failed")), Post.campaign_id.is_not(campaign.id) | Post.campaign_id.is_(None)
         ).execution_options(synchronize_session=False))
@@ -163,10 +166,10 @@ def _play(play: Rehearsal) -> None:
     def at(moment: datetime, action: Callable[[datetime], None]) -> None:
         moments.setdefault(moment, []).append(action)
 
-    for kind, due in posts:
+    for _kind, due in posts:
         at(due, lambda now: None)  # the post job's turn
     for (due, kind), wave in waves.items():
-        at(due + timedelta(hours=3), lambda now, due=due, kind=kind, wave=wave: _citizens_write(play, now, due, kind, wave))
+        at(due + timedelta(hours=3), partial(_citizens_write, play, due=due, kind=kind, wave=wave))
     survey_due = next((due for kind, due in posts if kind == "survey"), None)
     if survey_due:
         at(survey_due + timedelta(days=2), lambda now: _citizens_vote(play, now, rng))
@@ -212,7 +215,9 @@ def _citizens_vote(play: Rehearsal, now: datetime, rng: random.Random) -> None:
         )).all()
         votes = 0
         for post in posts:
-            count = session.scalar(select(func.count()).select_from(SurveyOption).where(SurveyOption.post_id == post.id))
+            count = session.scalar(
+                select(func.count()).select_from(SurveyOption).where(SurveyOption.post_id == post.id)
+            )
             native = session.get(SandboxEntry, int(post.external_id)).poll is not None
             for voter in range(VOTERS):
                 if not count:
@@ -257,7 +262,9 @@ def _run_pipeline(play: Rehearsal, now: datetime) -> None:
     retry = {"max_attempts": rt.config.replies.max_attempts, "retry_base_seconds": rt.config.replies.retry_base_seconds}
     with rt.sessions() as session:
         labels_before = _labels(session)
-        read_before = session.scalar(select(func.count()).select_from(SurveyOption).where(SurveyOption.read_at.is_not(None)))
+        read_before = session.scalar(
+            select(func.count()).select_from(SurveyOption).where(SurveyOption.read_at.is_not(None))
+        )
     post_due(rt.sessions, rt.connectors, publisher=rt.publisher(), now=lambda: now, **retry)
     for connector in rt.connectors.values():
         ingest.poll(connector, rt.sessions)

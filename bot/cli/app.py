@@ -8,7 +8,7 @@ the web app, the network clients and the exporters of the other commands.
 from __future__ import annotations
 
 import importlib
-from enum import Enum
+from enum import StrEnum
 
 import click
 import typer
@@ -73,7 +73,7 @@ app = typer.Typer(
 )
 
 
-class LogFormat(str, Enum):
+class LogFormat(StrEnum):
     text = "text"
     json = "json"
 

@@ -74,7 +74,9 @@ def create(
             f"`datacall run` publishes each when due. See: datacall campaign show {slug}", markup=False,
         )
         if not rt.config.web.public_url:
-            console.print("note: [web] public_url is not set, so the note announcement will carry no link", markup=False)
+            console.print(
+                "note: [web] public_url is not set, so the note announcement will carry no link", markup=False
+            )
 
 
 @app.command("list")

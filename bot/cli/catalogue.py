@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
@@ -13,7 +13,7 @@ from bot.pipeline.publish import last_dataset_id, suggest_publish
 app = typer.Typer(help="Published datasets that requests are matched against.", no_args_is_help=True)
 
 
-class CatalogueFormat(str, Enum):
+class CatalogueFormat(StrEnum):
     auto = "auto"
     ckan = "ckan"
     udata = "udata"
@@ -28,10 +28,13 @@ def import_(
         "Opendatasoft .../api/explore/v2.1/catalog/datasets (following pages are fetched too).",
     ),
     format: CatalogueFormat = typer.Option(CatalogueFormat.auto, "--format", help="Default: told by the JSON's shape."),
-    name: str = typer.Option(None, "--name", help="Name of this catalogue (default: the portal's address, or the file's name)."),
+    name: str = typer.Option(
+        None, "--name", help="Name of this catalogue (default: the portal's address, or the file's name)."
+    ),
     base_url: str = typer.Option(
         None, "--base-url",
-        help="The portal's address, for dataset links (default: taken from the URL; needed for CKAN and Opendatasoft files).",
+        help="The portal's address, for dataset links "
+        "(default: taken from the URL; needed for CKAN and Opendatasoft files).",
     ),
     config: ConfigOption = None,
 ) -> None:

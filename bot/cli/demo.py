@@ -25,7 +25,9 @@ enabled = true
 
 
 def demo(
-    directory: Path = typer.Option(Path("datacall-demo"), "--dir", help="Folder for the demo's database (emptied first)."),
+    directory: Path = typer.Option(
+        Path("datacall-demo"), "--dir", help="Folder for the demo's database (emptied first)."
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Run the main job on the embedded default: SQLite, the sandbox network, sample replies."""
@@ -61,7 +63,10 @@ def demo(
     if outcome.published is not None:
         lines.append(f"[bold]published[/bold] request #{outcome.published.id} \"{outcome.published.title}\"")
     if outcome.merged:
-        lines.append(f"[bold]merged[/bold]    request #{outcome.merged[0]} into #{outcome.merged[1]} (same dataset, every supporter kept)")
+        lines.append(
+            f"[bold]merged[/bold]    request #{outcome.merged[0]} into #{outcome.merged[1]} "
+            "(same dataset, every supporter kept)"
+        )
     prog = _program()
     # A console that wraps: the summary must be read whole, not cut at the panel's edge.
     Console().print(Panel("\n".join(lines), title="datacall demo", expand=False))

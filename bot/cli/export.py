@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -11,16 +11,20 @@ from bot.cli.common import ConfigOption, console, fail, runtime
 from storage.exports import DEFAULT_LICENCE, LICENCES, ExportError, write_export
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     csv = "csv"
     json = "json"
     datapackage = "datapackage"
 
 
 def export(
-    format: ExportFormat = typer.Option(..., "--format", help="csv (a folder), json (a file) or datapackage (a folder)."),
+    format: ExportFormat = typer.Option(
+        ..., "--format", help="csv (a folder), json (a file) or datapackage (a folder)."
+    ),
     out: Path = typer.Option(..., "--out", help="Folder (csv, datapackage) or file (json) to write."),
-    licence: str = typer.Option(DEFAULT_LICENCE, "--licence", help=f"Licence named in datapackage.json: {', '.join(LICENCES)}."),
+    licence: str = typer.Option(
+        DEFAULT_LICENCE, "--licence", help=f"Licence named in datapackage.json: {', '.join(LICENCES)}."
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Every request and status event, pseudonymised: no handle, user id, officer name or message text."""

@@ -52,7 +52,9 @@ def erase(
 def consent(
     network: str = NetworkArgument,
     who: str = WhoArgument,
-    public: bool = typer.Option(..., "--public/--private", help="May the public dashboard show their handle and words?"),
+    public: bool = typer.Option(
+        ..., "--public/--private", help="May the public dashboard show their handle and words?"
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Record a requester's consent (or its withdrawal) to appear by name on the public dashboard."""

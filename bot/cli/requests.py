@@ -74,7 +74,9 @@ def show(request_id: int = typer.Argument(..., metavar="ID", callback=checked_id
         if request is None:
             fail(f"no request #{request_id}", 2)
         console.print(f"[bold]#{request.id}[/bold] {request.title}", highlight=False)
-        public = request.public_title or f"(none approved: the public sees {public_titles(session, [request])[request.id]!r})"
+        public = request.public_title or (
+            f"(none approved: the public sees {public_titles(session, [request])[request.id]!r})"
+        )
         console.print(f"public title: {public}", highlight=False, markup=False)
         console.print(f"status: {request.status}" + (f" — {request.url}" if request.url else ""))
         if request.status == "accepted" and request.expected_at:
@@ -159,7 +161,8 @@ def _print_suggestions(session, request: Request) -> None:
             hint = f"datacall request set-status {request.id} {status} --url {shlex.quote(suggestion.url or '')}"
         else:
             what = f"{ref}: {suggestion.answer}"
-            hint = f"datacall request set-status {request.id} out_of_scope --answer {shlex.quote(suggestion.answer or '')}"
+            answer = shlex.quote(suggestion.answer or "")
+            hint = f"datacall request set-status {request.id} out_of_scope --answer {answer}"
         lines += [f"  {suggestion.kind} ({suggestion.score:.2f}) {what}", f"      {hint}"]
     newer = session.scalars(
         select(Suggestion.request_id)
@@ -181,7 +184,8 @@ def set_status_command(
     url: str = typer.Option(None, help="Dataset link (published, already_available)."),
     of: int = typer.Option(None, "--of", help="For duplicate: the request it joins.", callback=checked_id),
     expected: str = typer.Option(
-        None, "--expected", metavar="YYYY-MM-DD", help="For accepted: the expected publication date (overdue after it).",
+        None, "--expected", metavar="YYYY-MM-DD",
+        help="For accepted: the expected publication date (overdue after it).",
     ),
     actor: str = typer.Option(None, help="Who decides (default: your login name)."),
     reopen: bool = typer.Option(False, "--reopen", help="Confirm moving a published request back."),
@@ -244,7 +248,9 @@ def queue(
         )
         if review:
             order = "least sure first" if least_sure_first else "oldest first"
-            messages = Table("message", "network", "lang", "score", "label", "text", title=f"messages to review ({order})")
+            messages = Table(
+                "message", "network", "lang", "score", "label", "text", title=f"messages to review ({order})"
+            )
             for message in review:
                 messages.add_row(
                     str(message.id), message.network, message.lang or "",
@@ -266,8 +272,8 @@ def queue(
             count += 1
             table.add_row(
                 str(request.id), request.status, request.created_at.strftime("%Y-%m-%d"),
-                str(request.campaign_id or ""), str(support.get(request.id, 0)), "overdue" if request.id in late else "",
-                request.title,
+                str(request.campaign_id or ""), str(support.get(request.id, 0)),
+                "overdue" if request.id in late else "", request.title,
             )
         console.print(table)
         # Accepted requests past their date wait for an officer too, though not for a decision.

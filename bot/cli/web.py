@@ -38,7 +38,9 @@ def add(
     name: str = typer.Argument(..., metavar="NAME"),
     role: str = typer.Option("officer", help=f"One of: {', '.join(USER_ROLES)} (viewers only read)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin's first line."),
-    update: bool = typer.Option(False, "--update", help="Change the password and role of an existing user (unlocks it)."),
+    update: bool = typer.Option(
+        False, "--update", help="Change the password and role of an existing user (unlocks it)."
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Create an officer account; the password is asked twice (or read from stdin)."""

@@ -160,5 +160,5 @@ class Connector(ABC):
         """The account's handle, proving the credentials work (for `datacall doctor`)."""
         raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: most connectors hold nothing to release
         """Release connections; the default has none."""

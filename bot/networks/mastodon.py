@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC
+from functools import partial
 from html.parser import HTMLParser
 from typing import Any, TypeVar
 
@@ -199,11 +200,11 @@ class MastodonConnector(Connector):
         for _ in range(self.max_pages):
             self._budget(reserve=FETCH_RESERVE)
             if page is None:
-                page = self._call(lambda: self.client.notifications(
-                    types=["mention"], min_id=position["cursor"] or "0", limit=self.page_size
+                page = self._call(partial(
+                    self.client.notifications, types=["mention"], min_id=position["cursor"] or "0", limit=self.page_size
                 ))
             else:  # the Link rel="prev" of the last page: the ones just newer
-                page = self._call(lambda: self.client.fetch_previous(page))
+                page = self._call(partial(self.client.fetch_previous, page))
             for notification in page or ():
                 status = notification.get("status")
                 if status and str(status.account.id) != me:
@@ -220,7 +221,7 @@ class MastodonConnector(Connector):
         for post_id in _window(posts, state, self.max_threads):
             self._budget(reserve=FETCH_RESERVE)
             try:
-                context = self._call(lambda: self.client.status_context(post_id))
+                context = self._call(partial(self.client.status_context, post_id))
             except NetworkError as exc:
                 if isinstance(exc.__cause__, MastodonNotFoundError):
                     continue  # our post was deleted: nothing more to read there
@@ -275,12 +276,13 @@ class MastodonConnector(Connector):
 
     def waiting_requests(self) -> int:
         """How many notification requests (filtered private mentions, one per account) wait now."""
-        count, page = 0, self._call(lambda: self.client.notification_requests(limit=REQUEST_PAGE), gone_is_permanent=True)
+        count = 0
+        page = self._call(partial(self.client.notification_requests, limit=REQUEST_PAGE), gone_is_permanent=True)
         while page:
             count += len(page)
             if len(page) < REQUEST_PAGE:
                 break
-            page = self._call(lambda: self.client.fetch_next(page))
+            page = self._call(partial(self.client.fetch_next, page))
         return count
 
     def _accept_notification_requests(self, found: dict[str, Incoming]) -> None:
@@ -300,14 +302,14 @@ class MastodonConnector(Connector):
                 if len(page) < REQUEST_PAGE:
                     break
                 self._budget(reserve=FETCH_RESERVE)
-                page = self._call(lambda: self.client.fetch_next(page))
+                page = self._call(partial(self.client.fetch_next, page))
             me = self._me()
             for request in waiting:
                 self._budget(reserve=FETCH_RESERVE)
-                self._call(lambda: self.client.accept_notification_request(request.id), gone_is_permanent=True)
+                self._call(partial(self.client.accept_notification_request, request.id), gone_is_permanent=True)
                 self.accepted_requests += 1
-                mentions = self._call(lambda: self.client.notifications(
-                    account_id=request.account.id, types=["mention"], limit=REQUEST_PAGE
+                mentions = self._call(partial(
+                    self.client.notifications, account_id=request.account.id, types=["mention"], limit=REQUEST_PAGE
                 ))
                 for notification in mentions or ():
                     status = notification.get("status")

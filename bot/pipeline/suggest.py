@@ -126,7 +126,9 @@ def rebuild_index_if_stale(sessions: sessionmaker[Session], *, chunk: int = 1000
     log.info("building the match-term index (requests up to %d and the catalogue)", mark)
     for low in range(0, mark, chunk):
         with reading(sessions) as session:
-            ids = list(session.scalars(select(Request.id).where(Request.id > low, Request.id <= min(mark, low + chunk))))
+            ids = list(session.scalars(
+                select(Request.id).where(Request.id > low, Request.id <= min(mark, low + chunk))
+            ))
             known = _known(session, ids)
             terms = {rid: _request_terms(known[rid].text, known[rid].title) for rid in ids}
         with sessions() as session, session.begin():

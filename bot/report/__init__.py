@@ -39,7 +39,8 @@ def write_report(
         path.write_text(svg, encoding="utf-8")
         written.append(path)
     chart_file = lambda name: f"{name}.svg"  # noqa: E731 - relative: the folder can move
-    for filename, text in (("index.html", note_page_html(note, chart_file)), ("note.md", note_markdown(note, chart_file))):
+    pages = (("index.html", note_page_html(note, chart_file)), ("note.md", note_markdown(note, chart_file)))
+    for filename, text in pages:
         path = out / filename
         path.write_text(text, encoding="utf-8")
         written.append(path)

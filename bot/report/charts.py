@@ -103,8 +103,9 @@ def messages_per_day(note: NoteData, status_label=None) -> str:
         for index, post in enumerate(note.posts):
             axes.axvline(post.posted_at.date(), color=POST_COLOURS.get(post.kind, "#999999"), linestyle="--",
                          linewidth=0.8, label=text["posts"] if index == 0 else None)
-            axes.annotate(f"{post.kind} ({post.network})", (post.posted_at.date(), 1), xycoords=("data", "axes fraction"),
-                          rotation=90, va="top", ha="right", fontsize=6, color="#444444")
+            axes.annotate(f"{post.kind} ({post.network})", (post.posted_at.date(), 1),
+                          xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right", fontsize=6,
+                          color="#444444")
         axes.legend(loc="upper right", fontsize=7, frameon=False)
         # A day of margin: a one-day campaign must not stretch the axis over years.
         axes.set_xlim(days[0] - timedelta(days=1), days[-1] + timedelta(days=1))

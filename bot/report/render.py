@@ -36,7 +36,8 @@ TEXT = {
     "fr": {
         "note": "Note de publication",
         "period": "Du {first} au {last}",
-        "summary": "{messages} messages reçus, {requests} demandes de données, {accepted} acceptées, {published} publiées.",
+        "summary": "{messages} messages reçus, {requests} demandes de données, {accepted} acceptées, "
+                   "{published} publiées.",
         "merged": {"one": "{n} demande en double a rejoint une autre demande ; ses soutiens y sont comptés.",
                    "other": "{n} demandes en double ont rejoint une autre demande ; leurs soutiens y sont comptés."},
         "messages_h": "Messages reçus",
@@ -46,23 +47,27 @@ TEXT = {
         "statuses_h": "Statut des demandes",
         "answer_h": "Délai de première réponse",
         "answer_text": {"one": "Médiane : {median} jours ({n} demande ayant reçu une décision ; {waiting} en attente).",
-                        "other": "Médiane : {median} jours ({n} demandes ayant reçu une décision ; {waiting} en attente)."},
+                        "other": "Médiane : {median} jours ({n} demandes ayant reçu une décision ; "
+                                 "{waiting} en attente)."},
         "answer_none": "Aucune demande n'a encore reçu de décision.",
         "supported_h": "Demandes les plus soutenues",
         "supporters": "Soutiens",
         "feedback_h": "Retours de réutilisation",
-        "feedback_text": "{asked} questions envoyées quelques semaines après publication ; {answers} réponses sur {requests} demandes.",
+        "feedback_text": "{asked} questions envoyées quelques semaines après publication ; "
+                         "{answers} réponses sur {requests} demandes.",
         "all_h": "Toutes les demandes",
         "request": "Demande", "status": "Statut", "answer": "Réponse", "link": "Lien", "feedback": "Retours",
         "dataset": "jeu de données",
         "colon": " : ",
         "none": "Aucune demande pour cette campagne.",
-        "method": "Les chiffres sont calculés à partir de la base de données de datacall. Les demandes en double sont comptées une fois. Aucun pseudonyme ni texte de message n'est publié.",
+        "method": "Les chiffres sont calculés à partir de la base de données de datacall. "
+                  "Les demandes en double sont comptées une fois. Aucun pseudonyme ni texte de message n'est publié.",
     },
     "en": {
         "note": "Publication note",
         "period": "From {first} to {last}",
-        "summary": "{messages} messages received, {requests} data requests, {accepted} accepted, {published} published.",
+        "summary": "{messages} messages received, {requests} data requests, {accepted} accepted, "
+                   "{published} published.",
         "merged": {"one": "{n} duplicate request joined another request; its supporters are counted there.",
                    "other": "{n} duplicate requests joined another request; their supporters are counted there."},
         "messages_h": "Messages received",
@@ -77,13 +82,15 @@ TEXT = {
         "supported_h": "Most supported requests",
         "supporters": "Supporters",
         "feedback_h": "Reuse feedback",
-        "feedback_text": "{asked} questions sent some weeks after publication; {answers} answers on {requests} requests.",
+        "feedback_text": "{asked} questions sent some weeks after publication; "
+                         "{answers} answers on {requests} requests.",
         "all_h": "Every request",
         "request": "Request", "status": "Status", "answer": "Answer", "link": "Link", "feedback": "Feedback",
         "dataset": "dataset",
         "colon": ": ",
         "none": "No request for this campaign.",
-        "method": "Numbers are computed from datacall's database. Duplicate requests are counted once. No handle or message text is published.",
+        "method": "Numbers are computed from datacall's database. Duplicate requests are counted once. "
+                  "No handle or message text is published.",
     },
 }
 STATUS = {

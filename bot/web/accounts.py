@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from starlette.requests import Request
+from starlette.requests import Request as HTTPRequest
 
 from storage.models import USER_ROLES, Request, User, utcnow
 
@@ -158,14 +158,14 @@ def end_sessions(session: Session, user: User) -> None:
     session.refresh(user)
 
 
-def log_in(request: Request, user: User) -> None:
+def log_in(request: HTTPRequest, user: User) -> None:
     request.session.clear()  # a fresh session, and a fresh CSRF token, at every login
     request.session["uid"] = user.id
     request.session["version"] = user.session_version
     request.session["since"] = int(clock())
 
 
-def current_user(request: Request, session: Session) -> User | None:
+def current_user(request: HTTPRequest, session: Session) -> User | None:
     """The signed-in officer, re-read from the database so a role change or a revocation applies at once.
 
     The cookie is renewed by every response, so its own expiry slides; `since`

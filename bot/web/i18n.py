@@ -79,7 +79,8 @@ STRINGS: dict[str, dict[str, str | dict[str, str]]] = {
         "error.unknown_status": "Statut inconnu : {status}.",
         "error.needs_url": "Demande n°{id} : le statut {status} demande le lien du jeu de données.",
         "error.bad_url": "Le lien doit commencer par http:// ou https:// : {url}",
-        "error.needs_answer": "Demande n°{id} : le statut {status} demande une réponse (la raison, ou à qui s'adresser).",
+        "error.needs_answer": "Demande n°{id} : le statut {status} demande une réponse "
+                              "(la raison, ou à qui s'adresser).",
         "error.needs_target": "Demande n°{id} : indiquez le numéro de la demande à rejoindre.",
         "error.status": "Rien n'a été changé : {reason}",
         "error.nothing_selected": "Sélectionnez au moins un message.",
@@ -165,7 +166,8 @@ STRINGS: dict[str, dict[str, str | dict[str, str]]] = {
         "request.title_approved": "Le public voit le titre approuvé ci-dessous.",
         "request.title_neutral": "Aucun titre approuvé : le public voit « {title} ».",
         "request.approve_draft": "Approuver le titre proposé",
-        "request.confirm_reopen": "Je confirme : cette demande publiée repart en arrière, ses soutiens en sont prévenus.",
+        "request.confirm_reopen": "Je confirme : cette demande publiée repart en arrière, "
+                                  "ses soutiens en sont prévenus.",
         "request.save_title": "Enregistrer le titre",
         "request.merge_h": "Doublon",
         "request.merge_hint": "Ses soutiens rejoignent l'autre demande et en sont prévenus.",

@@ -166,7 +166,9 @@ def assign(ctx: Ctx):
         if chosen and (user is None or user.role == "viewer"):
             raise decisions.DecisionError("error.no_officer")
         request.assignee_id = user.id if user else None
-        return ctx.t("done.assigned", id=request_id, name=user.name) if user else ctx.t("done.unassigned", id=request_id)
+        if user is None:
+            return ctx.t("done.unassigned", id=request_id)
+        return ctx.t("done.assigned", id=request_id, name=user.name)
 
     return act(ctx, work, _page(ctx))
 

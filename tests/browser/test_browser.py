@@ -180,7 +180,8 @@ def test_compact_queue_shows_a_dozen_lines_and_the_bulk_bar_beside_them(cli, con
         rows = page.locator("li.qrow")
         assert rows.count() >= 12
         visible = page.evaluate(
-            "[...document.querySelectorAll('li.qrow')].filter(r => r.getBoundingClientRect().bottom <= innerHeight).length"
+            "[...document.querySelectorAll('li.qrow')]"
+            ".filter(r => r.getBoundingClientRect().bottom <= innerHeight).length"
         )
         assert visible >= 12, f"only {visible} queue lines fit in 1366x900"
         tops = page.evaluate("[...document.querySelectorAll('form.filters > :is(select, input, button)')]"

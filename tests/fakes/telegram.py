@@ -396,7 +396,8 @@ class FakeTelegram(LocalServer):
                 return copy.deepcopy(message)
         thread = None
         if reply is not None and chat["type"] == "supergroup":
-            thread = reply.get("message_thread_id") or (reply["message_id"] if reply.get("is_automatic_forward") else None)
+            forwarded = reply["message_id"] if reply.get("is_automatic_forward") else None
+            thread = reply.get("message_thread_id") or forwarded
         message = self._new_message(chat, self.bot_user, content, reply_to=reply, thread_id=thread)
         with self._cond:
             self._sent.append(message)
