@@ -123,7 +123,7 @@ def parse_ckan(payload: dict, *, base_url: str | None) -> list[CatalogueRecord |
     result = payload.get("result")
     if not isinstance(result, dict) or not isinstance(result.get("results"), list):
         raise CatalogueError("not a CKAN package_search answer (no result.results list)")
-    records = []
+    records: list[CatalogueRecord | None] = []
     for package in result["results"]:
         if not isinstance(package, dict):
             records.append(None)
@@ -145,7 +145,7 @@ def parse_ckan(payload: dict, *, base_url: str | None) -> list[CatalogueRecord |
 def parse_udata(payload: dict, *, base_url: str | None) -> list[CatalogueRecord | None]:
     if not isinstance(payload.get("data"), list):
         raise CatalogueError("not a udata datasets answer (no data list)")
-    records = []
+    records: list[CatalogueRecord | None] = []
     for dataset in payload["data"]:
         if not isinstance(dataset, dict):
             records.append(None)
@@ -171,13 +171,15 @@ def parse_opendatasoft(payload: dict, *, base_url: str | None) -> list[Catalogue
         items = [d.get("dataset") if isinstance(d, dict) else None for d in payload["datasets"]]  # v2.0
     else:
         raise CatalogueError("not an Opendatasoft catalog answer (no results list)")
-    records = []
+    records: list[CatalogueRecord | None] = []
     for dataset in items:
         if not isinstance(dataset, dict):
             records.append(None)
             continue
-        metas = dataset.get("metas") if isinstance(dataset.get("metas"), dict) else {}
-        default = metas.get("default") if isinstance(metas.get("default"), dict) else {}
+        metas = dataset.get("metas")
+        metas = metas if isinstance(metas, dict) else {}
+        default = metas.get("default")
+        default = default if isinstance(default, dict) else {}
         external_id = _text(dataset.get("dataset_id"))
         if not base_url:
             raise CatalogueError("Opendatasoft dataset links need the portal's address: give --base-url")
@@ -325,7 +327,7 @@ def read_catalogue(
 
     base = base_url or portal_base(source)
     url: str | None = source
-    entries: list = []
+    entries = []
     seen: set[str] = set()
     pages = 0
     while url and pages < max_pages and url not in seen:
@@ -337,7 +339,8 @@ def read_catalogue(
             raise _named(exc, url) from None
         entries += page
         pages += 1
-        url = next_page(url, fmt, payload, len(page))
+        # parse() read it, so it is a JSON object
+        url = next_page(url, fmt, payload, len(page)) if isinstance(payload, dict) else None
     return _catalogue(fmt, base, entries)
 
 

@@ -302,7 +302,7 @@ class Config(Section):
 def load_config(path: Path | None = None) -> Config:
     """Read `path`, or ./datacall.toml if it exists, or fall back to the defaults."""
     explicit = path is not None
-    path = Path(path) if explicit else DEFAULT_CONFIG_PATH
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     if not path.exists():
         if explicit:
             raise ConfigError(f"{path}: no such config file")
@@ -326,14 +326,14 @@ def check_secrets(config: Config, path: Path | str) -> None:
     for name, network in config.networks.enabled().items():
         for key, variable in network.secret_keys().items():
             if not os.environ.get(variable):
-                if name == "twitter" and not _twitter_needs(key, network):
+                if isinstance(network, TwitterConfig) and not _twitter_needs(key, network):
                     continue
                 raise ConfigError(
                     f"{path}: networks.{name}.{key}: environment variable {variable} is not set"
                 )
 
 
-def _twitter_needs(key: str, network: NetworkConfig) -> bool:
+def _twitter_needs(key: str, network: TwitterConfig) -> bool:
     """X takes a user-context OAuth 1.0a key set, or else a bearer token alone."""
     user_keys = [k for k in network.secret_keys() if k != "bearer_token_env"]
     user_context = all(os.environ.get(getattr(network, k)) for k in user_keys)

@@ -86,7 +86,7 @@ def build_digest(session: Session, rule: OverdueRule, *, today: date) -> Digest:
 
 def _why(request: Request, rule: OverdueRule, today: date) -> str:
     if request.status == "accepted":
-        return f"accepted, expected {request.expected_at.isoformat()}"
+        return f"accepted, expected {request.expected_at}"  # a date prints as YYYY-MM-DD
     return f"received {request.created_at.date().isoformat()}, no answer after {rule.working_days} working days"
 
 
@@ -99,6 +99,7 @@ def send_email(settings: DigestConfig, subject: str, body: str) -> None:
     message["From"] = settings.sender
     message["To"] = ", ".join(settings.recipients)
     message.set_content(body)
+    client: smtplib.SMTP
     try:
         if url.scheme == "smtps":
             client = smtplib.SMTP_SSL(host, port or 465, timeout=SMTP_TIMEOUT)

@@ -43,11 +43,14 @@ def reply_writer(runtime: Runtime) -> ReplyWriter:
 def build_jobs(runtime: Runtime) -> list[Job]:
     """Due posts, one poll per enabled network, classification and routing, then replies."""
     config = runtime.config
-    retry = {"max_attempts": config.replies.max_attempts, "retry_base_seconds": config.replies.retry_base_seconds}
+    attempts, retry_base = config.replies.max_attempts, config.replies.retry_base_seconds
     jobs = [
         Job(
             "post",
-            lambda: post_due(runtime.sessions, runtime.connectors, publisher=runtime.publisher(), **retry),
+            lambda: post_due(
+                runtime.sessions, runtime.connectors, publisher=runtime.publisher(),
+                max_attempts=attempts, retry_base_seconds=retry_base,
+            ),
             config.scheduler.post_interval_seconds,
         )
     ]
@@ -74,7 +77,9 @@ def build_jobs(runtime: Runtime) -> list[Job]:
     jobs.append(
         Job(
             "send",
-            lambda: send_due_replies(runtime.sessions, runtime.connectors, **retry),
+            lambda: send_due_replies(
+                runtime.sessions, runtime.connectors, max_attempts=attempts, retry_base_seconds=retry_base
+            ),
             config.scheduler.send_interval_seconds,
         )
     )

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import AppSetting
+from storage.queries import changed_rows
 
 
 def claim_slot(sessions: sessionmaker[Session], key: str, value: str, is_due: Callable[[str], bool]) -> bool:
@@ -29,10 +30,10 @@ def claim_slot(sessions: sessionmaker[Session], key: str, value: str, is_due: Ca
                 return False  # another process took the first slot
         if not is_due(last):
             return False
-        won = session.execute(
-            update(AppSetting).where(AppSetting.key == key, AppSetting.value == last).values(value=value)
+        won = changed_rows(
+            session, update(AppSetting).where(AppSetting.key == key, AppSetting.value == last).values(value=value)
         )
-        return won.rowcount == 1
+        return won == 1
 
 
 def claim_interval(sessions: sessionmaker[Session], key: str, *, now: datetime, every: timedelta) -> bool:

@@ -64,8 +64,8 @@ def data_section(corpus: Path, records: list[dict]) -> str:
     lines += ["", "Registers (the corpus's `register` field; none means `tweet_reply`): "
               + ", ".join(f"{k} {n}" for k, n in registers.most_common()) + "."]
     if kinds:
-        counts = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
-        lines += ["", f"Kinds of text (the corpus's `kind` field): {counts}."]
+        kind_counts = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
+        lines += ["", f"Kinds of text (the corpus's `kind` field): {kind_counts}."]
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .corpus import default_corpus_path, read_jsonl, split_key, split_records
 from .labels import Prediction, label_for
@@ -45,7 +46,7 @@ CARD_PATH = Path(__file__).resolve().with_name("MODEL_CARD.md")
 LANGUAGES_PATH = Path(__file__).resolve().parent / "data" / "languages.jsonl"
 SPEED_TEXTS = 20_000
 
-ENSEMBLE_MODEL = {
+ENSEMBLE_MODEL: dict[str, Any] = {
     "@architectures": "spacy.TextCatEnsemble.v2",
     "nO": None,
     "linear_model": {

@@ -175,16 +175,16 @@ class NumpyBagOfWords:
         sizes = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter((i for x in ids for i in x), dtype=np.uint64, count=int(sizes.sum()))
         rows = np.repeat(np.arange(len(ids)), sizes)
-        keys, key_rows = [flat], [rows]
+        key_parts, row_parts = [flat], [rows]
         for n in range(2, self.ngram_size + 1):
             if len(flat) < n:
                 break
             count = len(flat) - n + 1
             windows = np.stack([flat[i : i + count] for i in range(n)], axis=1)
             same_text = rows[:count] == rows[n - 1 :]
-            keys.append(murmur64a_words(windows[same_text], 0))
-            key_rows.append(rows[:count][same_text])
-        keys, key_rows = np.concatenate(keys), np.concatenate(key_rows)
+            key_parts.append(murmur64a_words(windows[same_text], 0))
+            row_parts.append(rows[:count][same_text])
+        keys, key_rows = np.concatenate(key_parts), np.concatenate(row_parts)
         length = np.uint32(self.length)
         weights = self.margin[murmur3_32_u64(keys, 0) % length] + self.margin[murmur3_32_u64(keys, 1) % length]
         margin = np.bincount(key_rows, weights=weights, minlength=len(ids)) + self.bias

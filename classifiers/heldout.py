@@ -29,6 +29,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from .band import HELD_OUT_PRECISION, band_report, find_review_band
 from .corpus import default_corpus_path, read_jsonl, split_key
@@ -42,7 +43,11 @@ MIN_REGISTER_TEXTS = 30
 SCHEMES = ("kinds", "registers", "random")
 GROUPED = ("kinds", "registers")
 
-Builder = Callable[[list[dict], Path], object]  # (training records, work dir) -> classifier with .scores()
+class Scorer(Protocol):
+    def scores(self, texts: list[str]) -> list[float]: ...
+
+
+Builder = Callable[[list[dict], Path], Scorer]  # (training records, work dir) -> classifier
 
 
 def register_of(record: dict) -> str:
@@ -62,7 +67,7 @@ def kind_folds(records: Sequence[dict], k: int) -> list[int]:
     by_kind: dict[str, Counter] = defaultdict(Counter)
     for record in records:
         by_kind[kind_of(record)][record["label"]] += 1
-    load = [Counter() for _ in range(k)]
+    load: list[Counter[str]] = [Counter() for _ in range(k)]
     fold_of_kind = {}
     for kind, labels in sorted(by_kind.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
         label = labels.most_common(1)[0][0]
@@ -97,6 +102,7 @@ def random_folds(records: Sequence[dict], k: int) -> list[int]:
 
 def _folds(scheme: str, records: list[dict], k: int, min_register: int = MIN_REGISTER_TEXTS) -> list[list[int]]:
     """Test indices of each fold of `scheme`."""
+    assignment: Sequence[int | None]
     if scheme == "kinds":
         assignment = kind_folds(records, k)
     elif scheme == "registers":
@@ -214,7 +220,7 @@ def evaluate_variants(
     from .compare import build
 
     records = read_jsonl(corpus)
-    report = {
+    report: dict[str, Any] = {
         "corpus": str(corpus),
         "corpus_lines": len(records),
         "registers": dict(Counter(register_of(r) for r in records).most_common()),

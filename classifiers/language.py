@@ -37,7 +37,7 @@ _WORD_CACHE_SIZE = 50_000  # (automaton state, word) entries; cleared when full
 class _Detector:
     """py3langid's naive Bayes over byte n-grams, scored a batch at a time."""
 
-    def __init__(self, identifier):
+    def __init__(self, identifier) -> None:
         import numpy as np
 
         if identifier._alias_pairs:  # not with CANDIDATES; keep rank()'s merge out of the fast path

@@ -35,10 +35,11 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from rapidfuzz import fuzz
 
+Key = TypeVar("Key", bound=Hashable)  # a candidate's id, handed back with its score
 DATA = Path(__file__).resolve().parent / "data"
 DUPLICATE_PAIRS = DATA / "duplicate_pairs.jsonl"
 CATALOGUE_MATCHES = DATA / "catalogue_matches.jsonl"
@@ -221,11 +222,11 @@ def similarity(a: str, b: str) -> float:
 
 def best_matches(
     text: str,
-    candidates: Iterable[tuple[Hashable, str]],
+    candidates: Iterable[tuple[Key, str]],
     *,
     threshold: float = DUPLICATE_THRESHOLD,
     limit: int = 5,
-) -> list[tuple[Hashable, float]]:
+) -> list[tuple[Key, float]]:
     """The candidates (id, text) most similar to `text`, best first, at or above `threshold`."""
     scored = [(cid, similarity(text, ctext)) for cid, ctext in candidates]
     kept = [(cid, score) for cid, score in scored if score >= threshold]
@@ -298,16 +299,16 @@ def catalogue_score(request: str, dataset: DatasetText) -> float:
 
 def best_datasets(
     request: str,
-    datasets: Iterable[tuple[Hashable, DatasetText]],
+    datasets: Iterable[tuple[Key, DatasetText]],
     *,
     threshold: float = CATALOGUE_THRESHOLD,
     limit: int = 3,
-) -> list[tuple[Hashable, float]]:
+) -> list[tuple[Key, float]]:
     """The catalogue datasets (id, DatasetText) that may answer `request`, best first."""
     wanted = set(tokens(request))
     if not wanted:
         return []
-    scored = []
+    scored: list[tuple[Key, float]] = []
     for did, dataset in datasets:
         score = catalogue_score(request, dataset)
         if score >= threshold:

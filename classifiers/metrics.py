@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from .labels import LABELS
 
 
-def _ratio(num: int, den: int) -> float:
+def _ratio(num: float, den: float) -> float:
     return num / den if den else 0.0
 
 

@@ -123,15 +123,15 @@ class _BagOfWords:
         sizes = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter((i for x in ids for i in x), dtype=np.uint64, count=int(sizes.sum()))
         rows = np.repeat(np.arange(len(ids)), sizes)
-        keys, key_rows = [flat], [rows]
+        key_parts, row_parts = [flat], [rows]
         for n in range(2, self.ngram_size + 1):
             if len(flat) < n:
                 break
             grams = self.ops.ngrams(n, flat)
             same_text = rows[: len(grams)] == rows[n - 1 :]
-            keys.append(grams[same_text])
-            key_rows.append(rows[: len(grams)][same_text])
-        keys, key_rows = np.concatenate(keys), np.concatenate(key_rows)
+            key_parts.append(grams[same_text])
+            row_parts.append(rows[: len(grams)][same_text])
+        keys, key_rows = np.concatenate(key_parts), np.concatenate(row_parts)
         order = np.lexsort((keys, key_rows))
         keys, key_rows = keys[order], key_rows[order]
         starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]) | (key_rows[1:] != key_rows[:-1])])
@@ -166,6 +166,7 @@ class TextClassifier:
         self.path = path
         self.version = version
         self.review_band = tuple(review_band) if review_band else None
+        self._bow: NumpyBagOfWords | _BagOfWords | None  # None: no fast path, spaCy scores
         if bow is not None:
             self.char_ngrams, self._bow = bow.char_ngrams, bow
         else:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from storage.models import Message, Reply, Request, Requester, Suggestion, utcnow
 from storage.notes import erase_notes_quoting
 from storage.public_titles import neutral_title
-from storage.queries import TOMBSTONE_PREFIX, drop_waiting_replies
+from storage.queries import TOMBSTONE_PREFIX, changed_rows, drop_waiting_replies
 from storage.quotes import word_runs
 
 ERASED_TEXT = "[erased]"
@@ -130,10 +130,11 @@ def _blank_messages(session: Session, requester_id: int) -> int:
             update(Message).where(owned, column.is_(None)).values({column: now})
             .execution_options(synchronize_session=False)
         )
-    return session.execute(
+    return changed_rows(
+        session,
         update(Message).where(owned).values(text=ERASED_TEXT, url=None, needs_review=False)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
 
 
 def set_public_consent(session: Session, requester: Requester, public: bool) -> None:

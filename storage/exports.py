@@ -70,7 +70,7 @@ DEFAULT_LICENCE = "ODbL-1.0"
 
 
 def _field(name: str, type_: str, description: str, **constraints) -> dict:
-    field = {"name": name, "type": type_, "description": description}
+    field: dict[str, object] = {"name": name, "type": type_, "description": description}
     if constraints:
         field["constraints"] = constraints
     return field
@@ -124,7 +124,10 @@ def export_salt(session: Session) -> str:
             session.add(AppSetting(key=SALT_KEY, value=secrets.token_hex(32)))
     except IntegrityError:
         pass  # another process made it at the same moment: theirs is the salt
-    return _stored_salt(session)
+    salt = _stored_salt(session)
+    if salt is None:
+        raise RuntimeError("the export salt could not be stored")
+    return salt
 
 
 def _stored_salt(session: Session) -> str | None:
@@ -185,6 +188,7 @@ def _support(session: Session, *, salt: str) -> dict[int, tuple[set, set, set]]:
         .where(Message.request_id.is_not(None))
     )
     for request_id, lang, network, user_id in session.execute(query):
+        assert request_id is not None  # the query's filter
         networks, languages, hashes = support[request_id]
         networks.add(network)
         if lang:

@@ -24,8 +24,10 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
-    script = ScriptDirectory(str(MIGRATIONS))
-    return script.get_current_head()
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration in {MIGRATIONS}")
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

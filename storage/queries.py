@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select, update
+from sqlalchemy import CursorResult, Executable, String, and_, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Campaign, FollowUp, Message, NetworkCursor, Post, Reply, Request, Requester, StatusEvent
@@ -29,6 +29,17 @@ def posted_external_ids(session: Session, *, network: str) -> list[str]:
     )
 
 
+def changed_rows(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE; how many rows it matched.
+
+    `Session.execute()` is typed as returning a `Result`; a DML statement's is a `CursorResult`, which counts.
+    """
+    result = session.execute(statement)
+    if not isinstance(result, CursorResult):
+        raise TypeError("not an UPDATE or DELETE: no row count")
+    return result.rowcount
+
+
 def latest_campaign_id(session: Session) -> int | None:
     return session.scalar(select(Campaign.id).order_by(Campaign.created_at.desc(), Campaign.id.desc()))
 
@@ -39,12 +50,12 @@ def claim(session: Session, model, row_id: int, *, where, values: dict) -> bool:
     On PostgreSQL a concurrent claimer blocks on the row, re-checks `where`
     after the winner commits, and updates nothing; SQLite serialises writers.
     """
-    result = session.execute(
+    return changed_rows(
+        session,
         update(model).where(model.id == row_id, *where).values(**values).execution_options(
             synchronize_session=False
-        )
-    )
-    return result.rowcount == 1
+        ),
+    ) == 1
 
 
 def messages_to_classify(session: Session, *, limit: int) -> Sequence[Message]:
@@ -113,12 +124,13 @@ def drop_waiting_replies(session: Session, *, requester_id: int | None = None, r
     its worker if the network took it: the truth wins over the drop.
     """
     who = Reply.requester_id == requester_id if requester_id is not None else ~reply_allowed()
-    return session.execute(
+    return changed_rows(
+        session,
         update(Reply)
         .where(who, Reply.state.in_(WAITING_REPLY_STATES))
         .values(state="dead", last_error=reason)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
 
 
 def paused_networks(session: Session, *, now: datetime) -> set[str]:

@@ -27,6 +27,7 @@ def merged_into(session: Session, request_ids: Iterable[int]) -> dict[int, set[i
         ).all()
         frontier = set()
         for child, parent in rows:
+            assert parent is not None  # the query's filter
             if child in owner:
                 continue  # already counted (a cycle cannot happen, but never loop on one)
             owner[child] = owner[parent]
@@ -45,6 +46,7 @@ def support_count(session: Session, request_ids: Iterable[int]) -> dict[int, int
     for request_id, requester_id in session.execute(
         select(Message.request_id, Message.requester_id).distinct().where(Message.request_id.in_(owner))
     ):
+        assert request_id is not None  # the query's filter
         people[owner[request_id]].add(requester_id)
     votes: dict[int, int] = defaultdict(int)
     for request_id, total in session.execute(

@@ -49,6 +49,8 @@ def skip_passed(session: Session, *, now: datetime) -> int:
 
 def skip_reason(session: Session, post: Post, *, now: datetime) -> str | None:
     campaign = post.campaign
+    if campaign is None:
+        return None  # a call posted on demand has no phase to miss
     end = calendar.window_end(post.kind, cycle_of(campaign), campaign.meetup_at)
     if end is not None and end <= now:
         what = {"meetup": "the meetup", "meetup_reminder": "the meetup"}.get(post.kind, f"the {post.kind}'s phase")
@@ -112,15 +114,18 @@ class Publisher:
 
     def publish(self, session: Session, post: Post, connector: Connector, *, now: datetime) -> PostRef | Skip:
         """Called with the post claimed; the session's work is committed before the network call by the caller."""
-        if post.kind == "survey" and post.campaign_id is not None:
-            return self._survey(session, post, connector, now=now)
-        if post.kind == "research_update" and post.campaign is not None:
-            post.text = self._render(session, post, connector, "research_update", with_counts=True)
+        campaign = post.campaign
+        if post.kind == "survey" and campaign is not None:
+            return self._survey(session, post, campaign, connector, now=now)
+        if post.kind == "research_update" and campaign is not None:
+            post.text = self._render(session, post, campaign, connector, "research_update", with_counts=True)
         session.commit()
         return connector.post(post.text, idempotency_key=f"datacall-post-{post.id}")
 
-    def _survey(self, session: Session, post: Post, connector: Connector, *, now: datetime) -> PostRef | Skip:
-        phases = {phase.name: phase for phase in post.campaign.phases}
+    def _survey(
+        self, session: Session, post: Post, campaign: Campaign, connector: Connector, *, now: datetime
+    ) -> PostRef | Skip:
+        phases = {phase.name: phase for phase in campaign.phases}
         closes_at = phases["sorting"].ends_at if "sorting" in phases else now + timedelta(days=DEFAULT_SURVEY_DAYS)
         options = survey.prepare(
             session, post, connector=connector, size=self.survey_size, closes_at=closes_at, now=now
@@ -135,15 +140,16 @@ class Publisher:
                 question, [option.label for option in options], duration_seconds=seconds,
                 idempotency_key=f"datacall-post-{post.id}",
             )
-        post.text = self._render(session, post, connector, "survey_text", options=survey.numbered(options))
+        post.text = self._render(session, post, campaign, connector, "survey_text", options=survey.numbered(options))
         session.commit()
         return connector.post(post.text, idempotency_key=f"datacall-post-{post.id}")
 
     def _render(
-        self, session: Session, post: Post, connector: Connector, name: str, *, with_counts: bool = False, **extra,
+        self, session: Session, post: Post, campaign: Campaign, connector: Connector, name: str, *,
+        with_counts: bool = False, **extra,
     ) -> str:
         lang = post.lang or "fr"
-        data = values(session, post.campaign, lang, public_url=self.public_url, with_counts=with_counts)
+        data = values(session, campaign, lang, public_url=self.public_url, with_counts=with_counts)
         data.update(extra)
         return self.texts.render(
             name, lang, data, max_length=self.max_length.get(post.network, connector.max_length),

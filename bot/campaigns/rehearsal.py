@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import time_machine
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from bot.campaigns import survey
 from bot.campaigns.publishing import cycle_of, values
@@ -145,7 +146,7 @@ def _prepare(runtime: Runtime, slug: str) -> Rehearsal:
 def _play(play: Rehearsal) -> None:
     rt = play.runtime
     with rt.sessions() as session:
-        campaign = session.get(Campaign, play.campaign_id)
+        campaign = _campaign(session, play.campaign_id)
         cycle = {phase.name: phase for phase in cycle_of(campaign)}
         meetup_at = campaign.meetup_at
         posts = session.execute(
@@ -201,10 +202,17 @@ def _citizens_write(play: Rehearsal, now: datetime, due: datetime, kind: str, wa
         post = session.scalar(select(Post).where(
             Post.campaign_id == play.campaign_id, Post.kind == kind, Post.due_at == due, Post.state == "posted"
         ))
-        target = int(post.external_id) if post is not None else None
+        target = _sandbox_id(post) if post is not None else None
         for sample in wave:
             say(session, sample["handle"], sample["text"], in_reply_to_id=target)
     play.log(now, f"{len(wave)} citizens answer the {kind} of {due.astimezone(play.zone):%Y-%m-%d}")
+
+
+def _sandbox_id(post: Post) -> int:
+    """The sandbox entry a posted post became (its external id is the entry's number)."""
+    if post.external_id is None:
+        raise RehearsalError(f"post #{post.id} is marked posted but has no sandbox entry")
+    return int(post.external_id)
 
 
 def _citizens_vote(play: Rehearsal, now: datetime, rng: random.Random) -> None:
@@ -218,15 +226,16 @@ def _citizens_vote(play: Rehearsal, now: datetime, rng: random.Random) -> None:
             count = session.scalar(
                 select(func.count()).select_from(SurveyOption).where(SurveyOption.post_id == post.id)
             )
-            native = session.get(SandboxEntry, int(post.external_id)).poll is not None
+            entry = session.get(SandboxEntry, _sandbox_id(post))
+            native = entry is not None and entry.poll is not None
             for voter in range(VOTERS):
                 if not count:
                     break
                 choice = min(int(rng.expovariate(0.6)), count - 1)  # the first options draw most votes
                 if native:
-                    vote(session, int(post.external_id), choice)
+                    vote(session, _sandbox_id(post), choice)
                 else:
-                    say(session, f"@voter_{voter}", f"+{choice + 1}", in_reply_to_id=int(post.external_id))
+                    say(session, f"@voter_{voter}", f"+{choice + 1}", in_reply_to_id=_sandbox_id(post))
                 votes += 1
     if votes:
         play.log(now, f"{votes} votes in the survey")
@@ -259,17 +268,20 @@ def _officer_publishes(play: Rehearsal, now: datetime) -> None:
 def _run_pipeline(play: Rehearsal, now: datetime) -> None:
     """One pass of `datacall run` at the simulated `now`, and what it did, as timeline lines."""
     rt = play.runtime
-    retry = {"max_attempts": rt.config.replies.max_attempts, "retry_base_seconds": rt.config.replies.retry_base_seconds}
+    attempts, retry_base = rt.config.replies.max_attempts, rt.config.replies.retry_base_seconds
     with rt.sessions() as session:
         labels_before = _labels(session)
         read_before = session.scalar(
             select(func.count()).select_from(SurveyOption).where(SurveyOption.read_at.is_not(None))
-        )
-    post_due(rt.sessions, rt.connectors, publisher=rt.publisher(), now=lambda: now, **retry)
+        ) or 0
+    post_due(
+        rt.sessions, rt.connectors, publisher=rt.publisher(), now=lambda: now,
+        max_attempts=attempts, retry_base_seconds=retry_base,
+    )
     for connector in rt.connectors.values():
         ingest.poll(connector, rt.sessions)
     classify_and_route(rt)
-    sent = send_due_replies(rt.sessions, rt.connectors, **retry)
+    sent = send_due_replies(rt.sessions, rt.connectors, max_attempts=attempts, retry_base_seconds=retry_base)
     with rt.sessions() as session:
         for post in session.scalars(select(Post).where(
             Post.campaign_id == play.campaign_id, Post.state.in_(("posted", "skipped")), Post.id.not_in(play.posted)
@@ -284,7 +296,9 @@ def _run_pipeline(play: Rehearsal, now: datetime) -> None:
         if any(new.values()):
             parts = ", ".join(f"{n} {label or 'to review'}" for label, n in sorted(new.items(), key=str) if n)
             play.log(now, f"messages classified: {parts}")
-        read = session.scalar(select(func.count()).select_from(SurveyOption).where(SurveyOption.read_at.is_not(None)))
+        read = session.scalar(
+            select(func.count()).select_from(SurveyOption).where(SurveyOption.read_at.is_not(None))
+        ) or 0
         if read > read_before:
             votes = session.execute(
                 select(SurveyOption.request_id, SurveyOption.votes).where(SurveyOption.read_at.is_not(None))
@@ -303,5 +317,11 @@ def _labels(session) -> dict[str | None, int]:
 
 def _campaign_end(runtime: Runtime, campaign_id: int) -> datetime:
     with runtime.sessions() as session:
-        campaign = session.get(Campaign, campaign_id)
-        return campaign.phases[-1].ends_at - timedelta(minutes=1)
+        return _campaign(session, campaign_id).phases[-1].ends_at - timedelta(minutes=1)
+
+
+def _campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:  # _prepare found it in this copy, which nothing else writes
+        raise RehearsalError(f"campaign #{campaign_id} is missing from the rehearsal copy")
+    return campaign

@@ -139,7 +139,7 @@ def read_closed(sessions: sessionmaker[Session], connectors: dict[str, Connector
         if connector is None:
             continue
         native: tuple[int, ...] = ()
-        if connector.poll_options:
+        if connector.poll_options and external_id is not None:
             try:
                 native = connector.poll_results(external_id).votes
             except NetworkError as exc:
@@ -157,7 +157,7 @@ def read_closed(sessions: sessionmaker[Session], connectors: dict[str, Connector
                     continue
                 text_votes = session.scalar(
                     select(func.count()).select_from(SurveyVote).where(SurveyVote.survey_option_id == option.id)
-                )
+                ) or 0
                 poll_votes = native[option.option_index] if option.option_index < len(native) else 0
                 option.votes = poll_votes + text_votes
                 option.read_at = now

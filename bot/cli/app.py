@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import importlib
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from bot.logs import use_json_logs
+
+if TYPE_CHECKING:  # typer builds on its own copy of click: its classes, not the `click` package's
+    from typer._click import Command, Context
 
 # Command name -> (module in bot.cli, attribute): a function (one command) or a typer app (a group).
 COMMANDS = {
@@ -39,10 +42,11 @@ COMMANDS = {
 }
 
 
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> Command:
     """The click command `name`, built from its module (imported now)."""
     module, attribute = COMMANDS[name]
     target = getattr(importlib.import_module(f"bot.cli.{module}"), attribute)
+    command: Command
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)  # a group even when it has one command (`user add`)
     else:
@@ -56,10 +60,10 @@ def load_command(name: str) -> click.Command:
 class LazyCommands(TyperGroup):
     """A typer group whose commands are imported on first use."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         return load_command(cmd_name) if cmd_name in COMMANDS else None
 
 

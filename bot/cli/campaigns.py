@@ -67,7 +67,8 @@ def create(
             )
         except CalendarError as exc:
             fail(str(exc), 2)
-        ends = (campaign.phases[-1].ends_at - timedelta(seconds=1)).astimezone(ZoneInfo(campaign.timezone))
+        zone = ZoneInfo(rt.config.campaigns.timezone)  # the calendar was just built in it
+        ends = (campaign.phases[-1].ends_at - timedelta(seconds=1)).astimezone(zone)
         networks = ", ".join(rt.connectors) or "no network (none is enabled)"
         console.print(
             f"created campaign {slug}: {first_day} to {ends:%Y-%m-%d}, {len(posts)} posts on {networks}; "

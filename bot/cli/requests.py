@@ -281,7 +281,7 @@ def queue(
         if promised:
             console.print(
                 "overdue accepted requests (past their expected date): "
-                + ", ".join(f"#{r.id} ({r.expected_at.isoformat()})" for r in promised),
+                + ", ".join(f"#{r.id} ({r.expected_at})" for r in promised),  # a date prints as YYYY-MM-DD
                 highlight=False,
             )
         if review:

@@ -20,6 +20,7 @@ def serve(
 ) -> None:
     """The web app: officers' queue behind a login at /queue, public dashboard at /."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from bot.web import create_app
 
@@ -29,8 +30,10 @@ def serve(
         console.print(f"datacall web app on http://{host}:{port}/ (queue at /queue); Ctrl-C stops it")
         # X-Forwarded-* headers are read by the app itself, only from `[web] trusted_proxies`.
         # Under --log-format json, uvicorn's records go to the JSON handler, not its own.
-        logs = {"log_config": None} if json_logs_enabled() else {}
-        uvicorn.run(create_app(rt), host=host, port=port, proxy_headers=False, log_level="info", **logs)
+        log_config = None if json_logs_enabled() else LOGGING_CONFIG
+        uvicorn.run(
+            create_app(rt), host=host, port=port, proxy_headers=False, log_level="info", log_config=log_config
+        )
 
 
 @app.command("add")

@@ -21,7 +21,7 @@ PUBLISHED_URL = "https://data.example.org/datasets/bike-counters"
 
 @dataclass
 class DemoOutcome:
-    messages: dict[str, int] = field(default_factory=dict)
+    messages: dict[str | None, int] = field(default_factory=dict)  # per label; None: not classified yet
     agreed: int = 0
     requests: dict[str, int] = field(default_factory=dict)
     replies: dict[str, int] = field(default_factory=dict)
@@ -70,17 +70,20 @@ def play(rt: Runtime) -> DemoOutcome:
             )
             outcome.published = first_request
         pair = [by_text[s["text"]].request_id for s in samples if s.get("pair")]
-        if len(pair) == 2 and all(pair) and pair[0] != pair[1]:
-            set_status(session, pair[1], "duplicate", actor="demo officer", writer=writer, duplicate_of=pair[0])
-            outcome.merged = (pair[1], pair[0])
+        kept, joined = pair if len(pair) == 2 else (None, None)
+        if kept and joined and kept != joined:
+            set_status(session, joined, "duplicate", actor="demo officer", writer=writer, duplicate_of=kept)
+            outcome.merged = (joined, kept)
     _run(rt, outcome)  # sends the status replies
 
     with rt.sessions() as session:
-        before = session.scalar(select(func.count()).select_from(Reply))
+        before = session.scalar(select(func.count()).select_from(Reply)) or 0
     _run(rt, outcome)  # a second pass finds nothing left to do
     with rt.sessions() as session:
-        outcome.second_pass_new_replies = session.scalar(select(func.count()).select_from(Reply)) - before
-        outcome.messages = dict(session.execute(select(Message.label, func.count()).group_by(Message.label)).all())
+        outcome.second_pass_new_replies = (session.scalar(select(func.count()).select_from(Reply)) or 0) - before
+        outcome.messages = dict(
+            session.execute(select(Message.label, func.count()).group_by(Message.label)).tuples().all()
+        )
         outcome.requests = dict(session.execute(select(Request.status, func.count()).group_by(Request.status)).all())
         outcome.replies = dict(session.execute(select(Reply.state, func.count()).group_by(Reply.state)).all())
         outcome.bot_posts = [entry.text for entry in timeline(session, from_bot=True)]

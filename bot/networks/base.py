@@ -9,9 +9,10 @@ blocking; asyncio libraries are driven from inside their connector.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,7 @@ class NetworkError(Exception):
 class Connector(ABC):
     """One network. Build it with its client (or session factory) so tests can aim it at a fake.
 
-    Real networks also offer `from_config(network_config, environ) -> Connector`,
-    which the registry calls: secrets come from `environ` via the `*_env` keys.
+    Real networks also offer `from_config`, which the registry calls.
     """
 
     name: str
@@ -129,6 +129,12 @@ class Connector(ABC):
     poll_options: int = 0
     poll_option_length: int = 25
     max_poll_seconds: int | None = None
+
+    @classmethod
+    def from_config(cls, network_config: Any, environ: Mapping[str, str]) -> Connector:
+        """The connector its `[networks.<name>]` table describes (each network has its own config model);
+        secrets come from `environ` via the `*_env` keys."""
+        raise NotImplementedError(f"{cls.__name__} is not built from a config table")
 
     @abstractmethod
     def post(self, text: str, *, idempotency_key: str) -> PostRef:

@@ -169,7 +169,7 @@ class MastodonConnector(Connector):
         """
         state = {"threads": dict(state.get("threads", {})), "thread_offset": state.get("thread_offset", 0)}
         found: dict[str, Incoming] = {}
-        position = {"cursor": cursor, "more": False}
+        position: dict[str, Any] = {"cursor": cursor, "more": False}
         try:
             self._budget(reserve=FETCH_RESERVE)
             self._accept_private_mentions()
@@ -246,6 +246,7 @@ class MastodonConnector(Connector):
     def _me(self) -> str:
         if self._account_id is None:
             self.whoami()
+        assert self._account_id is not None  # whoami() stores it
         return self._account_id
 
     def _accept_private_mentions(self) -> None:
@@ -417,7 +418,7 @@ class _TextExtractor(HTMLParser):
 
     BREAKS = {"br": "\n", "p": "\n\n", "li": "\n", "blockquote": "\n\n"}
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
 

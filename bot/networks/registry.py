@@ -11,7 +11,7 @@ import os
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Config, ConfigError
+from bot.config import Config, ConfigError, SandboxConfig
 from bot.networks.base import Connector
 from bot.networks.sandbox import SandboxConnector
 
@@ -25,7 +25,7 @@ CONNECTOR_CLASSES = {
 def build_connectors(config: Config, sessions: sessionmaker[Session]) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     for name, network in config.networks.enabled().items():
-        if name == "sandbox":
+        if isinstance(network, SandboxConfig):
             connectors[name] = SandboxConnector(sessions, max_length=network.max_length, polls=network.polls)
             continue
         connector_class = _connector_class(config, name)

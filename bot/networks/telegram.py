@@ -299,8 +299,8 @@ def channel_post_of(message: Message | None, channel: ChannelRef) -> str | None:
 def remember_thread(message: Message, channel: ChannelRef, threads: dict[str, str]) -> None:
     """Note which discussion thread belongs to which channel post, for comments on comments."""
     for root in (message, message.reply_to_message):
-        post = channel_post_of(root, channel)
-        if post is not None:
+        post = channel_post_of(root, channel) if root is not None else None
+        if root is not None and post is not None:
             key = make_ref(root.chat.id, root.message_id)
             threads.pop(key, None)
             threads[key] = post  # newest last, so trimming drops the oldest
@@ -312,7 +312,7 @@ def _replies_to(replied: Message | None, me: User) -> bool:
 
 def _addresses(message: Message, me: User) -> bool:
     """A mention of the bot, or a command for it (bare commands go to every bot in a group)."""
-    kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
     entities = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
     name = (me.username or "").lower()
     for entity, text in entities.items():
@@ -416,8 +416,10 @@ class ChatPacing(AIORateLimiter):
 
 def _private_chat(chat_id: object) -> int | None:
     """The id of a private chat, or None for groups and channels, which PTB paces itself."""
+    if not isinstance(chat_id, int | str):
+        return None
     try:
-        chat = int(chat_id)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        chat = int(chat_id)
+    except ValueError:
         return None  # "@channel"
     return chat if chat > 0 else None  # groups and channels have negative ids

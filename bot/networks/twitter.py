@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import requests
@@ -88,9 +89,10 @@ class XSession(requests.Session):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         # Rewritten here, after auth signed the canonical URL (Session.request prepares, then sends).
-        if request.url and request.url.startswith(TWEEPY_HOST + "/") and self.api_base_url != TWEEPY_HOST:
+        url = request.url
+        if url and url.startswith(TWEEPY_HOST + "/") and self.api_base_url != TWEEPY_HOST:
             request = request.copy()
-            request.url = self.api_base_url + request.url[len(TWEEPY_HOST):]
+            request.url = self.api_base_url + url[len(TWEEPY_HOST):]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         response = super().send(request, **kwargs)
@@ -315,7 +317,7 @@ class TwitterConnector(Connector):
         for post_id in sorted(kept, key=lambda p: (kept[p].get("read", 0), int(p))):
             window = Window.load(kept[post_id], post_id)
             try:
-                page, window = self._read(lambda w, token, p=post_id: self._replies_page(p, w, token), window)
+                page, window = self._read(partial(self._replies_page, post_id), window)
             except NetworkError as exc:
                 if exc.retry_after is None:
                     raise

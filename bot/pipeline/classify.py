@@ -37,7 +37,7 @@ def classify_pending(
             now = utcnow()
             # One statement for the batch; the rows are already ours (see messages_to_classify),
             # the condition is a safety net for a worker that skipped the lock.
-            table = Message.__table__  # Core executemany, not the ORM's bulk-by-primary-key
+            table = Message.metadata.tables[Message.__tablename__]  # Core executemany, not ORM bulk-by-primary-key
             session.execute(
                 update(table)
                 .where(table.c.id == bindparam("message_id"), table.c.classified_at.is_(None))

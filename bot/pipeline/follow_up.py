@@ -62,7 +62,7 @@ def queue_follow_ups(
         with sessions() as session, session.begin():
             queued = 0
             for request_id, _ in due_requests(session, after_days=after_days, now=now):
-                queued += _ask_supporters(session, session.get(Request, request_id), writer)
+                queued += _ask_supporters(session, session.get_one(Request, request_id), writer)
             return queued
     except IntegrityError:
         # Another worker asked the same people at the same moment: its rows stand, ours are rolled back.

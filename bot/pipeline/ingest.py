@@ -67,7 +67,7 @@ def _poll_page(connector: Connector, sessions: sessionmaker[Session]) -> tuple[i
         _record_failure(sessions, connector.name, exc)
         raise
     with sessions() as session, session.begin():
-        cursor_row = session.get(NetworkCursor, connector.name, with_for_update=True)
+        cursor_row = session.get_one(NetworkCursor, connector.name, with_for_update=True)
         if cursor_row.cursor != cursor:
             return 0, False  # another worker stored this page meanwhile; the next poll goes on from its cursor
         stored = store_messages(session, connector.name, batch.messages)
@@ -171,7 +171,7 @@ def _our_posts(session: Session, network: str, items: list[Incoming]) -> dict[st
     posts = session.scalars(
         select(Post).where(Post.network == network, Post.external_id.in_(refs), Post.campaign_id.is_not(None))
     )
-    return {post.external_id: post for post in posts}
+    return {post.external_id: post for post in posts if post.external_id}
 
 
 def _is_vote(session: Session, item: Incoming, ours: dict[str, Post], requesters: dict[str, Requester]) -> bool:
@@ -186,7 +186,7 @@ def _is_vote(session: Session, item: Incoming, ours: dict[str, Post], requesters
 
 def _record_failure(sessions: sessionmaker[Session], network: str, exc: Exception) -> None:
     with sessions() as session, session.begin():
-        row = session.get(NetworkCursor, network, with_for_update=True)
+        row = session.get_one(NetworkCursor, network, with_for_update=True)
         now = utcnow()
         row.last_poll_at = now
         row.consecutive_failures += 1

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.campaigns import survey
 from bot.campaigns.publishing import Publisher, Skip, skip_passed
-from bot.networks.base import Connector, NetworkError, ReplyTarget
+from bot.networks.base import Connector, NetworkError, PostRef, ReplyTarget
 from storage import queries
 from storage.models import Post, Reply, utcnow
 
@@ -67,7 +67,7 @@ def send_due_replies(
                 continue
             progressed = True
             with sessions() as session:
-                message = session.get(Reply, reply.id).message
+                message = session.get_one(Reply, reply.id).message
                 target = ReplyTarget(
                     external_id=message.external_id,
                     author_id=message.requester.external_user_id,
@@ -85,7 +85,7 @@ def send_due_replies(
                     waiting.add(reply.network)
                 continue
             with sessions() as session, session.begin():
-                row = session.get(Reply, reply.id)
+                row = session.get_one(Reply, reply.id)
                 row.state, row.external_id, row.sent_at, row.last_error = "sent", ref.external_id, utcnow(), None
                 row.attempts += 1
             sent += 1
@@ -128,8 +128,9 @@ def post_due(
                 continue
             connector = connectors[post.network]
             try:
+                outcome: PostRef | Skip
                 with sessions() as session:
-                    row = session.get(Post, post.id)
+                    row = session.get_one(Post, post.id)
                     if publisher is None:
                         outcome = connector.post(row.text, idempotency_key=f"datacall-post-{post.id}")
                     else:
@@ -139,7 +140,7 @@ def post_due(
                                 idempotent=connector.idempotent_sends, now=now())
                 continue
             with sessions() as session, session.begin():
-                row = session.get(Post, post.id)
+                row = session.get_one(Post, post.id)
                 if isinstance(outcome, Skip):
                     row.state, row.skip_reason = "skipped", outcome.reason
                     continue

@@ -61,6 +61,6 @@ def _promised_texts(session: Session) -> dict[int, str]:
     first = select(func.min(Message.id)).where(Message.request_id.in_(list(titles))).group_by(Message.request_id)
     texts = dict(titles)
     for request_id, text in session.execute(select(Message.request_id, Message.text).where(Message.id.in_(first))):
-        if text and text != ERASED_TEXT:
+        if request_id is not None and text and text != ERASED_TEXT:
             texts[request_id] = f"{titles[request_id]}. {text}"
     return texts

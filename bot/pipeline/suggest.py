@@ -188,13 +188,13 @@ def _lock_mark(session: Session) -> int:
     session.execute(_insert(session, AppSetting).values(key=MARK_KEY, value="0").on_conflict_do_nothing())
     value = session.scalar(select(AppSetting.value).where(AppSetting.key == MARK_KEY).with_for_update())
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return int(value or 0)
+    except ValueError:
         return 0
 
 
 def _move_mark(session: Session, request_id: int) -> None:
-    setting = session.get(AppSetting, MARK_KEY)
+    setting = session.get_one(AppSetting, MARK_KEY)
     setting.value = str(request_id)
     session.flush()
 
@@ -267,7 +267,8 @@ class _Plan:
 
 def _plan(session: Session, batch: list[Request], rules: Sequence[Rule], default: str) -> list[_Plan]:
     known = _known(session, [request.id for request in batch])
-    plans, earlier = [], {}
+    plans: list[_Plan] = []
+    earlier: dict[int, tuple[frozenset[str], _Known]] = {}
     for request in batch:
         mine = known[request.id]
         rows: list[dict] = []

@@ -33,9 +33,9 @@ class Templates:
         lang = lang if lang in LANGUAGES else "fr"
         template = self.texts[name][lang]
         # Whitespace collapsed: a reply is one paragraph on every network.
-        values = {key: " ".join(str(value or "").split()) for key, value in values.items()}
-        values["answer_sep"] = " " if values.get("answer") else ""
-        return fit(template, values, max_length, length)
+        texts = {key: " ".join(str(value or "").split()) for key, value in values.items()}
+        texts["answer_sep"] = " " if texts.get("answer") else ""
+        return fit(template, texts, max_length, length)
 
 
 def load_templates(path: str | Path | None = None) -> Templates:

@@ -9,8 +9,10 @@ the same data gives the same file.
 from __future__ import annotations
 
 import io
+import statistics
 from datetime import timedelta
 from functools import cache
+from typing import Any
 
 from bot.report.compute import NoteData
 
@@ -18,7 +20,7 @@ WIDTH, HEIGHT = 7.5, 3.2
 PALETTE = ["#1f5f8b", "#c8553d", "#2a9d8f", "#8a5a83", "#e9a03b", "#5c6b73"]
 POST_COLOURS = {"call": "#1f5f8b", "reminder": "#5c6b73", "survey": "#8a5a83", "note": "#2a9d8f"}
 
-LABELS = {
+LABELS: dict[str, dict[str, Any]] = {  # a value is a text, or the texts of a chart's bars
     "fr": {
         "messages_title": "Messages reçus par jour et par réseau",
         "messages_y": "messages",
@@ -155,7 +157,7 @@ def time_to_answer(note: NoteData, status_label=None) -> str:
         top = max(note.answer_days)
         bins = max(1, min(20, int(top) + 1))
         axes.hist(note.answer_days, bins=bins, range=(0, max(top, 1.0)), color=PALETTE[2])
-        median = note.median_answer_days
+        median = statistics.median(note.answer_days)
         axes.axvline(median, color=PALETTE[1], linestyle="--", linewidth=1,
                      label=text["median"].format(value=_number(median, note.lang)))
         axes.legend(frameon=False, fontsize=7)

@@ -204,6 +204,8 @@ def _posts(session: Session, campaign_id: int, contributions) -> list[PostMark]:
     ).all()
     marks = []
     for post in posts:
+        if post.posted_at is None:  # the query leaves these out
+            continue
         replies, requests = 0, 0
         if post.external_id:
             replies, requests = session.execute(

@@ -103,7 +103,7 @@ STATUS = {
 }
 
 
-def plural(text: str | dict, **values: object) -> str:
+def plural(text: str | dict[str, str], **values: object) -> str:
     """A text, or its {"one", "other"} forms picked by `n`, with the values filled in."""
     if isinstance(text, dict):
         text = text["one"] if values.get("n") == 1 else text["other"]

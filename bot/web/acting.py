@@ -26,4 +26,4 @@ def act(ctx: Ctx, work: Callable[[], str], default_next: str = "/queue"):
 
 
 def queued_replies(db: Session, event_id: int) -> int:
-    return db.scalar(select(func.count()).where(Reply.status_event_id == event_id))
+    return db.scalar(select(func.count()).where(Reply.status_event_id == event_id)) or 0

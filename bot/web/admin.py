@@ -17,7 +17,7 @@ HERE = "/queue/users"
 def _admin_only(handler):
     """Admins only: everyone else gets the read-only refusal, as for any write."""
     def wrapped(ctx: Ctx):
-        if ctx.user.role != "admin":
+        if ctx.signed_in.role != "admin":
             return ctx.error(403, "error.admin_only")
         return handler(ctx)
 

@@ -108,7 +108,10 @@ def web_secret(sessions: sessionmaker[Session]) -> str:
             session.commit()
         except IntegrityError:  # another process made it first: use theirs
             session.rollback()
-        return session.get(AppSetting, SECRET_SETTING, populate_existing=True).value
+        stored = session.get(AppSetting, SECRET_SETTING, populate_existing=True)
+        if stored is None:  # the insert lost to another process's, which is committed
+            raise RuntimeError("the session secret could not be stored")
+        return stored.value
 
 
 async def _http_error(request: Request, exc: HTTPException):
@@ -125,7 +128,7 @@ async def _http_error(request: Request, exc: HTTPException):
 async def _server_error(request: Request, exc: Exception):
     """A crash: a page in the visitor's language, built without the database (it may be the cause)."""
     try:
-        ctx = Ctx(request, None, None, None)
+        ctx = Ctx(request, None, None, None)  # type: ignore[arg-type]  # no database: it may be the cause
         return ctx.render("error.html", status_code=500, message=ctx.t("error.generic"))
     except Exception:  # noqa: BLE001 - the error page itself must not fail
         return PlainTextResponse("Internal Server Error", status_code=500)

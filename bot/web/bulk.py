@@ -23,7 +23,7 @@ ACTIONS = ("status", "merge", "confirm", "off_topic")
 
 
 def selected_ids(ctx: Ctx) -> list[int]:
-    return sorted({parse_id(value) for value in ctx.form.getlist("ids")} - {None})
+    return sorted({number for value in ctx.fields("ids") if (number := parse_id(value)) is not None})
 
 
 def requests_of(ctx: Ctx, message_ids: list[int]) -> list[int]:
@@ -52,8 +52,8 @@ def refuse_unconfirmed_reopen(ctx: Ctx, request_ids: list[int], status: str) -> 
 
 def _versions(ctx: Ctx, message_ids: list[int]) -> None:
     """Each request is still what the officer saw in the queue (the rows' `v<message id>` tokens)."""
-    pairs = ctx.db.execute(select(Message.id, Message.request_id).where(
-        Message.id.in_(message_ids), Message.request_id.is_not(None))).all()
+    pairs = ctx.db.execute(select(Message.id, Request.id).join(Request, Message.request_id == Request.id).where(
+        Message.id.in_(message_ids))).all()
     for message_id, request_id in pairs:
         versions.check_unchanged(ctx.db, request_id, ctx.field(f"v{message_id}"), lang=ctx.lang)
 
@@ -67,7 +67,7 @@ def bulk(ctx: Ctx):
     ids, action = selected_ids(ctx), ctx.field("action")
     if ctx.field("step") != "apply":
         return preview(ctx, ids, action)
-    officer = ctx.user.name
+    officer = ctx.signed_in.name
 
     def work():
         if not ids:
@@ -128,8 +128,7 @@ def preview(ctx: Ctx, ids: list[int], action: str):
                 continue
             items.append((request, reply_preview(ctx, request, status, answer=ctx.field("answer"),
                                                  url=ctx.field("url"), target=target)))
-    hidden = [(name, value) for name, value in ctx.form.multi_items()
-              if name not in ("csrf_token", "step", "confirm_reopen") and isinstance(value, str)]
+    hidden = [(name, value) for name, value in ctx.form_items() if name not in ("csrf_token", "step", "confirm_reopen")]
     return ctx.render(
         "bulk_preview.html", action=action, messages=messages, items=items, hidden=hidden, back=back,
         status=ctx.field("status"), target=ctx.field("target"),

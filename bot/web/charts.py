@@ -100,6 +100,10 @@ def stacked_bars_svg(series: Series, *, title: str, status_label, horizontal: bo
                 continue
             size = value / top * length
             tip = f"{label}: {status_label(status)} {value}"
+            x: float
+            y: float
+            w: float
+            h: float
             if horizontal:
                 x, y, w, h = label_space + offset, i * (bar + gap), size, bar
             else:

@@ -67,7 +67,10 @@ def confirm_request(session: Session, message_id: int, *, officer: str, writer: 
     else:
         _label(session, message, "data_request", officer)
     session.flush()
-    return message.request
+    request = message.request
+    if request is None:  # a lost claim means another worker routed it, so it has one
+        raise RuntimeError(f"message {message_id} confirmed without a request")
+    return request
 
 
 def mark_off_topic(session: Session, message_id: int, *, officer: str, writer: ReplyWriter) -> str:
@@ -86,7 +89,7 @@ def mark_off_topic(session: Session, message_id: int, *, officer: str, writer: R
     if request is not None:
         others = session.scalar(
             select(func.count()).where(Message.request_id == request.id, Message.id != message.id)
-        )
+        ) or 0
         if not others and request.status not in UNDECIDED:
             raise DecisionError("error.off_topic_decided", id=request.id, status=request.status)
     if message.routed_at is None:

@@ -18,10 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.web.views import Ctx, view
-from storage.exports import write_export
+from storage.exports import Format, write_export
 
 MAX_AGE = timedelta(hours=1)
-FILES = {
+FILES: dict[str, tuple[Format, str | None, str]] = {
     # name: (format, file inside the written export or None for the whole folder zipped, media type)
     "requests.csv": ("csv", "requests.csv", "text/csv; charset=utf-8"),
     "status_events.csv": ("csv", "status_events.csv", "text/csv; charset=utf-8"),

@@ -20,8 +20,10 @@ def _iso(moment: datetime | None) -> str | None:
 
 def check(runtime) -> tuple[int, dict]:
     """200 and each enabled network's last poll when the database answers; 503 and why when it does not."""
-    networks = {name: {"last_poll_at": None, "last_success_at": None, "consecutive_failures": 0, "paused": False}
-                for name in runtime.connectors}
+    networks: dict[str, dict[str, object]] = {
+        name: {"last_poll_at": None, "last_success_at": None, "consecutive_failures": 0, "paused": False}
+        for name in runtime.connectors
+    }
     try:
         with runtime.sessions() as session:
             session.execute(text("SELECT 1"))

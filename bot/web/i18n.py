@@ -17,8 +17,10 @@ from bot.web.i18n_triage import TRIAGE_STRINGS
 LANGUAGES = ("fr", "en")
 COOKIE = "lang"
 
+Text = str | dict[str, str]  # a dict holds the "one" and "other" forms
+
 # Overdue flags, expected dates and reuse feedback (requests followed after their answer).
-_FOLLOW_UP_FR = {
+_FOLLOW_UP_FR: dict[str, Text] = {
     "overdue": "En retard",
     "overdue.received": "Sans réponse depuis plus de {n} jours ouvrés",
     "overdue.accepted": "Date prévue dépassée",
@@ -29,7 +31,7 @@ _FOLLOW_UP_FR = {
     "request.feedback_none": "Aucun retour pour l'instant.",
     "error.bad_date": "Date invalide : {value} (format AAAA-MM-JJ).",
 }
-_FOLLOW_UP_EN = {
+_FOLLOW_UP_EN: dict[str, Text] = {
     "overdue": "Overdue",
     "overdue.received": "No answer for more than {n} working days",
     "overdue.accepted": "Expected date passed",
@@ -52,7 +54,7 @@ _STATUS_EN = {
     "declined": "Declined", "duplicate": "Duplicate", "none": "No request",
 }
 
-STRINGS: dict[str, dict[str, str | dict[str, str]]] = {
+STRINGS: dict[str, dict[str, Text]] = {
     "fr": {
         "app.name": "datacall",
         "nav.skip": "Aller au contenu",

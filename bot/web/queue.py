@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import ColumnElement, case, func, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
@@ -56,7 +56,7 @@ class Filters:
 
     @classmethod
     def from_query(cls, params: QueryParams, *, me: int = 0) -> Filters:
-        values = {f.name: params.get(f.name, f.default).strip()[:200] for f in fields(cls) if f.name != "me"}
+        values = {f.name: str(params.get(f.name, f.default)).strip()[:200] for f in fields(cls) if f.name != "me"}
         if values["scope"] not in ("todo", "all"):
             values["scope"] = "todo"
         if values["sort"] not in SORTS:
@@ -65,8 +65,8 @@ class Filters:
             values["assignee"] = ""
         return cls(**values, me=me)
 
-    def where(self) -> list:
-        clauses = []
+    def where(self) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
         if self.assignee == "none":
             clauses.append(Request.assignee_id.is_(None))
         elif self.assignee:
@@ -123,7 +123,7 @@ def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tup
         .order_by(*_sorts()[filters.sort]())
         .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
     )
-    rows = [(message, request) for message, request in db.execute(query)]
+    rows: list[tuple[Message, Request | None]] = [(message, request) for message, request in db.execute(query)]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
@@ -183,7 +183,9 @@ def queue_page_rows(
         # One officer's requests are few: sort their messages in one ORDER BY (from the assignee index)
         # rather than walk every message in id order looking for theirs.
         ordered = base.where(*filters.where()).order_by(*_queue_order()).limit(PAGE_SIZE + 1)
-        rows = [(message, request) for message, request in db.execute(ordered.offset((page - 1) * PAGE_SIZE))]
+        rows: list[tuple[Message, Request | None]] = [
+            (message, request) for message, request in db.execute(ordered.offset((page - 1) * PAGE_SIZE))
+        ]
         return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     parts = _parts(filters.scope)
     if before is not None:
@@ -217,7 +219,7 @@ def _walk(db: Session, base, filters: Filters, parts: list[tuple], after: tuple[
                 select(Message.id).outerjoin(Request, Message.request_id == Request.id)
                 .where(*replace(filters, scope="all").where(), *part).limit(offset).subquery()
             )
-            offset -= db.scalar(select(func.count()).select_from(ids))
+            offset -= db.scalar(select(func.count()).select_from(ids)) or 0
         rows.extend(found)
         wanted -= len(found)
     return rows
@@ -285,7 +287,7 @@ def todo_count(db: Session) -> int:
         Message.needs_review.is_(False),
         Message.request_id.in_(select(Request.id).where(Request.status == "received")),
     ))
-    return review + new
+    return (review or 0) + (new or 0)
 
 
 def _distinct(db: Session, column: str) -> list[str]:
@@ -312,7 +314,7 @@ def filter_options(db: Session) -> dict[str, list[str]]:
 
 @view(login=True)
 def queue_page(ctx: Ctx):
-    filters = Filters.from_query(ctx.request.query_params, me=ctx.user.id)
+    filters = Filters.from_query(ctx.request.query_params, me=ctx.signed_in.id)
     page = page_number(ctx)
     params = ctx.request.query_params
     if filters.sort:

@@ -33,14 +33,14 @@ def token_of(request: Request, last_event_id: int | None) -> str:
 
 def tokens(session: Session, requests: Iterable[Request]) -> dict[int, str]:
     """The tokens of many requests (a page of the queue) in one query on the events' request index."""
-    requests = {request.id: request for request in requests}
-    if not requests:
+    by_id = {request.id: request for request in requests}
+    if not by_id:
         return {}
-    last = dict(session.execute(
+    last: dict[int, int] = dict(session.execute(
         select(StatusEvent.request_id, func.max(StatusEvent.id))
-        .where(StatusEvent.request_id.in_(requests)).group_by(StatusEvent.request_id)
-    ).all())
-    return {request_id: token_of(request, last.get(request_id)) for request_id, request in requests.items()}
+        .where(StatusEvent.request_id.in_(by_id)).group_by(StatusEvent.request_id)
+    ).tuples().all())
+    return {request_id: token_of(request, last.get(request_id)) for request_id, request in by_id.items()}
 
 
 def check_unchanged(session: Session, request_id: int, seen: str, *, lang: str) -> None:

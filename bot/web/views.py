@@ -94,6 +94,13 @@ class Ctx:
         return self.request.state.lang
 
     @property
+    def signed_in(self) -> User:
+        """The user of a view behind `view(login=True)`, which never runs without one."""
+        if self.user is None:
+            raise RuntimeError("this view needs view(login=True)")
+        return self.user
+
+    @property
     def can_write(self) -> bool:
         return self.user is not None and self.user.role in WRITERS
 
@@ -105,6 +112,16 @@ class Ctx:
         if not isinstance(value, str):
             return default
         return value.strip() if strip else value
+
+    def fields(self, name: str) -> list[str]:
+        """Every value of a repeated form field (a column of checkboxes)."""
+        values = self.form.getlist(name) if self.form is not None else []
+        return [value for value in values if isinstance(value, str)]
+
+    def form_items(self) -> list[tuple[str, str]]:
+        """The posted fields, in order, repeated ones included (files are never accepted)."""
+        items = self.form.multi_items() if self.form is not None else []
+        return [(name, value) for name, value in items if isinstance(value, str)]
 
     def flash(self, text: str, kind: str = "ok") -> None:
         self.request.session.setdefault("flash", []).append([kind, text])
