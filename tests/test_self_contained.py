@@ -47,7 +47,7 @@ def tracked_files() -> list[str]:
         names = [name for name in listed.decode().split("\0") if name]
     except (OSError, subprocess.CalledProcessError):
         names = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*") if p.is_file()
-                 and not {".git", ".venv", "__pycache__", ".pytest_cache"} & set(p.parts)]
+                 and not {".git", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"} & set(p.parts)]
     return names
 
 
