@@ -20,7 +20,7 @@ from .labels import DATA_REQUEST, OFF_TOPIC
 
 TARGET_PRECISION = 0.97
 # The promise made for messages of kinds and registers the model has not seen,
-# measured on held-out groups (classifiers/heldout.py).
+# measured on held-out groups (tools/heldout.py).
 HELD_OUT_PRECISION = 0.97
 
 

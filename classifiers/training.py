@@ -193,7 +193,7 @@ def train(
     """Train on the corpus's train split (plus `extra_train`), select on dev, report dev and test.
 
     The review band (see band.py) is the one config.cfg's [datacall] section
-    fixes, calibrated on held-out groups (python -m classifiers.heldout), or
+    fixes, calibrated on held-out groups (python -m tools.heldout), or
     else measured on dev; it is written to meta.json and metrics.json.
     Returns metrics.json's content plus `published`: False when replace=False
     and `out` already held a model, which is then kept (this run is discarded).

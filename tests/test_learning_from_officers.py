@@ -22,9 +22,9 @@ from bot.config import load_config
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
 from bot.web.decisions import confirm_request, mark_off_topic
-from classifiers.heldout import register_of
 from storage.models import LabelDecision, Message
 from tests.helpers import citizens_reply
+from tools.heldout import register_of
 
 CITY_REGISTER = "portal_discussion"  # the city's residents write long, forum-like messages
 DECIDED = 60  # the city's first messages, decided by officers

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKED_FOLDERS = ("bot", "classifiers", "storage", "tests", "benchmarks", "docs", ".ci")
+CHECKED_FOLDERS = ("bot", "classifiers", "storage", "tools", "tests", "benchmarks", "docs", ".ci")
 CHECKED_FILES = ("config.example.toml", "pyproject.toml")
 BINARY = (".png", ".jpg", ".gif", ".ico", ".pdf", ".gz", ".zip", ".whl")
 

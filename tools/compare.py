@@ -1,4 +1,4 @@
-"""Compare candidate models by measurement: `python -m classifiers.compare`.
+"""Compare candidate models by measurement: `python -m tools.compare`.
 
 Every variant is trained the way `datacall train` trains (train split, best
 model selected on dev) and scored on the same held-out test split: macro-F1
@@ -35,15 +35,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .corpus import default_corpus_path, read_jsonl, split_key, split_records
-from .labels import Prediction, label_for
-from .language import UNKNOWN, detect_language, detect_languages
-from .metrics import metrics_from_pairs
-from .model import TextClassifier, load
-from .training import CONFIG_PATH, train
+from classifiers.corpus import default_corpus_path, read_jsonl, split_key, split_records
+from classifiers.labels import Prediction, label_for
+from classifiers.language import UNKNOWN, detect_language, detect_languages
+from classifiers.metrics import metrics_from_pairs
+from classifiers.model import TextClassifier, load
+from classifiers.training import CONFIG_PATH, train
 
-CARD_PATH = Path(__file__).resolve().with_name("MODEL_CARD.md")
-LANGUAGES_PATH = Path(__file__).resolve().parent / "data" / "languages.jsonl"
+CLASSIFIERS = Path(__file__).resolve().parents[1] / "classifiers"
+CARD_PATH = CLASSIFIERS / "MODEL_CARD.md"
+LANGUAGES_PATH = CLASSIFIERS / "data" / "languages.jsonl"
 SPEED_TEXTS = 20_000
 
 ENSEMBLE_MODEL: dict[str, Any] = {
@@ -377,7 +378,7 @@ def markdown_table(report: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m classifiers.compare", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=default_corpus_path())
     parser.add_argument(
         "--variants", default=",".join(DEFAULT_VARIANTS), help="comma-separated, from: " + ", ".join(VARIANTS)

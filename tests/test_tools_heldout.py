@@ -1,12 +1,13 @@
-"""classifiers/heldout.py: whole kinds and registers held out, pooled metrics, the band on held-out groups."""
+"""tools/heldout.py: whole kinds and registers held out, pooled metrics, the band on held-out groups."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 
-from classifiers.compare import build
-from classifiers.heldout import (
+from tests.test_classifiers import small_records
+from tools.compare import build
+from tools.heldout import (
     DEFAULT_REGISTER,
     HELD_OUT_PRECISION,
     held_out_evaluation,
@@ -16,7 +17,6 @@ from classifiers.heldout import (
     register_of,
     report_of,
 )
-from tests.test_classifiers import small_records
 
 D, OFF = "data_request", "off_topic"
 

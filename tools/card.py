@@ -1,12 +1,12 @@
-"""Regenerate the measured parts of MODEL_CARD.md: `python -m classifiers.card`.
+"""Regenerate the measured parts of MODEL_CARD.md: `python -m tools.card`.
 
 The card's prose is written by hand; every number in it sits between
 `<!-- begin:NAME -->` and `<!-- end:NAME -->` markers that this module
 rewrites from fresh measurements: the held-out-group evaluation of
-`classifiers.heldout` (`--heldout FILE`, written by `python -m
-classifiers.heldout --out FILE`), the default model trained as `datacall
+`tools.heldout` (`--heldout FILE`, written by `python -m
+tools.heldout --out FILE`), the default model trained as `datacall
 train` trains it (its random test split), the comparison of
-`classifiers.compare` (run here, or read from `--compare FILE`), and language
+`tools.compare` (run here, or read from `--compare FILE`), and language
 detection on the corpus and on data/languages.jsonl.
 """
 
@@ -21,12 +21,13 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from classifiers.corpus import default_corpus_path, read_jsonl, split_records
+from classifiers.labels import LABELS
+from classifiers.model import load
+from classifiers.training import CONFIG_PATH, train
+
 from .compare import CARD_PATH, DEFAULT_VARIANTS, compare, language_report, markdown_table
-from .corpus import default_corpus_path, read_jsonl, split_records
 from .heldout import SCHEMES, markdown_tables, register_of, report_of
-from .labels import LABELS
-from .model import load
-from .training import CONFIG_PATH, train
 
 
 def _f(value, digits: int = 3) -> str:
@@ -241,14 +242,14 @@ def replace_block(card: str, name: str, body: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m classifiers.card", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.card", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=default_corpus_path())
     parser.add_argument(
         "--compare", type=Path, nargs="+",
-        help="report(s) of `python -m classifiers.compare --out`, merged; with --run-compare, run it here; "
+        help="report(s) of `python -m tools.compare --out`, merged; with --run-compare, run it here; "
         "else the card's comparison block is left as it is",
     )
-    parser.add_argument("--heldout", type=Path, help="report of `python -m classifiers.heldout --out`")
+    parser.add_argument("--heldout", type=Path, help="report of `python -m tools.heldout --out`")
     parser.add_argument("--variant", default="bow-bigrams", help="the variant config.cfg trains (its band is shown)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--card", type=Path, default=CARD_PATH)

@@ -1,4 +1,4 @@
-"""classifiers/compare.py on a small corpus: every variant trains, scores and reports; fast paths agree."""
+"""tools/compare.py on a small corpus: every variant trains, scores and reports; fast paths agree."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pytest
 
 import classifiers
-from classifiers import compare
-from classifiers.compare import _config, build, language_accuracy, markdown_table
 from tests.test_classifiers import small_records, write_jsonl
+from tools import compare
+from tools.compare import _config, build, language_accuracy, markdown_table
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_ensemble_config_trains_through_the_pipeline(tmp_path):
 
 
 def test_card_blocks_are_rewritten_in_place():
-    from classifiers.card import replace_block
+    from tools.card import replace_block
 
     card = (
         "intro\n<!-- begin:model -->\nold\nnumbers\n<!-- end:model -->\n"

@@ -1,4 +1,4 @@
-"""How a model does on what it has not seen: `python -m classifiers.heldout`.
+"""How a model does on what it has not seen: `python -m tools.heldout`.
 
 A random split puts near-copies of every kind of message (and every way of
 writing) on both sides, so it flatters the model. Real messages arrive in
@@ -31,10 +31,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .band import HELD_OUT_PRECISION, band_report, find_review_band
-from .corpus import default_corpus_path, read_jsonl, split_key
-from .labels import LABELS, label_for
-from .metrics import metrics_from_pairs
+from classifiers.band import HELD_OUT_PRECISION, band_report, find_review_band
+from classifiers.corpus import default_corpus_path, read_jsonl, split_key
+from classifiers.labels import LABELS, label_for
+from classifiers.metrics import metrics_from_pairs
 
 DEFAULT_REGISTER = "tweet_reply"  # the corpus's first texts, written before registers were recorded
 LEGACY_KIND = "legacy"
@@ -213,7 +213,7 @@ def evaluate_variants(
     out: Path | None = None,
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
 ) -> dict:
-    """held_out_evaluation of each variant of classifiers.compare on `corpus`.
+    """held_out_evaluation of each variant of tools.compare on `corpus`.
 
     With `out`, the report is written after each variant, so a long run keeps what it measured.
     """
@@ -285,7 +285,7 @@ def markdown_tables(report: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     from .compare import VARIANTS
 
-    parser = argparse.ArgumentParser(prog="python -m classifiers.heldout", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.heldout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=default_corpus_path())
     parser.add_argument("--variants", default="bow-bigrams", help="comma-separated, from: " + ", ".join(VARIANTS))
     parser.add_argument("--folds", type=int, default=5, help="K for the kinds and random schemes")
