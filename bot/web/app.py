@@ -22,7 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.jobs import reply_writer
 from bot.runtime import Runtime
-from bot.web import accounts, admin, auth, bulk, downloads, health, notes, public, queue, requests, suggestions
+from bot.web import accounts, admin, auth, bulk, downloads, health, notes, public, queue, request_pages, suggestions
 from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
@@ -46,7 +46,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
             *notes.routes,
             *auth.routes,
             *queue.routes,
-            *requests.routes,
+            *request_pages.routes,
             *admin.routes,
             *bulk.routes,
             *suggestions.routes,
