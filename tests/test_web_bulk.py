@@ -65,7 +65,7 @@ def test_moving_back_from_published_needs_the_confirmation(client, users):
     preview = post(client, "/queue/bulk", {**base, "status": "in_progress", "step": "preview"}).text
     assert 'name="confirm_reopen"' in preview and "Already published: " in preview
     post(client, "/queue/bulk", {**base, "status": "in_progress"})
-    assert "tick the confirmation" in flashes(client)
+    assert "needs a confirmation" in flashes(client)  # the request page's refusal (check_change)
     path = f"/queue/requests/{ids['velo_request']}"
     post(client, f"{path}/status", {"status": "in_progress"}, page=path)
     assert "needs a confirmation" in flashes(client)

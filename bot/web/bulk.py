@@ -39,17 +39,6 @@ def confirmed_reopen(ctx: Ctx) -> bool:
     return ctx.field("confirm_reopen") == "yes"
 
 
-def refuse_unconfirmed_reopen(ctx: Ctx, request_ids: list[int], status: str) -> None:
-    """Moving a published request back needs the explicit `confirm_reopen` box (named in the refusal)."""
-    if status == "published" or confirmed_reopen(ctx):
-        return
-    published = ctx.db.scalars(
-        select(Request.id).where(Request.id.in_(request_ids), Request.status == "published")
-    ).all()
-    if published:
-        raise DecisionError("error.confirm_reopen", ids=", ".join(f"#{i}" for i in published))
-
-
 def _versions(ctx: Ctx, message_ids: list[int]) -> None:
     """Each request is still what the officer saw in the queue (the rows' `v<message id>` tokens)."""
     pairs = ctx.db.execute(select(Message.id, Request.id).join(Request, Message.request_id == Request.id).where(
@@ -93,8 +82,9 @@ def bulk(ctx: Ctx):
                     decisions.change_status(ctx.db, request_id, "duplicate", officer=officer,
                                             writer=ctx.writer, duplicate_of=target)
             return ctx.t("done.bulk_merged", n=len([r for r in request_ids if r != target]), target=target)
+        # Moving a published request back without the box is refused by check_change, as on the request
+        # page; the refusal rolls back the requests changed before it.
         status = ctx.field("status")
-        refuse_unconfirmed_reopen(ctx, request_ids, status)
         for request_id in request_ids:
             decisions.change_status(ctx.db, request_id, status, officer=officer, writer=ctx.writer,
                                     answer=ctx.field("answer"), url=ctx.field("url"), reopen=confirmed_reopen(ctx))
