@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bot.config import ConfigError, load_config
 from bot.overdue import OverdueRule, WorkingDays, overdue_count, overdue_requests
+from bot.pipeline.status import parse_expected
 from storage.models import Request, utcnow
 from tests.web_support import add_message, login, post, seed
 
 FRANCE = WorkingDays("FR")
+
+
+def test_one_parser_reads_the_expected_date_for_the_command_line_and_the_form():
+    assert parse_expected(" 2027-03-15 ") == date(2027, 3, 15)
+    assert parse_expected("") is None and parse_expected(None) is None and parse_expected("  ") is None
+    for bad in ("2027-13-01", "someday", "15/03/2027"):
+        with pytest.raises(ValueError):
+            parse_expected(bad)
 
 
 def test_weekends_and_french_holidays_are_not_working_days():

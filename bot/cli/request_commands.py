@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import shlex
-from datetime import date
 
 import typer
 from rich.table import Table
@@ -15,7 +14,7 @@ from bot.jobs import reply_writer
 from bot.links import is_web_link
 from bot.overdue import OverdueRule, overdue_among, overdue_requests, today_utc
 from bot.pipeline.follow_up import reuse_feedback_of
-from bot.pipeline.status import StatusError, set_status
+from bot.pipeline.status import StatusError, parse_expected, set_status
 from bot.pipeline.suggest import suggestions_for
 from bot.pipeline.titles import TitleError, set_public_title
 from storage import queries
@@ -195,7 +194,7 @@ def set_status_command(
     if url and not is_web_link(url):  # the link is sent to citizens: the web form's rule
         fail(f"--url must be an http:// or https:// link with a host (got {url!r})", 2)
     try:
-        expected_date = date.fromisoformat(expected) if expected else None
+        expected_date = parse_expected(expected)
     except ValueError:
         fail(f"--expected {expected!r} is not a date (YYYY-MM-DD)", 2)
     with runtime(config) as rt, rt.sessions() as session, session.begin():

@@ -20,6 +20,15 @@ class StatusError(ValueError):
     """The change cannot be made; the message says why, for the officer."""
 
 
+def parse_expected(value: str | None) -> date | None:
+    """An accepted request's expected publication date as typed (YYYY-MM-DD); blank is none.
+
+    The one parser for the command line and the web form; ValueError if it is not a date.
+    """
+    text = (value or "").strip()
+    return date.fromisoformat(text) if text else None
+
+
 def check_change(
     session: Session,
     request: Request,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.pipeline import reply_checks
 from bot.pipeline.replies import ReplyWriter
 from bot.pipeline.route import open_request
-from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL, StatusError, set_status
+from bot.pipeline.status import NEEDS_ANSWER, NEEDS_URL, StatusError, parse_expected, set_status
 from bot.pipeline.titles import TitleError, set_public_title
 from bot.web import i18n
 from bot.web.views import safe_href
@@ -152,14 +152,10 @@ def change_status(
 
 
 def _expected_date(value: str | None) -> date | None:
-    """The form's YYYY-MM-DD expected date of an accepted request; empty is none."""
-    value = (value or "").strip()
-    if not value:
-        return None
     try:
-        return date.fromisoformat(value)
+        return parse_expected(value)
     except ValueError:
-        raise DecisionError("error.bad_date", value=value) from None
+        raise DecisionError("error.bad_date", value=(value or "").strip()) from None
 
 
 def rename(session: Session, request_id: int, title: str) -> Request:
