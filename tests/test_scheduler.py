@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.config import load_config
 from bot.networks.sandbox import timeline
 from storage.models import Message, Reply, utcnow
 from tests.helpers import citizens_reply
@@ -28,6 +29,8 @@ post_interval_seconds = 0.2
 
 
 SLOW_SEND = Path(__file__).parent / "slow_send.py"
+# After `[scheduler] stop_timeout_seconds`, what a loaded machine may take to close and exit.
+EXIT_MARGIN = 15.0
 
 
 def start(config_path, *, send_delay: float | None = None):
@@ -38,13 +41,14 @@ def start(config_path, *, send_delay: float | None = None):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
     )
     process.lines = []
+    process.exit_wait = load_config(Path(config_path)).scheduler.stop_timeout_seconds + EXIT_MARGIN
     threading.Thread(target=lambda: process.lines.extend(process.stdout), daemon=True).start()
     return process
 
 
 def stop(process) -> str:
     process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    process.wait(timeout=process.exit_wait)  # the running jobs get the stop timeout, then the process exits
     time.sleep(0.2)  # let the reader thread take the last lines
     return "".join(process.lines)
 
@@ -146,11 +150,11 @@ def test_a_send_longer_than_the_stop_timeout_is_left_to_recovery_not_cut(
         f'[database]\nurl = "{db_url}"\n{FAST}stop_timeout_seconds = 1\n', "impatient.toml"
     )
     citizens_reply(sessions, to=None, citizens=[("@camille_velo", "Could you publish the bike counts per hour?")])
-    process = start(config, send_delay=30)
+    process = start(config, send_delay=60)
     try:
         assert wait_for(lambda: in_flight(process)), "no send started"
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)  # the timeout (1 s), not the send (30 s)
+        process.wait(timeout=process.exit_wait)  # the stop timeout (1 s), not the send (60 s)
     finally:
         if process.poll() is None:
             process.kill()
