@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.web.views import when
 from storage.erasure import erase_requester, find_requester
 from storage.exports import event_rows, json_text, request_rows
-from storage.models import Request, RequestNote, StatusEvent, User
+from storage.models import Message, Request, RequestNote, StatusEvent, User
 from storage.notes import ERASED_NOTE
 from tests.web_support import add_message, login, post, seed
 
@@ -108,6 +108,27 @@ def test_erasure_blanks_the_notes_that_name_or_quote_the_person(client, users):
         notes = {n.id: n.text for n in session.scalars(select(RequestNote).order_by(RequestNote.id))}
     assert list(notes.values()) == [ERASED_NOTE, ERASED_NOTE, "Check with the mobility team",
                                     "unrelated to camille_velo's request? no, same person"]  # not their request
+
+
+def test_a_garbled_version_token_is_a_clear_refusal_not_a_server_error(client, users):
+    """The token comes back from a form, so any text may: "²" passes str.isdigit() but not int()."""
+    ids = seed(users)
+    login(client)
+    path = f"/queue/requests/{ids['velo_request']}"
+    with users.sessions() as session:
+        before = session.get(Request, ids["velo_request"]).status
+        message_id = session.scalar(select(Message.id).where(Message.request_id == ids["velo_request"]))
+    for garbled in ("²", "1².0.x", "x.y.z", "-1.0.0", "9" * 40, "..", "0.0.0.0"):
+        response = post(client, f"{path}/status", {"status": "declined", "answer": "No", "version": garbled},
+                        page=path)
+        assert response.status_code == 303, garbled
+        assert f"Request #{ids['velo_request']} changed since you opened it" in flashes(client), garbled
+        bulk = post(client, "/queue/bulk", {"step": "apply", "ids": [str(message_id)], "action": "status",
+                                            "status": "declined", "answer": "No", f"v{message_id}": garbled})
+        assert bulk.status_code == 303, garbled
+        assert "changed since you opened it" in flashes(client), garbled
+    with users.sessions() as session:
+        assert session.get(Request, ids["velo_request"]).status == before
 
 
 def test_the_second_officer_sees_what_changed_instead_of_overwriting(client, users):
