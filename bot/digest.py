@@ -70,7 +70,7 @@ class Digest:
 def build_digest(session: Session, rule: OverdueRule, *, today: date) -> Digest:
     start = datetime.combine(today, time(), tzinfo=UTC)
     overdue = [
-        (request.id, _why(request, rule, today), request.title)
+        (request.id, _why(request, rule), request.title)
         for request in overdue_requests(session, rule, today=today)
     ]
     new = session.scalar(
@@ -84,7 +84,7 @@ def build_digest(session: Session, rule: OverdueRule, *, today: date) -> Digest:
     return Digest(today, overdue, new or 0, waiting or 0)
 
 
-def _why(request: Request, rule: OverdueRule, today: date) -> str:
+def _why(request: Request, rule: OverdueRule) -> str:
     if request.status == "accepted":
         return f"accepted, expected {request.expected_at}"  # a date prints as YYYY-MM-DD
     return f"received {request.created_at.date().isoformat()}, no answer after {rule.working_days} working days"

@@ -137,7 +137,7 @@ def _blank_messages(session: Session, requester_id: int) -> int:
     )
 
 
-def set_public_consent(session: Session, requester: Requester, public: bool) -> None:
+def set_public_consent(requester: Requester, public: bool) -> None:
     """Record whether the public dashboard may show this person's handle and words."""
     if public and is_erased(requester):
         raise RequesterNotFound(f"requester #{requester.id} was erased; there is nothing of theirs to show")

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.campaigns.publishing import Publisher
 from bot.campaigns.schedule import build_calendar
@@ -227,7 +227,7 @@ def test_text_survey_counts_plus_n_replies_once_per_person(sessions):
         assert set(messages) == {"q1", "q2"}
         call_id = session.scalar(select(Post.id).where(Post.kind == "call"))
         assert messages["q2"].post_id == call_id and messages["q2"].campaign_id == campaign_id
-        assert session.query(SurveyVote).count() == 3
+        assert session.scalar(select(func.count()).select_from(SurveyVote)) == 3
         support = support_count(session, [first.id, second.id, third.id])
     assert support == {first.id: 3 + 1, second.id: 2, third.id: 1 + 2}
 

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from bot.report import compute_note, write_report
 from bot.report.charts import CHARTS
@@ -113,7 +113,9 @@ def build_campaign(session) -> dict[str, int]:
 
     # Follow-up of the published request: two asked, one answered; the answer is no contribution.
     for handle, state in (("@velo_fan", "sent"), ("@parent_x", "sent")):
-        source = session.query(Message).filter_by(requester_id=people[handle].id, request_id=velo.id).first()
+        source = session.scalars(
+            select(Message).where(Message.requester_id == people[handle].id, Message.request_id == velo.id)
+        ).first()
         reply = Reply(requester_id=people[handle].id, message_id=source.id, network=people[handle].network,
                       idempotency_key=f"datacall-followup-{velo.id}-{people[handle].id}", lang="fr",
                       text="Question", state=state, external_id=f"q-{handle}")

@@ -6,6 +6,7 @@ import re
 import warnings
 
 import pytest
+from sqlalchemy import func, select
 
 with warnings.catch_warnings():  # starlette asks for `httpx2`; the httpx it still supports is installed
     warnings.simplefilter("ignore")
@@ -83,14 +84,17 @@ def add_message(session, handle: str, text: str, *, network: str = "sandbox", la
                 label: str = "data_request", score: float = 0.9, needs_review: bool = False,
                 campaign: Campaign | None = None, consented: bool = False, external_id: str | None = None,
                 url: str | None = None) -> Message:
-    requester = session.query(Requester).filter_by(network=network, external_user_id=f"u-{handle}").one_or_none()
+    requester = session.scalar(
+        select(Requester).where(Requester.network == network, Requester.external_user_id == f"u-{handle}")
+    )
     if requester is None:
         requester = Requester(network=network, external_user_id=f"u-{handle}", handle=handle, lang=lang,
                               consented_public=consented)
         session.add(requester)
         session.flush()
+    stored = session.scalar(select(func.count()).select_from(Message))
     message = Message(
-        network=network, external_id=external_id or f"{handle}-{session.query(Message).count() + 1}",
+        network=network, external_id=external_id or f"{handle}-{stored + 1}",
         requester_id=requester.id, campaign_id=campaign.id if campaign else None, text=text, lang=lang,
         url=url, label=label, score=score, needs_review=needs_review, classified_at=utcnow(),
     )

@@ -61,7 +61,7 @@ def consent(
     with runtime(config) as rt, rt.sessions() as session, session.begin():
         requester = _find(session, network, who)
         try:
-            set_public_consent(session, requester, public)
+            set_public_consent(requester, public)
         except RequesterNotFound as exc:
             fail(str(exc), 2)
         requester_id = requester.id
