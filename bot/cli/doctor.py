@@ -52,7 +52,7 @@ def _waiting(connector) -> str:
 def _check_database(rt: Runtime) -> tuple[str, bool, str]:
     try:
         require_current(rt.engine)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - doctor reports any failure as a failed check
         return "database", False, f"{describe(rt.engine)}: {exc}"
     return "database", True, f"{describe(rt.engine)} is up to date"
 
@@ -67,7 +67,7 @@ def _check_model(rt: Runtime) -> tuple[str, bool, str]:
     try:
         model = classifiers.load(path)
         model.predict(["Could you publish the list of playgrounds?"])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - doctor reports any failure as a failed check
         return "model", False, f"{path}: {type(exc).__name__}: {exc}"
     return "model", True, f"{path} (version {model.version})"
 

@@ -68,7 +68,7 @@ def _pyplot():
         "axes.spines.top": False,
         "axes.spines.right": False,
     })
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - after matplotlib.use(): the backend must be set first
 
     return plt
 

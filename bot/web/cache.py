@@ -26,7 +26,7 @@ class ShortCache:
         with self._lock:
             hit = self._values.get(key)
         if hit is not None and hit[0] > now:
-            return hit[1]  # type: ignore[return-value]
+            return hit[1]  # type: ignore[return-value]  # a key holds what its own compute() returned
         value = compute()
         with self._lock:
             self._values[key] = (now + ttl, value)
