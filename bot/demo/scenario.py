@@ -81,9 +81,7 @@ def play(rt: Runtime) -> DemoOutcome:
     _run(rt, outcome)  # a second pass finds nothing left to do
     with rt.sessions() as session:
         outcome.second_pass_new_replies = (session.scalar(select(func.count()).select_from(Reply)) or 0) - before
-        outcome.messages = dict(
-            session.execute(select(Message.label, func.count()).group_by(Message.label)).tuples().all()
-        )
+        outcome.messages = dict(session.execute(select(Message.label, func.count()).group_by(Message.label)).all())
         outcome.requests = dict(session.execute(select(Request.status, func.count()).group_by(Request.status)).all())
         outcome.replies = dict(session.execute(select(Reply.state, func.count()).group_by(Reply.state)).all())
         outcome.bot_posts = [entry.text for entry in timeline(session, from_bot=True)]

@@ -39,7 +39,7 @@ def tokens(session: Session, requests: Iterable[Request]) -> dict[int, str]:
     last: dict[int, int] = dict(session.execute(
         select(StatusEvent.request_id, func.max(StatusEvent.id))
         .where(StatusEvent.request_id.in_(by_id)).group_by(StatusEvent.request_id)
-    ).tuples().all())
+    ).all())
     return {request_id: token_of(request, last.get(request_id)) for request_id, request in by_id.items()}
 
 
