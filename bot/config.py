@@ -1,8 +1,9 @@
 """The TOML configuration: schema, defaults and one-line errors.
 
 The defaults here are the values of `config.example.toml` (a test keeps them
-equal). Secrets never live in the file: each `*_env` key names an environment
-variable, read when the network is enabled.
+equal). A `[networks.NAME]` table is checked by the model its connector module
+declares (`bot/networks/`). Secrets never live in the file: each `*_env` key
+names an environment variable, read when the network is enabled.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticUndefined
+
+from bot.networks.installed import NetworkUnavailable, connector_class, installed
 
 DEFAULT_CONFIG_PATH = Path("datacall.toml")
 
@@ -91,8 +94,6 @@ class NetworksConfig(RootModel[dict[str, SerializeAsAny[NetworkConfig]]]):
     @model_validator(mode="before")
     @classmethod
     def _each_by_its_connector(cls, tables: object) -> dict[str, NetworkConfig]:
-        from bot.networks.installed import NetworkUnavailable, connector_class, installed
-
         if tables is PydanticUndefined:  # NetworksConfig(): no table at all
             tables = {}
         if not isinstance(tables, dict):
@@ -119,8 +120,6 @@ class NetworksConfig(RootModel[dict[str, SerializeAsAny[NetworkConfig]]]):
 
     def table(self, name: str) -> NetworkConfig:
         """The `[networks.NAME]` table, or the network's defaults when the file has none."""
-        from bot.networks.installed import NetworkUnavailable, connector_class
-
         if name in self.root:
             return self.root[name]
         try:

@@ -122,6 +122,12 @@ def test_an_unknown_network_lists_the_installed_ones(toy, write_config):
     )
 
 
+def test_without_any_installed_network_the_error_says_to_reinstall(monkeypatch):
+    monkeypatch.setattr("bot.networks.installed.entry_points", lambda group: ())
+    with pytest.raises(NetworkUnavailable, match=r"no network is installed; reinstall datacall"):
+        connector_class("sandbox")
+
+
 def test_a_missing_dependency_fails_loudly_with_its_name(site, write_config):
     install(site, "datacall-toy-broken", {"broken": "datacall_toy_broken:BrokenConnector"},
             {"datacall_toy_broken": "import datacall_missing_library  # noqa: F401\n"})

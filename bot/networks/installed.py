@@ -35,8 +35,11 @@ def connector_class(name: str, networks: dict[str, EntryPoint] | None = None) ->
     networks = installed() if networks is None else networks
     entry = networks.get(name)
     if entry is None:
-        names = ", ".join(sorted(networks)) or "none"
-        raise NetworkUnavailable(f"unknown network {name!r}; installed networks: {names}")
+        if not networks:  # not even datacall's own: its package metadata is missing or stale
+            raise NetworkUnavailable(
+                f"unknown network {name!r}: no network is installed; reinstall datacall (pip install .)"
+            )
+        raise NetworkUnavailable(f"unknown network {name!r}; installed networks: {', '.join(sorted(networks))}")
     package = f" (package {entry.dist.name})" if entry.dist else ""
     try:
         loaded = entry.load()
