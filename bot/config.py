@@ -1,8 +1,9 @@
 """The TOML configuration: schema, defaults and one-line errors.
 
 The defaults here are the values of `config.example.toml` (a test keeps them
-equal). Secrets never live in the file: each `*_env` key names an environment
-variable, read when the network is enabled.
+equal). A `[networks.NAME]` table is checked by the model its connector module
+declares (`bot/networks/`). Secrets never live in the file: each `*_env` key
+names an environment variable, read when the network is enabled.
 """
 
 from __future__ import annotations
@@ -10,12 +11,25 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
+from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticUndefined
+
+from bot.networks.installed import NetworkUnavailable, connector_class, installed
 
 DEFAULT_CONFIG_PATH = Path("datacall.toml")
 
@@ -44,6 +58,8 @@ class DatabaseConfig(Section):
 
 
 class NetworkConfig(Section):
+    """What every `[networks.NAME]` table has; each connector's own model adds its keys."""
+
     enabled: bool = False
     # Longest text the network accepts in one post; replies are fitted to it.
     max_length: Annotated[int, Field(ge=50)] = 500
@@ -56,49 +72,66 @@ class NetworkConfig(Section):
             if name.endswith("_env") and value
         }
 
-
-class SandboxConfig(NetworkConfig):
-    enabled: bool = True
-    # Native polls for the relevance survey; false: a numbered text post answered with "+N".
-    polls: bool = True
+    def missing_secrets(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The `*_env` keys whose variable `environ` lacks; a network needing only some of them says which."""
+        return {key: variable for key, variable in self.secret_keys().items() if not environ.get(variable)}
 
 
-class TelegramConfig(NetworkConfig):
-    base_url: str = "https://api.telegram.org/bot"
-    token_env: str = "DATACALL_TELEGRAM_TOKEN"
-    channel: str = "@city_opendata"
-    max_length: Annotated[int, Field(ge=50)] = 4096
+# With no table of its own, the sandbox runs with its defaults: it needs nothing installed or set.
+DEFAULT_TABLES: dict[str, dict] = {"sandbox": {}}
 
 
-class MastodonConfig(NetworkConfig):
-    api_base_url: str = "https://mastodon.example"
-    access_token_env: str = "DATACALL_MASTODON_ACCESS_TOKEN"
+class NetworksConfig(RootModel[dict[str, SerializeAsAny[NetworkConfig]]]):
+    """The `[networks.NAME]` tables, each checked by the model its connector declares.
 
+    NAME is an installed `datacall.networks` entry point (`bot.networks.installed`); only the
+    networks the file names are imported. A network without a table is off, except the sandbox.
+    """
 
-class TwitterConfig(NetworkConfig):
-    api_base_url: str = "https://api.twitter.com"
-    # The account's handle (without @); needed only with an app-only bearer token.
-    username: str = ""
-    bearer_token_env: str = "DATACALL_TWITTER_BEARER_TOKEN"
-    consumer_key_env: str = "DATACALL_TWITTER_CONSUMER_KEY"
-    consumer_secret_env: str = "DATACALL_TWITTER_CONSUMER_SECRET"
-    access_token_env: str = "DATACALL_TWITTER_ACCESS_TOKEN"
-    access_token_secret_env: str = "DATACALL_TWITTER_ACCESS_TOKEN_SECRET"
-    max_length: Annotated[int, Field(ge=50)] = 280
+    model_config = ConfigDict(frozen=True)
+    root: dict[str, SerializeAsAny[NetworkConfig]]
 
-
-class NetworksConfig(Section):
-    sandbox: SandboxConfig = SandboxConfig()
-    telegram: TelegramConfig = TelegramConfig()
-    mastodon: MastodonConfig = MastodonConfig()
-    twitter: TwitterConfig = TwitterConfig()
+    @model_validator(mode="before")
+    @classmethod
+    def _each_by_its_connector(cls, tables: object) -> dict[str, NetworkConfig]:
+        if tables is PydanticUndefined:  # NetworksConfig(): no table at all
+            tables = {}
+        if not isinstance(tables, dict):
+            raise ValueError("must be a table of networks, such as [networks.sandbox]")
+        networks = installed()
+        validated: dict[str, NetworkConfig] = {}
+        errors: list[InitErrorDetails] = []
+        for name, table in {**DEFAULT_TABLES, **tables}.items():
+            try:
+                model = connector_class(name, networks).config_model
+            except NetworkUnavailable as exc:
+                errors.append({"type": PydanticCustomError("network", str(exc)), "loc": (name,), "input": name})
+                continue
+            try:
+                validated[name] = model.model_validate(table)
+            except ValidationError as exc:  # its errors, placed under the network's name
+                errors += [{**error, "loc": (name, *error["loc"])} for error in exc.errors()]  # type: ignore[typeddict-unknown-key]  # ErrorDetails re-raised as InitErrorDetails
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return validated
 
     def enabled(self) -> dict[str, NetworkConfig]:
-        return {
-            name: getattr(self, name)
-            for name in type(self).model_fields
-            if getattr(self, name).enabled
-        }
+        return {name: table for name, table in self.root.items() if table.enabled}
+
+    def table(self, name: str) -> NetworkConfig:
+        """The `[networks.NAME]` table, or the network's defaults when the file has none."""
+        if name in self.root:
+            return self.root[name]
+        try:
+            return connector_class(name).config_model()
+        except NetworkUnavailable as exc:
+            raise AttributeError(f"networks.{name}: {exc}") from None
+
+    def __getattr__(self, name: str) -> NetworkConfig:
+        """`config.networks.mastodon`, as for any other section."""
+        if name.startswith("_"):
+            return super().__getattr__(name)  # type: ignore[misc]  # pydantic's private attributes
+        return self.table(name)
 
 
 class ClassifierConfig(Section):
@@ -279,7 +312,7 @@ class ScopeConfig(Section):
 
 class Config(Section):
     database: DatabaseConfig = DatabaseConfig()
-    networks: NetworksConfig = NetworksConfig()
+    networks: NetworksConfig = Field(default_factory=NetworksConfig)
     classifier: ClassifierConfig = ClassifierConfig()
     campaigns: CampaignsConfig = CampaignsConfig()
     replies: RepliesConfig = RepliesConfig()
@@ -324,22 +357,8 @@ def load_config(path: Path | None = None) -> Config:
 def check_secrets(config: Config, path: Path | str) -> None:
     """Every enabled network's secrets must be set in the environment, before any work."""
     for name, network in config.networks.enabled().items():
-        for key, variable in network.secret_keys().items():
-            if not os.environ.get(variable):
-                if isinstance(network, TwitterConfig) and not _twitter_needs(key, network):
-                    continue
-                raise ConfigError(
-                    f"{path}: networks.{name}.{key}: environment variable {variable} is not set"
-                )
-
-
-def _twitter_needs(key: str, network: TwitterConfig) -> bool:
-    """X takes a user-context OAuth 1.0a key set, or else a bearer token alone."""
-    user_keys = [k for k in network.secret_keys() if k != "bearer_token_env"]
-    user_context = all(os.environ.get(getattr(network, k)) for k in user_keys)
-    if key == "bearer_token_env":
-        return not user_context
-    return not os.environ.get(network.bearer_token_env)
+        for key, variable in network.missing_secrets(os.environ).items():
+            raise ConfigError(f"{path}: networks.{name}.{key}: environment variable {variable} is not set")
 
 
 def _first_error(path: Path, exc: ValidationError) -> str:
@@ -347,4 +366,6 @@ def _first_error(path: Path, exc: ValidationError) -> str:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{path}: {key}: unknown key"
+    if error["type"] == "network":  # already one sentence, with names whose case matters
+        return f"{path}: {key}: {error['msg']}"
     return f"{path}: {key}: {error['msg'].lower()} (got {error.get('input')!r})"

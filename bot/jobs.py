@@ -14,7 +14,6 @@ from bot.pipeline import ingest
 from bot.pipeline.classify import classify_pending
 from bot.pipeline.follow_up import queue_follow_ups
 from bot.pipeline.outbox import post_due, send_due_replies
-from bot.pipeline.replies import ReplyWriter
 from bot.pipeline.route import route_classified
 from bot.pipeline.suggest import rules_from_config, suggest_new
 from bot.runtime import Runtime
@@ -27,17 +26,6 @@ class Job:
     name: str
     run: Callable[[], int]
     interval_seconds: float
-
-
-def reply_writer(runtime: Runtime) -> ReplyWriter:
-    """Reply rows with this deployment's templates, limits and language."""
-    return ReplyWriter(
-        templates=runtime.templates,
-        max_length={name: runtime.max_length(name) for name in runtime.connectors},
-        default_language=runtime.config.campaigns.default_language,
-        public_url=runtime.config.web.public_url,
-        measure={name: connector.text_length for name, connector in runtime.connectors.items()},
-    )
 
 
 def build_jobs(runtime: Runtime) -> list[Job]:
@@ -69,7 +57,7 @@ def build_jobs(runtime: Runtime) -> list[Job]:
         Job(
             "follow_up",
             lambda: queue_follow_ups(
-                runtime.sessions, writer=reply_writer(runtime), after_days=config.campaigns.follow_up_after_days
+                runtime.sessions, writer=runtime.reply_writer(), after_days=config.campaigns.follow_up_after_days
             ),
             config.scheduler.send_interval_seconds,
         )
@@ -119,7 +107,7 @@ def classify_and_route(runtime: Runtime) -> int:
         batch_size=classifier_config.batch_size,
         review_band=tuple(band) if band else None,
     )
-    return route_classified(runtime.sessions, writer=reply_writer(runtime))
+    return route_classified(runtime.sessions, writer=runtime.reply_writer())
 
 
 def suggest(runtime: Runtime) -> int:

@@ -18,6 +18,7 @@ from bot.networks.base import Connector
 from bot.networks.registry import build_connectors
 from bot.paths import configured_model_path
 from bot.paths import resolve as _resolve
+from bot.pipeline.replies import ReplyWriter
 from bot.replies.render import Templates, load_templates
 from storage.database import make_engine, make_session_factory
 
@@ -64,8 +65,17 @@ class Runtime:
             max_length={name: self.max_length(name) for name in self.connectors},
         )
 
+    def reply_writer(self) -> ReplyWriter:
+        """How replies are written in this deployment: its templates, networks and language."""
+        return ReplyWriter(
+            templates=self.templates,
+            networks=self.connectors,
+            default_language=self.config.campaigns.default_language,
+            public_url=self.config.web.public_url,
+        )
+
     def max_length(self, network: str) -> int:
-        return getattr(self.config.networks, network).max_length
+        return self.connectors[network].max_length
 
     def close(self) -> None:
         for connector in self.connectors.values():

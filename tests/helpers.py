@@ -6,8 +6,11 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
+from bot.networks.base import Connector
 from bot.networks.sandbox import say, timeline
-from storage.models import Message, Post, Reply, Request, StatusEvent
+from bot.pipeline.replies import ReplyWriter
+from bot.replies.render import load_templates
+from storage.models import Message, Post, Reply, Request, Requester, StatusEvent
 
 CITIZENS = [
     ("@camille_velo", "Bonjour, pourriez-vous publier les comptages vélo par compteur et par heure ? Merci !"),
@@ -45,3 +48,25 @@ def snapshot(sessions) -> dict:
             "bot_posts": len(bot_entries),
             "answered": sorted(Counter(e.in_reply_to_id for e in bot_entries if e.in_reply_to_id).items()),
         }
+
+
+# Far too long for every network (Telegram takes 4096), with emoji that X counts twice.
+LONG_ANSWER = "The city does not hold these counts; " + "the regional agency keeps them 🚲 " * 200
+FOLLOW_LINK = "Follow it: https://data.example.org/requests/7"
+
+
+def long_reply(connector: Connector, handle: str) -> str:
+    """The `declined` reply the reply writer queues for `handle` on `connector`, its answer far too long."""
+    writer = ReplyWriter(
+        templates=load_templates(), networks={connector.name: connector}, default_language="en",
+        public_url="https://data.example.org",
+    )
+    requester = Requester(network=connector.name, handle=handle, lang="en")
+    return writer.render("declined", "en", requester, id=7, answer=LONG_ANSWER, link=writer._link(7, "en"))
+
+
+def assert_fitted_once(connector: Connector, handle: str, written: str, sent: str) -> None:
+    """What went out is the written reply behind the network's mention, within its limit, cut once."""
+    assert sent == connector.addressed(handle, written)
+    assert connector.text_length(sent) <= connector.max_length
+    assert sent.count("…") == 1 and sent.endswith(f"… {FOLLOW_LINK}")  # the answer gave way, not the link

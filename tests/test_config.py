@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bot.cli.app import app
 from bot.config import Config, ConfigError, load_config
+from bot.networks.installed import connector_class, installed
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"
@@ -21,7 +22,12 @@ def run_cli(*argv: str):
 
 
 def test_defaults_are_the_example_values():
-    assert Config.model_validate(tomllib.loads(EXAMPLE.read_text())) == Config()
+    example, defaults = Config.model_validate(tomllib.loads(EXAMPLE.read_text())), Config()
+    assert example.model_copy(update={"networks": defaults.networks}) == defaults
+    # The example has a table for every network datacall ships, each with that network's defaults.
+    assert set(example.networks.root) == set(installed())
+    for name, table in example.networks.root.items():
+        assert table == defaults.networks.table(name), name
 
 
 def test_every_key_of_the_schema_is_in_the_example_with_a_comment_or_obvious_name():
@@ -29,14 +35,16 @@ def test_every_key_of_the_schema_is_in_the_example_with_a_comment_or_obvious_nam
 
     def walk(model: type, data: dict, prefix: str):
         for name, field in model.model_fields.items():
-            if name == "source":
-                continue
+            if name == "source" or prefix + name == "networks":
+                continue  # networks: each one's own model, below
             assert name in data, f"config.example.toml lacks {prefix}{name}"
             annotation = field.annotation
             if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
                 walk(annotation, data[name], f"{prefix}{name}.")
 
     walk(Config, example, "")
+    for name in installed():
+        walk(connector_class(name).config_model, example["networks"][name], f"networks.{name}.")
 
 
 def test_design_card_keys_are_present():

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 
 from bot.config import load_config
-from bot.jobs import build_jobs, reply_writer
+from bot.jobs import build_jobs
 from bot.networks.base import Batch, Connector, PostRef, ReplyTarget
 from bot.networks.sandbox import SandboxConnector, say, timeline
 from bot.pipeline import ingest
@@ -52,7 +52,9 @@ class RecordingConnector(Connector):
 
 
 def writer_for(*networks: str) -> ReplyWriter:
-    return ReplyWriter(templates=load_templates(), max_length={n: 500 for n in networks}, default_language="fr")
+    return ReplyWriter(
+        templates=load_templates(), networks={n: RecordingConnector() for n in networks}, default_language="fr"
+    )
 
 
 def publish(session, writer, *supporters: tuple[str, str], network="recording") -> int:
@@ -129,7 +131,7 @@ def test_who_opts_out_after_the_question_is_queued_is_not_asked(sessions):
 
 
 def test_answers_are_reuse_feedback_not_requests(runtime, cli, config_file):
-    sessions, writer = runtime.sessions, reply_writer(runtime)
+    sessions, writer = runtime.sessions, runtime.reply_writer()
     sandbox = SandboxConnector(sessions)
     with sessions() as session, session.begin():
         entry = say(session, "@gil", "Pourriez-vous publier les comptages vélo ?").id
@@ -169,7 +171,7 @@ def test_answers_are_reuse_feedback_not_requests(runtime, cli, config_file):
 
 
 def test_feedback_shows_on_the_officers_request_page(client, users):
-    writer = reply_writer(users)
+    writer = users.reply_writer()
     with users.sessions() as session, session.begin():
         request_id = publish(session, writer, ("@ivy", "noise maps"), network="sandbox")
         answer = add_message(session, "@ivy", "It met our need: we built a noise alert app.")
@@ -210,7 +212,7 @@ def test_scheduled_import_suggests_publishing_promised_requests(write_config, db
     runtime = Runtime.from_config(load_config(config_path), say=lambda text: None)
     try:
         upgrade(runtime.engine)
-        ids = promised_requests(runtime.sessions, reply_writer(runtime))
+        ids = promised_requests(runtime.sessions, runtime.reply_writer())
         job = next(job for job in build_jobs(runtime) if job.name == "catalogue")
         assert job.run() == 3  # three datasets added
         assert job.run() == 0  # not again before import_interval_hours
@@ -234,7 +236,7 @@ def test_no_catalogue_job_without_sources(runtime):
 
 
 def test_manual_import_suggests_publishing_too(cli, sessions, runtime):
-    ids = promised_requests(sessions, reply_writer(runtime))
+    ids = promised_requests(sessions, runtime.reply_writer())
     out = cli(f"catalogue import {CKAN} --base-url https://data.example.org").output
     assert "2 publish suggestion(s)" in out
     with sessions() as session:

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 import classifiers
 from bot.cli.app import app
 from bot.config import load_config
-from bot.jobs import reply_writer
 from bot.runtime import Runtime
 from bot.web.decisions import confirm_request, mark_off_topic
 from storage.models import LabelDecision, Message
@@ -77,7 +76,7 @@ def test_officers_decisions_on_an_unseen_register_improve_the_model(city):
         citizens_reply(rt.sessions, to=None, citizens=residents)
         _cli("run --once", config)
         gold = {r["text"]: r["label"] for r in city["first"]}
-        writer = reply_writer(rt)
+        writer = rt.reply_writer()
         with rt.sessions() as session, session.begin():
             for message in session.scalars(select(Message).order_by(Message.id)):
                 decide = confirm_request if gold[message.text] == "data_request" else mark_off_topic

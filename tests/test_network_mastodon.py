@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from mastodon import Mastodon
 from sqlalchemy import select
 
-from bot.config import ConfigError, MastodonConfig
+from bot.config import ConfigError
 from bot.networks.base import NetworkError, PollResult, ReplyTarget
-from bot.networks.mastodon import FETCH_RESERVE, MastodonConnector, addressed, html_to_text, status_length
+from bot.networks.mastodon import FETCH_RESERVE, MastodonConfig, MastodonConnector, html_to_text, status_length
 from storage.models import Message, Request
 from tests.fakes.mastodon import FakeMastodon, sample
+from tests.helpers import assert_fitted_once, long_reply
 
 TOKEN_ENV = "DATACALL_MASTODON_ACCESS_TOKEN"
 BIKES = "Could you publish the bike counter data per hour as CSV?"
@@ -257,25 +259,39 @@ def test_reply_is_threaded_with_the_visibility_of_its_message_and_idempotent(fak
     assert answers[0]["text"] == "@ana@other.social Thank you!"
 
 
-def test_reply_keeps_the_mention_and_trims_the_text_end_without_cutting_links():
-    text = "It's published! The data is online: https://data.example.org/datasets/bike-counters-hourly " + "x" * 70
-    body = addressed("@ana@other.social", text, 120)
-    assert body.startswith("@ana@other.social It's published!")
-    assert status_length(body) <= 120
-    assert "https://data.example.org/datasets/bike-counters-hourly" in body and body.endswith("…")
-    assert addressed("@lea", "Short.", 500) == "@lea Short."
-    link_last = "Published: " + "y" * 80 + " https://data.example.org/velo"
-    assert addressed("@lea", link_last, 90).endswith("… https://data.example.org/velo")
+def test_a_long_reply_is_fitted_once_with_the_mention_counted(fake, connector):
+    fake.citizen_mention("ana@other.social", BIKES)
+    [message] = connector.fetch(None, state={}, watched=[]).messages
+    written = long_reply(connector, message.author_handle)
+    connector.reply(target(message), written, idempotency_key="ack-1")
+    [answer] = fake.posts_by_bot()
+    assert answer["text"].startswith("@ana@other.social We cannot take your request #7 forward.")
+    assert_fitted_once(connector, message.author_handle, written, answer["text"])
 
 
-def test_a_trimmed_reply_is_accepted_by_a_server_with_a_small_limit():
+def test_mastodon_counts_a_link_as_23_and_the_mention_once():
+    assert status_length("See https://data.example.org/datasets/bike-counters-hourly.") == len("See ") + 23 + 1
+    connector = MastodonConnector(Mastodon(api_base_url="https://mastodon.example", version_check_mode="none"))
+    assert connector.addressed("@lea", "Short.") == "@lea Short."
+    assert connector.addressed("lea", "@lea Short.") == "@lea Short."  # already addressed: not twice
+    assert connector.addressed("", "Short.") == "Short."
+    assert connector.reply_length("@lea", "https://data.example.org/a/very/long/link/indeed") == len("@lea ") + 23
+
+
+def test_a_reply_fitted_for_a_small_server_is_accepted_and_an_unfitted_one_refused_before_sending():
     with FakeMastodon(max_characters=100) as fake:
         connector = connect(fake, max_length=100)
         fake.citizen_mention("ana@other.social", BIKES)
         [message] = connector.fetch(None, state={}, watched=[]).messages
-        connector.reply(target(message), "Thank you! " * 20, idempotency_key="ack-1")
+        written = long_reply(connector, message.author_handle)
+        connector.reply(target(message), written, idempotency_key="ack-1")
         [answer] = fake.posts_by_bot()
-        assert answer["text"].startswith("@ana@other.social Thank you!")
+        assert answer["text"].startswith("@ana@other.social We cannot")
+        assert_fitted_once(connector, message.author_handle, written, answer["text"])
+        before = len(fake.requests)
+        with pytest.raises(NetworkError, match="exceeds 100") as refused:
+            connector.reply(target(message), "Thank you! " * 20, idempotency_key="ack-2")
+        assert refused.value.permanent and len(fake.requests) == before
 
 
 # -- errors -------------------------------------------------------------------

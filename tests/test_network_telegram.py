@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 from telegram.ext import ExtBot
 
-from bot.config import ConfigError, TelegramConfig
+from bot.config import ConfigError
 from bot.networks.base import NetworkError, PollResult, ReplyTarget
-from bot.networks.telegram import ChatPacing, TelegramConnector
+from bot.networks.telegram import ChatPacing, TelegramConfig, TelegramConnector
 from storage.models import Message, Post, Request
 from tests.fakes.telegram import FakeTelegram, sample
+from tests.helpers import assert_fitted_once, long_reply
 
 CHANNEL = -1001500000001
 DISCUSSION = -1001500000002
@@ -207,6 +208,16 @@ def test_replies_thread_to_the_message_in_private_and_in_comments(connector, fak
     assert calls(fake, "sendMessage")[-1]["reply_parameters"] == {
         "message_id": private["message_id"], "allow_sending_without_reply": True,
     }
+
+
+def test_a_long_reply_is_fitted_once_by_the_reply_writer(connector, fake):
+    private = fake.private_message("ana", "Bus positions, please.")
+    written = long_reply(connector, "@ana")
+    connector.reply(target(private, private=True), written, idempotency_key="r1")
+    [sent] = fake.replies_to(private)
+    assert_fitted_once(connector, "@ana", written, sent["text"])
+    assert sent["text"] == written  # answered in the chat: no mention
+    assert len(written) < connector.text_length(written) <= 4096  # counted as Telegram does: an emoji is 2
 
 
 def test_a_reply_to_a_deleted_message_still_reaches_the_chat(connector, fake):

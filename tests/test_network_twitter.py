@@ -13,11 +13,19 @@ import pytest
 from jsonschema import Draft4Validator
 from sqlalchemy import select
 
-from bot.config import ConfigError, TwitterConfig
+from bot.config import ConfigError
 from bot.networks.base import NetworkError, PollResult, ReplyTarget
-from bot.networks.twitter import TwitterConnector, endpoint_key, make_client, retry_after, weighted_length
+from bot.networks.twitter import (
+    TwitterConfig,
+    TwitterConnector,
+    endpoint_key,
+    make_client,
+    retry_after,
+    weighted_length,
+)
 from storage.models import Message, Request
 from tests.fakes.twitter import FakeX
+from tests.helpers import assert_fitted_once, long_reply
 
 DATA = Path(__file__).parent / "data" / "twitter"
 SPEC = DATA / "x-api-v2-openapi.json"  # X's published OpenAPI document for API v2
@@ -301,6 +309,17 @@ def test_no_direct_messages_on_x(fake, x):
     with pytest.raises(NetworkError) as caught:
         x.reply(ReplyTarget("1", "2", "@a", is_private=True), "Private", idempotency_key="k")
     assert caught.value.permanent and fake.calls(CREATE) == []
+
+
+def test_a_long_reply_is_fitted_once_by_the_reply_writer_as_x_counts_it(fake, x):
+    call = x.post("Which data would you like us to open? Reply here.", idempotency_key="datacall-post-1")
+    citizen = fake.citizen_reply(call.external_id, "camille_velo", "Could you publish the bike counts per hour?")
+    written = long_reply(x, "@camille_velo")
+    x.reply(ReplyTarget(citizen, "2000000001", "@camille_velo"), written, idempotency_key="r1")
+    sent = fake.calls(CREATE)[-1].json["text"]
+    assert_fitted_once(x, "@camille_velo", written, sent)
+    assert sent == written  # X threads the reply: no mention in the text
+    assert weighted_length(sent) > 270  # the room was used, not cut a second time
 
 
 def test_native_poll(fake, x):

@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import load_config
-from bot.jobs import reply_writer
 from bot.networks.sandbox import timeline
 from bot.pipeline.classify import needs_review
 from bot.runtime import Runtime
@@ -52,7 +51,7 @@ def test_other_languages_wait_for_an_officer_and_are_acknowledged_in_the_default
     try:
         with rt.sessions() as session, session.begin():
             german_id = session.scalar(select(Message.id).where(Message.external_id == str(german)))
-            confirm_request(session, german_id, officer="alice", writer=reply_writer(rt))
+            confirm_request(session, german_id, officer="alice", writer=rt.reply_writer())
     finally:
         rt.close()
     cli("run --once")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from bot.config import MastodonConfig, TelegramConfig
-from bot.networks.mastodon import MastodonConnector
+from bot.networks.mastodon import MastodonConfig, MastodonConnector
 from bot.networks.sandbox import SandboxConnector
-from bot.networks.telegram import PAGE_SIZE, TelegramConnector
+from bot.networks.telegram import PAGE_SIZE, TelegramConfig, TelegramConnector
 from bot.networks.twitter import TwitterConnector, make_client
 from bot.pipeline import ingest
 from storage.models import Message, NetworkCursor, SandboxEntry

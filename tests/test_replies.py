@@ -5,9 +5,12 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.networks.base import ReplyTarget
+from bot.networks.sandbox import SandboxConnector, say, timeline
 from bot.redact import title_from
 from bot.replies.render import LANGUAGES, REQUIRED, load_templates
 from storage.models import REQUEST_STATUSES
+from tests.helpers import assert_fitted_once, long_reply
 
 TEMPLATES = load_templates()
 URL = "https://data.example.org/datasets/a-rather-long-dataset-name"
@@ -91,3 +94,16 @@ def test_emoji_heavy_answer_is_shortened_for_x():
     assert weighted_length(text) <= 280 < weighted_length(
         TEMPLATES.render("declined", "en", max_length=280, id=1, answer=answer)
     )
+
+
+def test_a_long_reply_is_fitted_once_on_the_sandbox(sessions):
+    connector = SandboxConnector(sessions)
+    with sessions() as session, session.begin():
+        citizen = say(session, "@camille_velo", "Publish the bike counts, please.")
+    written = long_reply(connector, "@camille_velo")
+    target = ReplyTarget(str(citizen.id), citizen.author_id, "@camille_velo")
+    ref = connector.reply(target, written, idempotency_key="r1")
+    with sessions() as session:
+        [sent] = [entry for entry in timeline(session, from_bot=True) if str(entry.id) == ref.external_id]
+    assert_fitted_once(connector, "@camille_velo", written, sent.text)
+    assert len(sent.text) == connector.max_length  # the answer gave way just enough, once

@@ -40,12 +40,11 @@ def test_dashboard_lists_requests_counts_and_answers(client, users):
 
 def test_dashboard_filters_and_pages(client, users):
     with users.sessions() as session, session.begin():
-        from bot.jobs import reply_writer
         from bot.pipeline.route import open_request
 
         for n in range(PAGE_SIZE + 2):
             open_request(session, add_message(session, f"@c{n}", f"Publish dataset {n}"),
-                         writer=reply_writer(users))
+                         writer=users.reply_writer())
     first, second = client.get("/").text, client.get("/?page=2").text
     assert len(re.findall(r'<li class="card">', first)) == PAGE_SIZE
     assert len(re.findall(r'<li class="card">', second)) == 2
@@ -70,11 +69,10 @@ def test_permalink_shows_the_history_without_names(client, users):
 
 def test_consenting_requesters_are_quoted(client, users):
     with users.sessions() as session, session.begin():
-        from bot.jobs import reply_writer
         from bot.pipeline.route import open_request
 
         message = add_message(session, "@proud_reuser", "Publish the tree inventory please", consented=True)
-        request = open_request(session, message, writer=reply_writer(users))
+        request = open_request(session, message, writer=users.reply_writer())
         shy = add_message(session, "@shy_one", "Yes, the tree inventory!")
         shy.request_id = request.id
         request_id = request.id

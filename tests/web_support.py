@@ -13,7 +13,6 @@ with warnings.catch_warnings():  # starlette asks for `httpx2`; the httpx it sti
     from starlette.testclient import TestClient
 
 from bot.config import load_config
-from bot.jobs import reply_writer
 from bot.pipeline.route import open_request
 from bot.runtime import Runtime
 from bot.web import create_app
@@ -105,7 +104,7 @@ def add_message(session, handle: str, text: str, *, network: str = "sandbox", la
 
 def seed(runtime) -> dict[str, int]:
     """Two requests from two requesters (one in the uncertain band), an off-topic message, a campaign."""
-    writer = reply_writer(runtime)
+    writer = runtime.reply_writer()
     with runtime.sessions() as session, session.begin():
         campaign = Campaign(slug="2027-q1", title="First quarter call", call_text="Which data?")
         session.add(campaign)

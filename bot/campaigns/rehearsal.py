@@ -27,7 +27,7 @@ from bot.campaigns import survey
 from bot.campaigns.publishing import cycle_of, values
 from bot.config import Config, DatabaseConfig, NetworksConfig
 from bot.demo.scenario import sample_messages
-from bot.jobs import classify_and_route, reply_writer
+from bot.jobs import classify_and_route
 from bot.networks.sandbox import say, vote
 from bot.pipeline import ingest
 from bot.pipeline.outbox import post_due, send_due_replies
@@ -72,7 +72,7 @@ def rehearse(config: Config, slug: str, *, out: Path | None = None, say: Callabl
     sandbox = config.networks.sandbox.model_copy(update={"enabled": True})
     rehearsal_config = config.model_copy(update={
         "database": DatabaseConfig(url=f"sqlite:///{copy}"),
-        "networks": NetworksConfig(sandbox=sandbox),
+        "networks": NetworksConfig({"sandbox": sandbox}),
     })
     runtime = Runtime.from_config(rehearsal_config, say=say)
     try:
@@ -248,7 +248,7 @@ def _officer_accepts(play: Rehearsal, now: datetime) -> None:
         support = support_count(session, [request.id for request in chosen])
         for request in chosen:
             if request.status in ("received", "under_review"):
-                set_status(session, request.id, "accepted", actor=OFFICER, writer=reply_writer(rt),
+                set_status(session, request.id, "accepted", actor=OFFICER, writer=rt.reply_writer(),
                            answer="Planned for next quarter.")
                 play.log(now, f"officer accepts request #{request.id} (support {support[request.id]})")
 
@@ -260,7 +260,7 @@ def _officer_publishes(play: Rehearsal, now: datetime) -> None:
             Request.campaign_id == play.campaign_id, Request.status == "accepted"
         ).order_by(Request.id))
         if request is not None:
-            set_status(session, request.id, "published", actor=OFFICER, writer=reply_writer(rt),
+            set_status(session, request.id, "published", actor=OFFICER, writer=rt.reply_writer(),
                        url=PUBLISHED_URL, answer="Published as open data.")
             play.log(now, f"officer publishes request #{request.id}")
 

@@ -10,7 +10,6 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from bot.cli.common import ConfigOption, checked_id, console, fail, runtime
-from bot.jobs import reply_writer
 from bot.links import is_web_link
 from bot.overdue import OverdueRule, overdue_among, overdue_requests, today_utc
 from bot.pipeline.follow_up import reuse_feedback_of
@@ -202,7 +201,7 @@ def set_status_command(
             event = set_status(
                 session, request_id, status,
                 actor=actor or _login(), answer=answer, url=url, duplicate_of=of,
-                writer=reply_writer(rt), reopen=reopen, expected=expected_date,
+                writer=rt.reply_writer(), reopen=reopen, expected=expected_date,
             )
         except StatusError as exc:
             fail(str(exc), 2)

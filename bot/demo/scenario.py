@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.jobs import reply_writer, run_once
+from bot.jobs import run_once
 from bot.networks.sandbox import say, timeline
 from bot.pipeline.status import set_status
 from bot.runtime import Runtime
@@ -57,7 +57,7 @@ def play(rt: Runtime) -> DemoOutcome:
     _run(rt, outcome)  # collects, classifies, opens requests, acknowledges
 
     with rt.sessions() as session, session.begin():
-        writer = reply_writer(rt)
+        writer = rt.reply_writer()
         by_text = {m.text: m for m in session.scalars(select(Message))}
         for sample in samples:
             message = by_text[sample["text"]]

@@ -12,7 +12,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from bot.config import NetworkConfig
 
 
 @dataclass(frozen=True)
@@ -116,11 +121,14 @@ class NetworkError(Exception):
 class Connector(ABC):
     """One network. Build it with its client (or session factory) so tests can aim it at a fake.
 
-    Real networks also offer `from_config`, which the registry calls.
+    A network is found by its `datacall.networks` entry point (`bot.networks.installed`);
+    `config_model` checks its `[networks.NAME]` table and `from_config` builds it from one.
     """
 
     name: str
     max_length: int
+    # The `[networks.NAME]` table: a NetworkConfig subclass with this network's keys and defaults.
+    config_model: ClassVar[type[NetworkConfig]]
     # True when the network itself drops a second send with the same idempotency key,
     # so a send interrupted by a crash can be retried safely.
     idempotent_sends: bool = False
@@ -131,10 +139,15 @@ class Connector(ABC):
     max_poll_seconds: int | None = None
 
     @classmethod
-    def from_config(cls, network_config: Any, environ: Mapping[str, str]) -> Connector:
-        """The connector its `[networks.<name>]` table describes (each network has its own config model);
-        secrets come from `environ` via the `*_env` keys."""
-        raise NotImplementedError(f"{cls.__name__} is not built from a config table")
+    def from_config(
+        cls, settings: NetworkConfig, environ: Mapping[str, str], *, sessions: sessionmaker[Session] | None = None
+    ) -> Connector:
+        """The connector for the validated table `settings`; secrets come from `environ` via its `*_env` keys.
+
+        `sessions` is datacall's database, for a network that keeps its state there (the sandbox).
+        Contacts nobody: the first call does.
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be built from a config table")
 
     @abstractmethod
     def post(self, text: str, *, idempotency_key: str) -> PostRef:
@@ -161,6 +174,21 @@ class Connector(ABC):
     def text_length(self, text: str) -> int:
         """Length as the network counts it against `max_length`."""
         return len(text)
+
+    def mention(self, handle: str) -> str:
+        """What a reply starts with to reach `handle`; empty where answering in the thread reaches them."""
+        return ""
+
+    def addressed(self, handle: str, text: str) -> str:
+        """`text` as `reply` sends it to `handle`: after the mention, unless it already starts with it."""
+        mention = self.mention(handle)
+        if not mention or text.startswith(f"{mention} "):
+            return text
+        return f"{mention} {text}"
+
+    def reply_length(self, handle: str, text: str) -> int:
+        """Length of `text` sent in reply to `handle`, mention included: what the reply writer fits."""
+        return self.text_length(self.addressed(handle, text))
 
     def whoami(self) -> str:
         """The account's handle, proving the credentials work (for `datacall doctor`)."""

@@ -32,8 +32,9 @@ from mastodon import (
     MastodonRatelimitError,
     MastodonServerError,
 )
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import ConfigError
+from bot.config import ConfigError, NetworkConfig
 from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,20 @@ FETCH_RESERVE = 10
 REQUEST_PAGE = 40  # notification requests per page (the API's default and a fair share of the budget)
 # Mastodon counts every link as this many characters, whatever its length.
 URL_LENGTH = 23
-ELLIPSIS = "…"
 USER_AGENT = "datacall"
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
 
+class MastodonConfig(NetworkConfig):
+    """`[networks.mastodon]`: any instance, the account's home server."""
+
+    api_base_url: str = "https://mastodon.example"
+    access_token_env: str = "DATACALL_MASTODON_ACCESS_TOKEN"
+
+
 class MastodonConnector(Connector):
     name = "mastodon"
+    config_model = MastodonConfig
     # Mastodon keeps an Idempotency-Key for an hour and answers a repeat with the first status.
     idempotent_sends = True
     # Mastodon's defaults (instance configuration.polls): 4 options of 50 characters, open up to a month.
@@ -84,8 +92,11 @@ class MastodonConnector(Connector):
         self.accepted_requests = 0
 
     @classmethod
-    def from_config(cls, network_config, environ: Mapping[str, str]) -> MastodonConnector:
+    def from_config(
+        cls, network_config: NetworkConfig, environ: Mapping[str, str], *, sessions: sessionmaker[Session] | None = None
+    ) -> MastodonConnector:
         """The client for `api_base_url`; nothing is requested until the first call."""
+        assert isinstance(network_config, MastodonConfig)
         variable = network_config.access_token_env
         token = environ.get(variable)
         if not token:
@@ -136,7 +147,12 @@ class MastodonConnector(Connector):
         )
 
     def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
-        body = addressed(target.author_handle, text, self.max_length)
+        """`text` was fitted by the reply writer with the mention counted (`addressed`): it is not cut here."""
+        body = self.addressed(target.author_handle, text)
+        if self.text_length(body) > self.max_length:
+            raise NetworkError(
+                f"mastodon: reply of {self.text_length(body)} characters exceeds {self.max_length}", permanent=True
+            )
         visibility = target.visibility if target.visibility in VISIBILITIES else None
         if target.is_private:
             visibility = "direct"  # a private message is never answered where others can read it
@@ -150,6 +166,13 @@ class MastodonConnector(Connector):
             gone_is_permanent=True,
         )
         return _post_ref(status)
+
+    def text_length(self, text: str) -> int:
+        return status_length(text)
+
+    def mention(self, handle: str) -> str:
+        """Replies start with the requester's @mention: without it a reply reaches nobody's notifications."""
+        return f"@{handle.lstrip('@')}" if handle.strip("@ ") else ""
 
     def whoami(self) -> str:
         account = self._call(self.client.account_verify_credentials)
@@ -451,7 +474,7 @@ def html_to_text(html: str) -> str:
     return stripped or text
 
 
-# -- reply length ---------------------------------------------------------
+# -- text length ----------------------------------------------------------
 
 _LINK = re.compile(r"https?://\S+", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\"»"
@@ -466,40 +489,6 @@ def status_length(text: str) -> int:
         return "x" * (URL_LENGTH + trailing)
 
     return len(_LINK.sub(counted, text))
-
-
-def addressed(handle: str, text: str, max_length: int) -> str:
-    """`text` after an @mention of the requester, so it reaches them.
-
-    The text's end gives way to fit `max_length`, never the mention.
-    """
-    mention = f"@{handle.lstrip('@')}" if handle.strip("@ ") else ""
-    if not mention or text.startswith(f"{mention} "):
-        return fit_text(text, max_length)
-    room = max_length - status_length(mention) - 1
-    return f"{mention} {fit_text(text, room)}"
-
-
-def fit_text(text: str, room: int) -> str:
-    """Shorten from the end, never cutting inside a link; an ellipsis marks the cut."""
-    if status_length(text) <= room:
-        return text
-    words = text.split(" ")
-    for index in range(len(words) - 1, -1, -1):
-        if _LINK.match(words[index]):
-            continue  # links are kept whole; the words before them give way
-        while words[index]:
-            words[index] = words[index][:-1]
-            candidate = _with_ellipsis(words, index)
-            if status_length(candidate) <= room:
-                return candidate
-    return " ".join(word for word in words if word)
-
-
-def _with_ellipsis(words: list[str], index: int) -> str:
-    head = " ".join(word for word in words[: index + 1] if word).rstrip(" ,;:")
-    tail = " ".join(word for word in words[index + 1 :] if word)
-    return " ".join(part for part in (head + ELLIPSIS, tail) if part)
 
 
 # -- small helpers --------------------------------------------------------

@@ -6,11 +6,12 @@ injected with `say`, and what the bot posted is read back with `timeline`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import NetworkConfig
 from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
 from storage.models import SandboxEntry
 
@@ -18,8 +19,17 @@ BOT_ID = "0"
 BOT_HANDLE = "@datacall"
 
 
+class SandboxConfig(NetworkConfig):
+    """`[networks.sandbox]`: on unless turned off, since it needs nothing but the database."""
+
+    enabled: bool = True
+    # Native polls for the relevance survey; false: a numbered text post answered with "+N".
+    polls: bool = True
+
+
 class SandboxConnector(Connector):
     name = "sandbox"
+    config_model = SandboxConfig
     idempotent_sends = True
 
     def __init__(
@@ -31,6 +41,16 @@ class SandboxConnector(Connector):
         # Like Mastodon: 4 options of 50 characters. Without polls the survey is a numbered text post.
         self.poll_options = 4 if polls else 0
         self.poll_option_length = 50
+
+    @classmethod
+    def from_config(
+        cls, settings: NetworkConfig, environ: Mapping[str, str], *, sessions: sessionmaker[Session] | None = None
+    ) -> SandboxConnector:
+        """The timeline lives in datacall's own database: `sessions` is required."""
+        if sessions is None:
+            raise ValueError("the sandbox network keeps its timeline in the database: pass sessions")
+        assert isinstance(settings, SandboxConfig)
+        return cls(sessions, max_length=settings.max_length, polls=settings.polls)
 
     def post(self, text: str, *, idempotency_key: str) -> PostRef:
         return self._publish(text, idempotency_key=idempotency_key)

@@ -23,9 +23,11 @@ import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
+from pydantic import Field
+from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, Chat, Message, MessageEntity, MessageOriginChannel, ReplyParameters, User
 from telegram.constants import ChatType, FloodLimit
 from telegram.error import (
@@ -39,7 +41,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.config import ConfigError, TelegramConfig
+from bot.config import ConfigError, NetworkConfig
 from bot.networks.asyncio_thread import LoopThread
 from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
 from bot.networks.log_redaction import hide_in_logs, redact
@@ -68,8 +70,20 @@ _URL_LOGGERS = (
 )
 
 
+class TelegramConfig(NetworkConfig):
+    """`[networks.telegram]`."""
+
+    # python-telegram-bot's base_url: a local Bot API server works too.
+    base_url: str = "https://api.telegram.org/bot"
+    token_env: str = "DATACALL_TELEGRAM_TOKEN"
+    # Where calls are posted; the bot administers it and its discussion group.
+    channel: str = "@city_opendata"
+    max_length: Annotated[int, Field(ge=50)] = 4096
+
+
 class TelegramConnector(Connector):
     name = "telegram"
+    config_model = TelegramConfig
     max_length = 4096
     idempotent_sends = False  # the Bot API has no idempotency key
     # sendPoll takes up to 10 options here (the survey's own cap) of up to 100 characters.
@@ -94,8 +108,11 @@ class TelegramConnector(Connector):
         hide_in_logs(bot.token, _URL_LOGGERS)
 
     @classmethod
-    def from_config(cls, network_config: TelegramConfig, environ: Mapping[str, str]) -> TelegramConnector:
+    def from_config(
+        cls, network_config: NetworkConfig, environ: Mapping[str, str], *, sessions: sessionmaker[Session] | None = None
+    ) -> TelegramConnector:
         """A connector paced like Telegram asks; no request is made before the first call."""
+        assert isinstance(network_config, TelegramConfig)
         token = environ.get(network_config.token_env, "")
         if not token:
             raise ConfigError(
@@ -165,6 +182,10 @@ class TelegramConnector(Connector):
         poll = self._call(lambda bot: bot.stop_poll(chat_id=chat_id, message_id=message_id))
         return PollResult(votes=tuple(option.voter_count for option in poll.options), closed=poll.is_closed)
 
+    def text_length(self, text: str) -> int:
+        """UTF-16 code units, as Telegram counts its limit: an emoji outside the BMP is 2."""
+        return len(text.encode("utf-16-le")) // 2
+
     def whoami(self) -> str:
         me = self._call(lambda bot: bot.get_me())
         return f"@{me.username}"
@@ -200,9 +221,9 @@ class TelegramConnector(Connector):
             raise NetworkError(f"telegram: no answer within {self.call_timeout:g} s", outcome_unknown=True) from None
 
     def _check_length(self, text: str) -> None:
-        if len(text) > self.max_length:
+        if self.text_length(text) > self.max_length:
             raise NetworkError(
-                f"telegram: message of {len(text)} characters exceeds {self.max_length}", permanent=True
+                f"telegram: message of {self.text_length(text)} characters exceeds {self.max_length}", permanent=True
             )
 
 

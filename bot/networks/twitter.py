@@ -21,12 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import requests
 import tweepy
+from pydantic import Field
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import ConfigError
+from bot.config import ConfigError, NetworkConfig
 from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
 
 log = logging.getLogger(__name__)
@@ -153,8 +155,32 @@ class Page:
     users: dict[int, tweepy.User]
 
 
+class TwitterConfig(NetworkConfig):
+    """`[networks.twitter]`: a user-context OAuth 1.0a key set to post, or a bearer token alone to read."""
+
+    # Honoured, so a proxy or an emulator works.
+    api_base_url: str = "https://api.twitter.com"
+    # The account's handle (without @); needed only with an app-only bearer token.
+    username: str = ""
+    bearer_token_env: str = "DATACALL_TWITTER_BEARER_TOKEN"
+    consumer_key_env: str = "DATACALL_TWITTER_CONSUMER_KEY"
+    consumer_secret_env: str = "DATACALL_TWITTER_CONSUMER_SECRET"
+    access_token_env: str = "DATACALL_TWITTER_ACCESS_TOKEN"
+    access_token_secret_env: str = "DATACALL_TWITTER_ACCESS_TOKEN_SECRET"
+    max_length: Annotated[int, Field(ge=50)] = 280
+
+    def missing_secrets(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """None when the four user-context keys are set, or the bearer token; else all that is missing."""
+        missing = super().missing_secrets(environ)
+        user_context_set = not any(key in missing for key in self.secret_keys() if key != "bearer_token_env")
+        if user_context_set or "bearer_token_env" not in missing:
+            return {}
+        return missing
+
+
 class TwitterConnector(Connector):
     name = "twitter"
+    config_model = TwitterConfig
     idempotent_sends = False  # X has no idempotency key; a repeated text is refused as a duplicate
     # X polls: 2 to 4 options of 25 characters, open 5 minutes to 7 days.
     poll_options = 4
@@ -187,8 +213,11 @@ class TwitterConnector(Connector):
         self._me_lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, network_config, environ: Mapping[str, str]) -> TwitterConnector:
+    def from_config(
+        cls, network_config: NetworkConfig, environ: Mapping[str, str], *, sessions: sessionmaker[Session] | None = None
+    ) -> TwitterConnector:
         """OAuth 1.0a user context when all four keys are set, else the OAuth 2 bearer token."""
+        assert isinstance(network_config, TwitterConfig)
         def secret(key: str) -> str | None:
             return environ.get(getattr(network_config, key)) or None
 
@@ -211,7 +240,7 @@ class TwitterConnector(Connector):
         return cls(
             client,
             max_length=network_config.max_length,
-            username=getattr(network_config, "username", None) or None,
+            username=network_config.username or None,
         )
 
     # Publishing

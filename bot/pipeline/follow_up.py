@@ -76,14 +76,10 @@ def _ask_supporters(session: Session, request: Request, writer: ReplyWriter) -> 
     for requester, message in queries.supporters(session, request_id=request.id):
         if requester.id in asked or requester.opted_out or is_erased(requester):
             continue
-        if requester.network not in writer.max_length:
+        if not writer.reaches(requester):
             continue  # a network no longer enabled: nobody to ask there
         lang = writer.language(requester)
-        text = writer.templates.render(
-            TEMPLATE, lang, max_length=writer.max_length[requester.network],
-            length=writer.measure.get(requester.network, len),
-            id=request.id, title=request.title, url=request.url,
-        )
+        text = writer.render(TEMPLATE, lang, requester, id=request.id, title=request.title, url=request.url)
         reply = Reply(
             requester_id=requester.id, message_id=message.id, network=requester.network,
             idempotency_key=follow_up_key(request.id, requester.id), lang=lang, text=text,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session
 
+from bot.networks.base import Connector
 from bot.replies.render import Templates
 from storage import queries
 from storage.models import Message, Reply, Request, Requester, StatusEvent
@@ -18,14 +20,29 @@ class ReplyWriter:
     """Writes reply rows with this deployment's templates, length limits and languages."""
 
     templates: Templates
-    max_length: dict[str, int]  # per enabled network
+    # The enabled networks: only their pure rules are used here (length limit, counting, mention).
+    networks: Mapping[str, Connector]
     default_language: str
     public_url: str = ""
-    # Per network, how it counts a text's length (default: characters).
-    measure: dict[str, Callable[[str], int]] = field(default_factory=dict)
 
     def language(self, requester: Requester) -> str:
         return requester.lang if requester.lang in ("fr", "en") else self.default_language
+
+    def reaches(self, requester: Requester) -> bool:
+        """The requester's network is enabled: a reply can go there."""
+        return requester.network in self.networks
+
+    def render(self, name: str, lang: str, requester: Requester, **values: object) -> str:
+        """Template `name` fitted once to the requester's network, counted as the outbox will send it.
+
+        The connector counts the text with the mention it adds in `reply` (`Connector.addressed`),
+        so the free-text parts give way here and nothing is cut again at sending.
+        """
+        connector = self.networks[requester.network]
+        return self.templates.render(
+            name, lang, max_length=connector.max_length,
+            length=partial(connector.reply_length, requester.handle or ""), **values,
+        )
 
     def queue_status_replies(
         self,
@@ -43,14 +60,13 @@ class ReplyWriter:
         if supporters is None:
             supporters = queries.supporters(session, request_id=request.id)
         for requester, message in supporters:
-            if requester.opted_out or requester.network not in self.max_length:
+            if requester.opted_out or not self.reaches(requester):
                 continue  # opted out, or a network no longer enabled: nobody to tell there
             lang = self.language(requester)
-            text = self.templates.render(
+            text = self.render(
                 event.status,
                 lang,
-                max_length=self.max_length[requester.network],
-                length=self.measure.get(requester.network, len),
+                requester,
                 id=request.id,
                 # Their own words if the draft is theirs; otherwise only what the public may read.
                 title=title_for(session, request, requester_id=requester.id, lang=lang),
@@ -69,13 +85,10 @@ class ReplyWriter:
     def queue_answer(self, session: Session, *, message: Message, template: str, **values: object) -> Reply | None:
         """A one-off answer to `message` (a command such as /status), at most one per message."""
         requester = message.requester
-        if message.network not in self.max_length:
+        if not self.reaches(requester):
             return None
         lang = self.language(requester)
-        text = self.templates.render(
-            template, lang, max_length=self.max_length[message.network],
-            length=self.measure.get(message.network, len), **values,
-        )
+        text = self.render(template, lang, requester, **values)
         reply = self._add(session, requester, message, text, lang, key=f"datacall-answer-{message.id}")
         session.flush()
         return reply

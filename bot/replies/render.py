@@ -34,6 +34,8 @@ class Templates:
         template = self.texts[name][lang]
         # Whitespace collapsed: a reply is one paragraph on every network.
         texts = {key: " ".join(str(value or "").split()) for key, value in values.items()}
+        if texts.get("link"):  # " Suivi : <url>": the collapse above took the space that sets it apart
+            texts["link"] = f" {texts['link']}"
         texts["answer_sep"] = " " if texts.get("answer") else ""
         return fit(template, texts, max_length, length)
 
@@ -63,21 +65,32 @@ KNOWN_PLACEHOLDERS = {
 def fit(template: str, values: dict[str, str], max_length: int, length: Callable[[str], int] = len) -> str:
     """Render, shortening the free-text placeholders until the text fits.
 
-    `length` is the network's own count (X counts a link as 23 and an emoji as 2).
+    `length` is the network's own count (X counts a link as 23 and an emoji as 2), so each
+    placeholder keeps the longest start that fits as the network counts it: one cut, no room lost.
     """
     values = dict(values)
     text = template.format_map(_Defaults(values))
     for key in SHORTENABLE:
-        overflow = length(text) - max_length
-        if overflow <= 0:
+        if length(text) <= max_length:
             return text
         value = values.get(key, "")
-        if value:
-            keep = max(len(value) - overflow - len(ELLIPSIS), 0)
+        if not value:
+            continue
+
+        def rendered(keep: int, key: str = key, value: str = value) -> str:
             values[key] = value[:keep].rstrip() + ELLIPSIS if keep else ""
-            if not values[key] and key == "answer":
-                values["answer_sep"] = ""
-            text = template.format_map(_Defaults(values))
+            if key == "answer":
+                values["answer_sep"] = " " if values[key] else ""
+            return template.format_map(_Defaults(values))
+
+        low, high = 0, len(value) - 1  # the longest start `value[:keep]` that fits, found by halving
+        while low < high:
+            middle = (low + high + 1) // 2
+            if length(rendered(middle)) <= max_length:
+                low = middle
+            else:
+                high = middle - 1
+        text = rendered(low)
     while length(text) > max_length:
         text = text[: min(len(text), max_length) - len(ELLIPSIS) - 1].rstrip() + ELLIPSIS
     return text

@@ -20,7 +20,6 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from bot.jobs import reply_writer
 from bot.runtime import Runtime
 from bot.web import accounts, admin, auth, bulk, downloads, health, notes, public, queue, request_pages, suggestions
 from bot.web.cache import ShortCache
@@ -64,7 +63,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
         trusted_proxies=web.trusted_proxies,
     )
     app.state.runtime = runtime
-    app.state.writer = reply_writer(runtime)
+    app.state.writer = runtime.reply_writer()
     app.state.secret = secret
     app.state.session_seconds = session_seconds  # absolute: counted from the login, not the last request
     app.state.login_limiter = login_limiter or accounts.LoginLimiter()

@@ -19,7 +19,7 @@ def reply_preview(ctx: Ctx, request: Request, status: str, *, answer: str = "", 
                   target: str = "", expected: str = "") -> dict:
     """The French and English replies as the outbox would write them, and the number of recipients."""
     writer = ctx.writer
-    limit = max(writer.max_length.values(), default=500)
+    limit = max((network.max_length for network in writer.networks.values()), default=500)
     # What supporters other than the draft's author read; its author reads their own words.
     titles = {lang: public_titles(ctx.db, [request], lang=lang)[request.id] for lang in LANGUAGES}
     texts = {
@@ -31,7 +31,7 @@ def reply_preview(ctx: Ctx, request: Request, status: str, *, answer: str = "", 
     }
     recipients = [
         requester for requester, _ in queries.supporters(ctx.db, request_id=request.id)
-        if not requester.opted_out and requester.network in writer.max_length
+        if not requester.opted_out and writer.reaches(requester)
     ]
     refusal = ""
     missing = (status in NEEDS_URL and not url) or (status in NEEDS_ANSWER and not answer)

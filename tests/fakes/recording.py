@@ -91,11 +91,18 @@ class RecordingConnector(SandboxConnector):
 
 @pytest.fixture
 def recording(monkeypatch) -> SendLog:
-    """Every runtime built from now on talks to a RecordingConnector instead of the sandbox."""
+    """Every runtime built from now on talks to a RecordingConnector where the config says sandbox."""
     log = SendLog()
 
-    def build(sessions, **kwargs):
-        return RecordingConnector(sessions, log=log, **kwargs)
+    class Recording(RecordingConnector):
+        @classmethod
+        def from_config(cls, settings, environ, *, sessions=None):
+            return cls(sessions, log=log, max_length=settings.max_length, polls=settings.polls)
 
-    monkeypatch.setattr(bot.networks.registry, "SandboxConnector", build)
+    found = bot.networks.registry.connector_class
+
+    def connector_class(name, networks=None):
+        return Recording if name == "sandbox" else found(name, networks)
+
+    monkeypatch.setattr(bot.networks.registry, "connector_class", connector_class)
     return log
