@@ -178,6 +178,10 @@ class Request(Base):
     # The officer who looks after it ("mine / unassigned" in the queue); freed when the account goes.
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    # Supporters plus survey votes, as storage.support counts them, stored so that the queue's
+    # "most supported" sort walks an index; kept right by storage.support.keep_counts.
+    support: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    __table_args__ = (Index("ix_requests_support_id", "support", "id"),)
 
 
 class Message(Base):

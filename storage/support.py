@@ -3,6 +3,11 @@
 Supporters are the distinct requesters of the request's messages and of the
 requests merged into it (at any depth), plus the votes its options got in
 relevance surveys.
+
+The count is also stored on each request (`Request.support`), so the queue can
+sort by it from an index. `keep_counts` keeps it right on every ORM change that
+moves it (a message joins or leaves a request, survey votes, a merge); a bulk
+UPDATE that moves messages calls `recount` itself (see bot.pipeline.status).
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import Message, Request, SurveyOption
+
+STALE = "support.stale"  # session.info key: request ids whose stored count a flush changed
 
 
 def merged_into(session: Session, request_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -54,3 +62,62 @@ def support_count(session: Session, request_ids: Iterable[int]) -> dict[int, int
     ):
         votes[owner[request_id]] += int(total or 0)
     return {request_id: len(people[request_id]) + votes[request_id] for request_id in groups}
+
+
+def recount(session: Session, request_ids: Iterable[int | None]) -> None:
+    """Store the support of these requests and of every request they were merged into, at any depth."""
+    ids = {request_id for request_id in request_ids if request_id is not None}
+    frontier = set(ids)
+    while frontier:  # up the merge chains: a duplicate's supporters count for the request it joined
+        parents = set(session.scalars(
+            select(Request.duplicate_of_id).where(Request.id.in_(frontier), Request.duplicate_of_id.is_not(None))
+        )) - ids
+        ids |= parents
+        frontier = parents
+    for request_id, count in support_count(session, ids).items():
+        session.execute(
+            # updated_at kept: a count moving is not an officer's edit (versions.py reads it)
+            update(Request).where(Request.id == request_id, Request.support != count)
+            .values(support=count, updated_at=Request.updated_at).execution_options(synchronize_session=False)
+        )
+        loaded = session.identity_map.get(inspect(Request).identity_key_from_primary_key((request_id,)))
+        if loaded is not None:
+            set_committed_value(loaded, "support", count)
+
+
+def recount_all(session: Session, *, chunk: int = 5000) -> None:
+    """Every request's stored count from scratch (after a bulk load)."""
+    ids = list(session.scalars(select(Request.id).order_by(Request.id)))
+    for start in range(0, len(ids), chunk):
+        recount(session, ids[start : start + chunk])
+
+
+def keep_counts(sessions: sessionmaker[Session]) -> None:
+    """Recount, at the end of every flush of these sessions, the requests whose support it may have moved."""
+    event.listen(sessions, "after_flush", _note_changes)
+    event.listen(sessions, "after_flush_postexec", _recount_noted)
+
+
+def _note_changes(session: Session, _context) -> None:
+    stale: set[int] = session.info.setdefault(STALE, set())
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, Message):
+            moved = ("request_id", "requester_id")
+        elif isinstance(instance, SurveyOption):
+            moved = ("request_id", "votes")
+        elif isinstance(instance, Request):
+            moved = ("duplicate_of_id",)  # the request it left and the one it joined
+        else:
+            continue
+        state = inspect(instance)
+        if instance in session.dirty and not any(state.attrs[name].history.has_changes() for name in moved):
+            continue
+        key = "duplicate_of_id" if isinstance(instance, Request) else "request_id"
+        history = state.attrs[key].history
+        stale.update(value for value in (*history.added, *history.unchanged, *history.deleted) if value is not None)
+
+
+def _recount_noted(session: Session, _context) -> None:
+    stale = session.info.pop(STALE, set())
+    if stale:
+        recount(session, stale)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from sqlalchemy import case, func, or_, select, text
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
 
@@ -20,7 +20,7 @@ from bot.overdue import OverdueRule, overdue_among, today_utc
 from bot.web import decisions, versions
 from bot.web.acting import act
 from bot.web.suggestions import shown_for
-from bot.web.support import support_counts, support_order
+from bot.web.support import support_counts
 from bot.web.views import Ctx, page_number, parse_id, view
 from storage.models import (
     LABELS,
@@ -28,7 +28,6 @@ from storage.models import (
     Campaign,
     Message,
     Request,
-    SurveyOption,
     User,
     utcnow,
 )
@@ -101,7 +100,6 @@ class Filters:
 def _sorts() -> dict[str, Callable[[], tuple]]:
     return {
         "newest": lambda: (Message.id.desc(),),
-        "support": lambda: (support_order().desc(), Message.id),
         # Plain DESC (NULLs have no score and are filtered out): both databases walk the score index backwards.
         "score": lambda: (Message.score.desc(), Message.id),
         "unsure": lambda: (func.abs(Message.score - 0.5), Message.id),
@@ -130,33 +128,28 @@ def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tup
 def _most_supported(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
     """One line per request (its first message in the filters), the most supported requests first.
 
-    Supporters are counted for the requests the filters keep, not per message row:
-    one grouped pass over their messages, then one row per request of the page.
+    Walks the requests by their stored support (`Request.support`, an index) and takes,
+    for each, its first message the filters keep, until the page is full: no request's
+    supporters are counted on the fly.
     """
-    in_scope = (
-        select(Message.request_id, func.min(Message.id).label("first"))
-        .join(Request, Message.request_id == Request.id).where(*filters.where()).group_by(Message.request_id)
-        .subquery()
+    ranked = aliased(Request)
+    first = (
+        select(func.min(Message.id)).join(Request, Message.request_id == Request.id)
+        .where(Message.request_id == ranked.id, *filters.where()).correlate(ranked).scalar_subquery()
     )
-    supporters = func.count(func.distinct(Message.requester_id))
-    votes = (
-        select(func.coalesce(func.sum(SurveyOption.votes), 0))
-        .where(SurveyOption.request_id == in_scope.c.request_id).scalar_subquery()
-    )
-    ranked = db.execute(
-        select(in_scope.c.first).join(Message, Message.request_id == in_scope.c.request_id)
-        .group_by(in_scope.c.request_id, in_scope.c.first)
-        .order_by((supporters + votes).desc(), in_scope.c.request_id)
+    first_ids = list(db.scalars(
+        select(first).select_from(ranked).where(first.is_not(None))
+        .order_by(ranked.support.desc(), ranked.id)
         .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
-    ).scalars().all()
-    first_ids = ranked[:PAGE_SIZE]
+    ))
+    shown = first_ids[:PAGE_SIZE]
     found = {
         message.id: (message, request) for message, request in db.execute(
             select(Message, Request).join(Request, Message.request_id == Request.id)
-            .options(joinedload(Message.requester)).where(Message.id.in_(first_ids))
+            .options(joinedload(Message.requester)).where(Message.id.in_(shown))
         )
     }
-    return [found[message_id] for message_id in first_ids if message_id in found], len(ranked) > PAGE_SIZE
+    return [found[message_id] for message_id in shown if message_id in found], len(first_ids) > PAGE_SIZE
 
 
 def queue_page_rows(

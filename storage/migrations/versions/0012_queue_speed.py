@@ -1,0 +1,80 @@
+"""Queue speed: each request's support stored and indexed, indexes for the officers' own views
+
+Revision ID: 0012_queue_speed
+Revises: 0011_triage
+Create Date: 2026-11-30
+"""
+
+from collections import defaultdict
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012_queue_speed"
+down_revision = "0011_triage"
+branch_labels = None
+depends_on = None
+
+requests = sa.table("requests", sa.column("id", sa.Integer), sa.column("duplicate_of_id", sa.Integer),
+                    sa.column("support", sa.Integer))
+messages = sa.table("messages", sa.column("request_id", sa.Integer), sa.column("requester_id", sa.Integer))
+options = sa.table("survey_options", sa.column("request_id", sa.Integer), sa.column("votes", sa.Integer))
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("requests") as batch:
+        batch.add_column(sa.Column("support", sa.Integer(), server_default="0", nullable=False))
+    _backfill_support()
+    # The queue's "most supported" sort walks this index instead of counting every request's supporters.
+    op.create_index("ix_requests_support_id", "requests", ["support", "id"])
+
+
+def _backfill_support() -> None:
+    """Supporters (distinct requesters) plus survey votes, as storage.support counts them.
+
+    One UPDATE counts each request's own messages; the requests that others were merged
+    into with messages left behind (older data) are then counted again with their group.
+    """
+    own = (
+        sa.select(sa.func.count(sa.distinct(messages.c.requester_id)))
+        .where(messages.c.request_id == requests.c.id).scalar_subquery()
+    )
+    votes = (
+        sa.select(sa.func.coalesce(sa.func.sum(options.c.votes), 0))
+        .where(options.c.request_id == requests.c.id).scalar_subquery()
+    )
+    bind = op.get_bind()
+    bind.execute(requests.update().values(support=own + votes))
+    parent_of = dict(bind.execute(
+        sa.select(requests.c.id, requests.c.duplicate_of_id).where(requests.c.duplicate_of_id.is_not(None))
+    ).all())
+    if not parent_of:
+        return
+    children: dict[int, set[int]] = defaultdict(set)
+    for child, parent in parent_of.items():
+        children[parent].add(child)
+
+    def group(root: int) -> set[int]:
+        members, frontier = {root}, [root]
+        while frontier:
+            for child in children.get(frontier.pop(), ()):
+                if child not in members:
+                    members.add(child)
+                    frontier.append(child)
+        return members
+
+    for root in children:
+        members = sorted(group(root))
+        people = bind.scalar(
+            sa.select(sa.func.count(sa.distinct(messages.c.requester_id))).where(messages.c.request_id.in_(members))
+        )
+        total = bind.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(options.c.votes), 0)).where(options.c.request_id.in_(members))
+        )
+        bind.execute(requests.update().where(requests.c.id == root).values(support=people + int(total)))
+
+
+def downgrade() -> None:
+    op.drop_index("ix_requests_support_id", table_name="requests")
+    with op.batch_alter_table("requests") as batch:
+        batch.drop_column("support")
