@@ -514,3 +514,7 @@ class RequestNote(Base):
     author: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The queue's "least sure first" sort walks the scores of the messages to review, from 0.5 up and down.
+Index("ix_messages_needs_review_score", Message.needs_review, Message.score)

@@ -25,43 +25,56 @@ STALE = "support.stale"  # session.info key: request ids whose stored count a fl
 
 
 def merged_into(session: Session, request_ids: Iterable[int]) -> dict[int, set[int]]:
-    """Each request with every request merged into it, itself included."""
+    """Each request with every request merged into it at any depth, itself included.
+
+    Each group is whole whatever else is asked: a request and the one it was merged
+    into, asked together, each get their own group (the second one holding the first).
+    """
     groups = {request_id: {request_id} for request_id in request_ids}
-    owner = {request_id: request_id for request_id in groups}
-    frontier = set(groups)
+    children: dict[int, set[int]] = defaultdict(set)
+    seen, frontier = set(groups), set(groups)
     while frontier:
         rows = session.execute(
             select(Request.id, Request.duplicate_of_id).where(Request.duplicate_of_id.in_(frontier))
         ).all()
         frontier = set()
         for child, parent in rows:
-            if child in owner:
-                continue  # already counted (a cycle cannot happen, but never loop on one)
-            owner[child] = owner[parent]
-            groups[owner[parent]].add(child)
-            frontier.add(child)
+            children[parent].add(child)
+            if child not in seen:  # a cycle cannot happen, but never loop on one
+                seen.add(child)
+                frontier.add(child)
+    for request_id, members in groups.items():
+        below = [request_id]
+        while below:
+            for child in children.get(below.pop(), ()):
+                if child not in members:
+                    members.add(child)
+                    below.append(child)
     return groups
 
 
 def support_count(session: Session, request_ids: Iterable[int]) -> dict[int, int]:
     """Supporters plus survey votes, per request id (0 for an unknown id)."""
     groups = merged_into(session, list(dict.fromkeys(request_ids)))
-    owner = {member: request_id for request_id, members in groups.items() for member in members}
-    if not owner:
+    members = set().union(*groups.values())
+    if not members:
         return {}
     people: dict[int, set[int]] = defaultdict(set)
     for request_id, requester_id in session.execute(
-        select(Message.request_id, Message.requester_id).distinct().where(Message.request_id.in_(owner))
+        select(Message.request_id, Message.requester_id).distinct().where(Message.request_id.in_(members))
     ):
-        people[owner[request_id]].add(requester_id)
+        people[request_id].add(requester_id)
     votes: dict[int, int] = defaultdict(int)
     for request_id, total in session.execute(
         select(SurveyOption.request_id, func.sum(SurveyOption.votes))
-        .where(SurveyOption.request_id.in_(owner))
+        .where(SurveyOption.request_id.in_(members))
         .group_by(SurveyOption.request_id)
     ):
-        votes[owner[request_id]] += int(total or 0)
-    return {request_id: len(people[request_id]) + votes[request_id] for request_id in groups}
+        votes[request_id] += int(total or 0)
+    return {
+        request_id: len(set().union(*(people[member] for member in group))) + sum(votes[member] for member in group)
+        for request_id, group in groups.items()
+    }
 
 
 def recount(session: Session, request_ids: Iterable[int | None]) -> None:

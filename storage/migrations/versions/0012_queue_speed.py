@@ -27,6 +27,8 @@ def upgrade() -> None:
     _backfill_support()
     # The queue's "most supported" sort walks this index instead of counting every request's supporters.
     op.create_index("ix_requests_support_id", "requests", ["support", "id"])
+    # "Least sure first" walks the scores of the messages to review from 0.5 up and down.
+    op.create_index("ix_messages_needs_review_score", "messages", ["needs_review", "score"])
 
 
 def _backfill_support() -> None:
@@ -75,6 +77,7 @@ def _backfill_support() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_needs_review_score", table_name="messages")
     op.drop_index("ix_requests_support_id", table_name="requests")
     with op.batch_alter_table("requests") as batch:
         batch.drop_column("support")
