@@ -220,7 +220,7 @@ class Message(Base):
     classified_at: Mapped[datetime | None] = mapped_column(index=True)
     # Routing step: a data request becomes (or joins) a Request.
     routed_at: Mapped[datetime | None] = mapped_column(index=True)
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))  # indexed at the end of the file
 
     requester: Mapped[Requester] = relationship()
     request: Mapped[Request | None] = relationship(back_populates="messages")
@@ -518,3 +518,7 @@ class RequestNote(Base):
 
 # The queue's "least sure first" sort walks the scores of the messages to review, from 0.5 up and down.
 Index("ix_messages_needs_review_score", Message.needs_review, Message.score)
+# A request's messages, to review or not, in id order, from the index alone (PostgreSQL too): the officer's
+# own requests ("mine"), each request's first message in the "most supported" sort. Replaces the index on
+# request_id alone.
+Index("ix_messages_request_id_needs_review_id", Message.request_id, Message.needs_review, Message.id)

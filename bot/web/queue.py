@@ -201,8 +201,10 @@ def queue_page_rows(
         # One officer's requests are few: sort the ids of their messages in one ORDER BY (from the assignee
         # index, read from indexes alone) rather than walk every message in id order looking for theirs;
         # then read the page's rows.
+        officer = filters.me if filters.assignee == "me" else parse_id(filters.assignee)
         ids = list(db.scalars(
-            select(Message.id).outerjoin(Request, Message.request_id == Request.id).where(*filters.where())
+            select(Message.id).join(Request, Message.request_id == Request.id)
+            .where(Request.assignee_id == officer, *replace(filters, assignee="").where())
             .order_by(*_queue_order()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
         ))
         return _rows_by_id(db, base, ids[:PAGE_SIZE]), len(ids) > PAGE_SIZE

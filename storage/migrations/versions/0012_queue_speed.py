@@ -29,6 +29,9 @@ def upgrade() -> None:
     op.create_index("ix_requests_support_id", "requests", ["support", "id"])
     # "Least sure first" walks the scores of the messages to review from 0.5 up and down.
     op.create_index("ix_messages_needs_review_score", "messages", ["needs_review", "score"])
+    # A request's messages, to review or not, by id, from the index alone: "mine" and "most supported".
+    op.create_index("ix_messages_request_id_needs_review_id", "messages", ["request_id", "needs_review", "id"])
+    op.drop_index("ix_messages_request_id", table_name="messages")
 
 
 def _backfill_support() -> None:
@@ -77,6 +80,8 @@ def _backfill_support() -> None:
 
 
 def downgrade() -> None:
+    op.create_index("ix_messages_request_id", "messages", ["request_id"])
+    op.drop_index("ix_messages_request_id_needs_review_id", table_name="messages")
     op.drop_index("ix_messages_needs_review_score", table_name="messages")
     op.drop_index("ix_requests_support_id", table_name="requests")
     with op.batch_alter_table("requests") as batch:
