@@ -144,31 +144,35 @@ def generate(requests: int, messages: int, seed: int = 42) -> dict[str, list[tup
             None, None, False, "public", received, received, label, score, "bench-1", needs_review,
             received, None if needs_review else received, request_id,
         ))
-    support = _support(rows_requests, rows_messages)
-    rows_requests = [(*row, support[row[0]]) for row in rows_requests]
+    support, networks = _support(rows_requests, rows_messages)
+    rows_requests = [(*row, support[row[0]], networks[row[0]]) for row in rows_requests]
     return {"requesters": requesters, "requests": rows_requests, "status_events": rows_events,
             "messages": rows_messages}
 
 
-def _support(rows_requests: list[tuple], rows_messages: list[tuple]) -> dict[int, int]:
-    """Each request's stored support (storage.support): distinct requesters of it and of every request merged
-    into it, at any depth (the generator leaves a duplicate's messages on it)."""
+def _support(rows_requests: list[tuple], rows_messages: list[tuple]) -> tuple[dict[int, int], dict[int, str]]:
+    """Each request's stored support and networks (storage.support): distinct requesters of it and of every
+    request merged into it, at any depth (the generator leaves a duplicate's messages on it); the networks of
+    its own messages."""
     people: dict[int, set[int]] = {row[0]: set() for row in rows_requests}
+    networks: dict[int, set[str]] = {row[0]: set() for row in rows_requests}
     for message in rows_messages:
         if message[-1] is not None:
             people[message[-1]].add(message[3])
+            networks[message[-1]].add(message[1])
     # A duplicate always points to an older request: from the newest down, each passes its people up the chain.
     for row in reversed(rows_requests):
         if row[4] is not None:
             people[row[4]] |= people[row[0]]
-    return {request_id: len(found) for request_id, found in people.items()}
+    return ({request_id: len(found) for request_id, found in people.items()},
+            {request_id: ",".join(sorted(names)) for request_id, names in networks.items()})
 
 
 COLUMNS = {
     "requesters": ("id", "network", "external_user_id", "handle", "lang", "opted_out", "consented_public",
                    "created_at"),
     "requests": ("id", "title", "status", "campaign_id", "duplicate_of_id", "answer", "url", "created_at",
-                 "updated_at", "assignee_id", "support"),
+                 "updated_at", "assignee_id", "support", "networks"),
     "status_events": ("id", "request_id", "status", "answer", "url", "duplicate_of_id", "actor", "created_at"),
     "messages": ("id", "network", "external_id", "requester_id", "campaign_id", "text", "lang", "url",
                  "in_reply_to_id", "conversation_id", "is_private", "visibility", "sent_at", "received_at",

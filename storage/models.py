@@ -181,6 +181,9 @@ class Request(Base):
     # Supporters plus survey votes, as storage.support counts them, stored so that the queue's
     # "most supported" sort walks an index; kept right by storage.support.keep_counts.
     support: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The networks its own messages came from, sorted, comma-separated ("mastodon,twitter"), kept with
+    # `support`: the dashboard counts requests per network from the requests alone.
+    networks: Mapped[str] = mapped_column(String(200), default="", server_default="")
     __table_args__ = (Index("ix_requests_support_id", "support", "id"),)
 
 
@@ -522,3 +525,8 @@ Index("ix_messages_needs_review_score", Message.needs_review, Message.score)
 # own requests ("mine"), each request's first message in the "most supported" sort. Replaces the index on
 # request_id alone.
 Index("ix_messages_request_id_needs_review_id", Message.request_id, Message.needs_review, Message.id)
+# Overdue requests (the dashboard's count): `received` by date, `accepted` by expected date, from the index alone.
+Index("ix_requests_status_created_at_expected_at", Request.status, Request.created_at, Request.expected_at)
+# The dashboard's requests per status, campaign and network: one walk of this index, no table read.
+Index("ix_requests_status_campaign_id_networks_not_a_request", Request.status, Request.campaign_id, Request.networks,
+      Request.not_a_request)

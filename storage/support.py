@@ -4,10 +4,12 @@ Supporters are the distinct requesters of the request's messages and of the
 requests merged into it (at any depth), plus the votes its options got in
 relevance surveys.
 
-The count is also stored on each request (`Request.support`), so the queue can
-sort by it from an index. `keep_counts` keeps it right on every ORM change that
-moves it (a message joins or leaves a request, survey votes, a merge); a bulk
-UPDATE that moves messages calls `recount` itself (see bot.pipeline.status).
+The count is also stored on each request (`Request.support`, with the networks
+of its messages in `Request.networks`), so the queue can sort by it from an
+index and the dashboard count requests per network without reading messages.
+`keep_counts` keeps both right on every ORM change that moves them (a message
+joins or leaves a request, survey votes, a merge); a bulk UPDATE that moves
+messages calls `recount` itself (see bot.pipeline.status).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import event, func, inspect, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -87,15 +89,29 @@ def recount(session: Session, request_ids: Iterable[int | None]) -> None:
         )) - ids
         ids |= parents
         frontier = parents
+    networks = networks_of(session, ids)
     for request_id, count in support_count(session, ids).items():
+        values = {"support": count, "networks": networks.get(request_id, "")}
         session.execute(
             # updated_at kept: a count moving is not an officer's edit (versions.py reads it)
-            update(Request).where(Request.id == request_id, Request.support != count)
-            .values(support=count, updated_at=Request.updated_at).execution_options(synchronize_session=False)
+            update(Request)
+            .where(Request.id == request_id, or_(Request.support != count, Request.networks != values["networks"]))
+            .values(**values, updated_at=Request.updated_at).execution_options(synchronize_session=False)
         )
         loaded = session.identity_map.get(inspect(Request).identity_key_from_primary_key((request_id,)))
         if loaded is not None:
-            set_committed_value(loaded, "support", count)
+            for name, value in values.items():
+                set_committed_value(loaded, name, value)
+
+
+def networks_of(session: Session, request_ids: Iterable[int]) -> dict[int, str]:
+    """The networks of each request's own messages, sorted and comma-separated (`Request.networks`)."""
+    found: dict[int, set[str]] = defaultdict(set)
+    for request_id, network in session.execute(
+        select(Message.request_id, Message.network).distinct().where(Message.request_id.in_(list(request_ids)))
+    ):
+        found[request_id].add(network)
+    return {request_id: ",".join(sorted(names)) for request_id, names in found.items()}
 
 
 def recount_all(session: Session, *, chunk: int = 5000) -> None:

@@ -1,4 +1,6 @@
-"""The support stored on each request (the queue's "most supported" sort) always equals the computed one.
+"""The support (and networks) stored on each request always equal the ones computed from the messages.
+
+The queue's "most supported" sort reads the stored support, the dashboard's requests per network the networks.
 
 Random sequences of what changes support, through the code paths the app and the
 pipeline use: new requests, confirmed uncertain messages, a new supporter joining,
@@ -12,18 +14,20 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 
 from bot.campaigns.survey import record_votes
 from bot.jobs import reply_writer
 from bot.pipeline.route import open_request
 from bot.pipeline.status import StatusError, set_status
 from bot.web.decisions import DecisionError, confirm_request, mark_off_topic
+from bot.web.public import LISTED, dashboard_counts
 from storage.erasure import erase_requester
-from storage.models import Post, Request, Requester, SurveyOption, utcnow
-from storage.support import recount_all, support_count
+from storage.models import Message, Post, Request, Requester, SurveyOption, utcnow
+from storage.support import networks_of, recount_all, support_count
 from tests.web_support import add_message
 
+NETWORKS = ("sandbox", "mastodon", "telegram")  # each person writes from one of them
 PEOPLE = 5  # few people, so the same person often backs several requests (distinct counting matters)
 
 operation = st.one_of(
@@ -38,9 +42,26 @@ operation = st.one_of(
 )
 
 
-def stored_and_computed(session) -> tuple[dict[int, int], dict[int, int]]:
-    stored = dict(session.execute(select(Request.id, Request.support)).all())
-    return stored, support_count(session, stored)
+def stored_and_computed(session) -> tuple[dict[int, tuple[int, str]], dict[int, tuple[int, str]]]:
+    """(support, networks) of every request, as stored and as computed from the messages."""
+    stored = {row.id: (row.support, row.networks) for row in session.execute(
+        select(Request.id, Request.support, Request.networks))}
+    networks = networks_of(session, stored)
+    computed = {i: (count, networks.get(i, "")) for i, count in support_count(session, stored).items()}
+    return stored, computed
+
+
+def networks_from_messages(session) -> list[tuple[str, str, int]]:
+    """Listed requests per network counted from every message, as the dashboard did before storing networks."""
+    every = session.execute(
+        select(Message.network, func.count(distinct(Message.request_id)))
+        .where(Message.request_id.is_not(None)).group_by(Message.network).order_by(Message.network)
+    ).all()
+    merged = dict(session.execute(
+        select(Message.network, func.count(distinct(Message.request_id)))
+        .where(Message.request_id.in_(select(Request.id).where(~LISTED))).group_by(Message.network)
+    ).all())
+    return [(network, network, n - merged.get(network, 0)) for network, n in every if n > merged.get(network, 0)]
 
 
 def test_stored_support_follows_every_change(runtime):
@@ -61,6 +82,7 @@ def test_stored_support_follows_every_change(runtime):
                 handle = f"@person{args[0]}" if kind in ("new", "confirm", "join", "vote", "opt_out", "erase") else ""
                 if kind in ("new", "confirm", "join"):
                     message = add_message(session, handle, f"please publish dataset {run}-{step}",
+                                          network=NETWORKS[args[0] % len(NETWORKS)],
                                           needs_review=kind == "confirm", external_id=f"{run}-{step}")
                     messages.append(message.id)
                     if kind == "new":
@@ -109,11 +131,12 @@ def test_stored_support_follows_every_change(runtime):
                 stored, computed = stored_and_computed(session)
                 assert stored == computed, (kind, args)
                 # Asked one at a time, a request's count does not depend on what else is asked.
-                assert {i: support_count(session, [i])[i] for i in requests} == {i: stored[i] for i in requests}
+                assert {i: support_count(session, [i])[i] for i in requests} == {i: stored[i][0] for i in requests}
         with runtime.sessions() as session:  # and as committed
             stored, computed = stored_and_computed(session)
             assert stored == computed
-            assert any(stored.values()) or not requests
+            assert any(count for count, _ in stored.values()) or not requests
+            assert dashboard_counts(session)["network"] == networks_from_messages(session)
 
     check()
 
@@ -128,9 +151,9 @@ def test_recount_all_repairs_counts_written_around_the_app(runtime):
         second.request_id = request.id
     with runtime.sessions() as session, session.begin():
         assert session.get(Request, request.id).support == 2
-        session.execute(Request.__table__.update().values(support=0))  # Core, around the flush hook
+        session.execute(Request.__table__.update().values(support=0, networks=""))  # Core, around the flush hook
     with runtime.sessions() as session, session.begin():
         assert session.get(Request, request.id).support == 0
         recount_all(session)
     with runtime.sessions() as session:
-        assert session.get(Request, request.id).support == 2
+        assert (session.get(Request, request.id).support, session.get(Request, request.id).networks) == (2, "sandbox")
