@@ -530,3 +530,5 @@ Index("ix_requests_status_created_at_expected_at", Request.status, Request.creat
 # The dashboard's requests per status, campaign and network: one walk of this index, no table read.
 Index("ix_requests_status_campaign_id_networks_not_a_request", Request.status, Request.campaign_id, Request.networks,
       Request.not_a_request)
+# Support counts walk the merges down from each request shown (storage.support.merged_into).
+Index("ix_requests_duplicate_of_id", Request.duplicate_of_id)

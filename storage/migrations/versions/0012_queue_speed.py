@@ -37,6 +37,8 @@ def upgrade() -> None:
     op.drop_index("ix_messages_request_id", table_name="messages")
     # The dashboard's overdue count: `received` by date, `accepted` by expected date, from the index alone.
     op.create_index("ix_requests_status_created_at_expected_at", "requests", ["status", "created_at", "expected_at"])
+    # Support counts walk the merges down from each request shown: one probe per level, not a scan of requests.
+    op.create_index("ix_requests_duplicate_of_id", "requests", ["duplicate_of_id"])
     # The dashboard's requests per status, campaign and network: one walk of this index, no table read.
     op.create_index("ix_requests_status_campaign_id_networks_not_a_request", "requests",
                     ["status", "campaign_id", "networks", "not_a_request"])
@@ -103,6 +105,7 @@ def _backfill_networks() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_requests_duplicate_of_id", table_name="requests")
     op.drop_index("ix_requests_status_campaign_id_networks_not_a_request", table_name="requests")
     op.drop_index("ix_requests_status_created_at_expected_at", table_name="requests")
     op.create_index("ix_messages_request_id", "messages", ["request_id"])
