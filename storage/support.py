@@ -33,7 +33,7 @@ def merged_into(session: Session, request_ids: Iterable[int]) -> dict[int, set[i
     into, asked together, each get their own group (the second one holding the first).
     """
     groups = {request_id: {request_id} for request_id in request_ids}
-    children: dict[int, set[int]] = defaultdict(set)
+    children: dict[int | None, set[int]] = defaultdict(set)
     seen, frontier = set(groups), set(groups)
     while frontier:
         rows = session.execute(
@@ -61,7 +61,7 @@ def support_count(session: Session, request_ids: Iterable[int]) -> dict[int, int
     members = set().union(*groups.values())
     if not members:
         return {}
-    people: dict[int, set[int]] = defaultdict(set)
+    people: dict[int | None, set[int]] = defaultdict(set)
     for request_id, requester_id in session.execute(
         select(Message.request_id, Message.requester_id).distinct().where(Message.request_id.in_(members))
     ):
@@ -84,9 +84,9 @@ def recount(session: Session, request_ids: Iterable[int | None]) -> None:
     ids = {request_id for request_id in request_ids if request_id is not None}
     frontier = set(ids)
     while frontier:  # up the merge chains: a duplicate's supporters count for the request it joined
-        parents = set(session.scalars(
+        parents = {parent for parent in session.scalars(
             select(Request.duplicate_of_id).where(Request.id.in_(frontier), Request.duplicate_of_id.is_not(None))
-        )) - ids
+        ) if parent is not None} - ids
         ids |= parents
         frontier = parents
     networks = networks_of(session, ids)
@@ -106,12 +106,12 @@ def recount(session: Session, request_ids: Iterable[int | None]) -> None:
 
 def networks_of(session: Session, request_ids: Iterable[int]) -> dict[int, str]:
     """The networks of each request's own messages, sorted and comma-separated (`Request.networks`)."""
-    found: dict[int, set[str]] = defaultdict(set)
+    found: dict[int | None, set[str]] = defaultdict(set)
     for request_id, network in session.execute(
         select(Message.request_id, Message.network).distinct().where(Message.request_id.in_(list(request_ids)))
     ):
         found[request_id].add(network)
-    return {request_id: ",".join(sorted(names)) for request_id, names in found.items()}
+    return {request_id: ",".join(sorted(names)) for request_id, names in found.items() if request_id is not None}
 
 
 def recount_all(session: Session, *, chunk: int = 5000) -> None:
@@ -130,6 +130,7 @@ def keep_counts(sessions: sessionmaker[Session]) -> None:
 def _note_changes(session: Session, _context) -> None:
     stale: set[int] = session.info.setdefault(STALE, set())
     for instance in (*session.new, *session.dirty, *session.deleted):
+        moved: tuple[str, ...]
         if isinstance(instance, Message):
             moved = ("request_id", "requester_id")
         elif isinstance(instance, SurveyOption):

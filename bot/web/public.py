@@ -38,7 +38,7 @@ def dashboard_counts(db: Session) -> dict[str, list[tuple[str, str, int]]]:
     their messages (stored on each request, `Request.networks`): no message is read.
     """
     by_status: Counter[str] = Counter()
-    by_campaign: Counter[int] = Counter()
+    by_campaign: Counter[int | None] = Counter()
     by_network: Counter[str] = Counter()
     for status, campaign_id, networks, count in db.execute(
         select(Request.status, Request.campaign_id, Request.networks, func.count()).where(LISTED)
