@@ -22,7 +22,6 @@ from bot.web import charts, downloads
 from bot.web.views import Ctx, page_number, view
 from storage.models import REQUEST_STATUSES, Campaign, Message, Request, Requester, StatusEvent, utcnow
 from storage.public_titles import neutral_title, public_titles
-from storage.support import support_count
 
 PAGE_SIZE = 20
 # A duplicate's supporters are counted on the request it joined; what was not a data request is not shown.
@@ -115,9 +114,8 @@ def dashboard_rows(db: Session, page: int, *, status: str = "", campaign: str = 
         )
     found = db.scalars(query).all()
     listed = found[:PAGE_SIZE]
-    # Support (supporters, merged ones included, plus survey votes) of the shown requests only.
-    counts = support_count(db, [request.id for request in listed])
-    return [(request, counts.get(request.id, 0)) for request in listed], len(found) > PAGE_SIZE
+    # Support (supporters, merged ones included, plus survey votes), as stored on each request.
+    return [(request, request.support) for request in listed], len(found) > PAGE_SIZE
 
 
 @view()

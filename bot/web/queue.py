@@ -387,7 +387,7 @@ def queue_page(ctx: Ctx):
         "queue.html", rows=rows, filters=filters, options=options, page=page,
         has_next=has_next, todo=todo, campaigns=campaigns, statuses=REQUEST_STATUSES,
         here=ctx.url_with(), sorts=SORTS, age=lambda moment: age(ctx, moment),
-        support=support_counts(ctx.db, [request.id for request in requests]),
+        support=support_counts(requests),
         overdue=overdue_among(ctx.db, OverdueRule.from_config(ctx.runtime.config),
                               {request.id for request in requests}, today=today_utc()),
         tokens=versions.tokens(ctx.db, requests),
