@@ -1,6 +1,6 @@
 """Latency of the web app's heavy pages on SQLite and PostgreSQL, as ratios to a trivial page of the same app.
 
-    python -m benchmarks.web [--requests 100000 --messages 1000000] [--small] [--repeat 50]
+    python -m benchmarks.web [--requests 100000 --messages 1000000] [--small] [--repeat 50] [--keep DIR]
 
 Seeds a realistic database with bulk inserts (executemany on SQLite, COPY on
 PostgreSQL): four campaigns, four networks, ~0.3 requester per message, ~10
@@ -144,15 +144,35 @@ def generate(requests: int, messages: int, seed: int = 42) -> dict[str, list[tup
             None, None, False, "public", received, received, label, score, "bench-1", needs_review,
             received, None if needs_review else received, request_id,
         ))
+    support, networks = _support(rows_requests, rows_messages)
+    rows_requests = [(*row, support[row[0]], networks[row[0]]) for row in rows_requests]
     return {"requesters": requesters, "requests": rows_requests, "status_events": rows_events,
             "messages": rows_messages}
+
+
+def _support(rows_requests: list[tuple], rows_messages: list[tuple]) -> tuple[dict[int, int], dict[int, str]]:
+    """Each request's stored support and networks (storage.support): distinct requesters of it and of every
+    request merged into it, at any depth (the generator leaves a duplicate's messages on it); the networks of
+    its own messages."""
+    people: dict[int, set[int]] = {row[0]: set() for row in rows_requests}
+    networks: dict[int, set[str]] = {row[0]: set() for row in rows_requests}
+    for message in rows_messages:
+        if message[-1] is not None:
+            people[message[-1]].add(message[3])
+            networks[message[-1]].add(message[1])
+    # A duplicate always points to an older request: from the newest down, each passes its people up the chain.
+    for row in reversed(rows_requests):
+        if row[4] is not None:
+            people[row[4]] |= people[row[0]]
+    return ({request_id: len(found) for request_id, found in people.items()},
+            {request_id: ",".join(sorted(names)) for request_id, names in networks.items()})
 
 
 COLUMNS = {
     "requesters": ("id", "network", "external_user_id", "handle", "lang", "opted_out", "consented_public",
                    "created_at"),
     "requests": ("id", "title", "status", "campaign_id", "duplicate_of_id", "answer", "url", "created_at",
-                 "updated_at", "assignee_id"),
+                 "updated_at", "assignee_id", "support", "networks"),
     "status_events": ("id", "request_id", "status", "answer", "url", "duplicate_of_id", "actor", "created_at"),
     "messages": ("id", "network", "external_id", "requester_id", "campaign_id", "text", "lang", "url",
                  "in_reply_to_id", "conversation_id", "is_private", "visibility", "sent_at", "received_at",
@@ -282,10 +302,14 @@ def measure(url: str, requests: int, messages: int, repeat: int, warmup: int, sa
     config = Config(database=DatabaseConfig(url=url))
     rt = Runtime.from_config(config, say=lambda _text: None)
     try:
-        upgrade(rt.engine)
-        say(f"  seeding {requests:,} requests, {messages:,} messages")
-        load = seed(rt, requests, messages)
-        say(f"  seeded in {load['generate_s'] + load['load_s']:.1f} s")
+        upgrade(rt.engine)  # on a kept database: only the migrations added since it was seeded
+        if _seeded(rt):
+            say("  reusing the seeded database")
+            load = {"generate_s": 0.0, "load_s": 0.0}
+        else:
+            say(f"  seeding {requests:,} requests, {messages:,} messages")
+            load = seed(rt, requests, messages)
+            say(f"  seeded in {load['generate_s'] + load['load_s']:.1f} s")
         plan, sizes = pages(rt)
         app = create_app(rt, login_limiter=accounts.LoginLimiter())
         results = {"seed": load, "sizes": sizes, "pages": {}}
@@ -333,6 +357,11 @@ def measure(url: str, requests: int, messages: int, repeat: int, warmup: int, sa
         rt.close()
 
 
+def _seeded(rt: Runtime) -> bool:
+    with rt.sessions() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Campaign)) > 0
+
+
 def _get(client: TestClient, path: str) -> None:
     response = client.get(path, follow_redirects=False)
     assert response.status_code == 200, (path, response.status_code)
@@ -352,23 +381,38 @@ def _login(client: TestClient) -> None:
     assert response.status_code == 303, response.status_code
 
 
-def postgres_url(folder: Path) -> tuple[str, object]:
-    from benchmarks.pipeline import postgres_url as make
+def postgres_url(folder: Path, keep: bool = False) -> tuple[str, object]:
+    """A fresh database on a pgserver in `folder`; with `keep`, the one database named after the sizes."""
+    if not keep:
+        from benchmarks.pipeline import postgres_url as make
 
-    return make(folder)
+        return make(folder)
+    import pgserver
+
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    uri = server.get_uri().replace("postgresql://", "postgresql+psycopg://")
+    admin = sa.create_engine(uri, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if not connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = 'bench'")):
+            connection.execute(sa.text('CREATE DATABASE "bench"'))
+    admin.dispose()
+    return sa.engine.make_url(uri).set(database="bench").render_as_string(hide_password=False), server
 
 
 def run(requests: int, messages: int, repeat: int = 50, warmup: int = 5, databases=("SQLite", "PostgreSQL"),
-        say=print) -> dict:
+        say=print, keep: Path | None = None) -> dict:
+    """`keep`: seed the databases in that folder once and reuse them in later runs (same sizes expected)."""
     results = {"requests": requests, "messages": messages, "repeat": repeat, "warmup": warmup, "databases": {}}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) if keep is None else keep / f"{requests}-{messages}"
+        folder.mkdir(parents=True, exist_ok=True)
         if "SQLite" in databases:
             say("SQLite")
             results["databases"]["SQLite"] = measure(f"sqlite:///{folder}/bench.db", requests, messages,
                                                      repeat, warmup, say)
         if "PostgreSQL" in databases:
             say("PostgreSQL")
-            url, server = postgres_url(Path(folder) / "pg")
+            url, server = postgres_url(folder / "pg", keep=keep is not None)
             try:
                 results["databases"]["PostgreSQL"] = measure(url, requests, messages, repeat, warmup, say)
             finally:
@@ -404,11 +448,12 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="2,000 requests, 20,000 messages, 10 GETs per page")
     parser.add_argument("--database", choices=("SQLite", "PostgreSQL"), action="append",
                         help="only this database (repeatable); both by default")
+    parser.add_argument("--keep", type=Path, help="seed the databases in this folder once, reuse them next time")
     args = parser.parse_args()
     if args.small:
         args.requests, args.messages, args.repeat, args.warmup = 2_000, 20_000, 10, 2
     results = run(args.requests, args.messages, args.repeat, args.warmup,
-                  tuple(args.database or ("SQLite", "PostgreSQL")))
+                  tuple(args.database or ("SQLite", "PostgreSQL")), keep=args.keep)
     print(markdown(results))
 
 

@@ -11,6 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.support import keep_counts
+
 
 class DatabaseError(RuntimeError):
     """The database cannot be used as configured; the message says what to do."""
@@ -113,7 +115,9 @@ def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     # expire_on_commit=False: jobs read rows after committing their claim.
-    return sessionmaker(engine, expire_on_commit=False)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    keep_counts(sessions)  # each request's stored support follows its supporters
+    return sessions
 
 
 def describe(engine: Engine) -> str:

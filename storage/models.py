@@ -178,6 +178,13 @@ class Request(Base):
     # The officer who looks after it ("mine / unassigned" in the queue); freed when the account goes.
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    # Supporters plus survey votes, as storage.support counts them, stored so that the queue's
+    # "most supported" sort walks an index; kept right by storage.support.keep_counts.
+    support: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The networks its own messages came from, sorted, comma-separated ("mastodon,twitter"), kept with
+    # `support`: the dashboard counts requests per network from the requests alone.
+    networks: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    __table_args__ = (Index("ix_requests_support_id", "support", "id"),)
 
 
 class Message(Base):
@@ -216,7 +223,7 @@ class Message(Base):
     classified_at: Mapped[datetime | None] = mapped_column(index=True)
     # Routing step: a data request becomes (or joins) a Request.
     routed_at: Mapped[datetime | None] = mapped_column(index=True)
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))  # indexed at the end of the file
 
     requester: Mapped[Requester] = relationship()
     request: Mapped[Request | None] = relationship(back_populates="messages")
@@ -510,3 +517,18 @@ class RequestNote(Base):
     author: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The queue's "least sure first" sort walks the scores of the messages to review, from 0.5 up and down.
+Index("ix_messages_needs_review_score", Message.needs_review, Message.score)
+# A request's messages, to review or not, in id order, from the index alone (PostgreSQL too): the officer's
+# own requests ("mine"), each request's first message in the "most supported" sort. Replaces the index on
+# request_id alone.
+Index("ix_messages_request_id_needs_review_id", Message.request_id, Message.needs_review, Message.id)
+# Overdue requests (the dashboard's count): `received` by date, `accepted` by expected date, from the index alone.
+Index("ix_requests_status_created_at_expected_at", Request.status, Request.created_at, Request.expected_at)
+# The dashboard's requests per status, campaign and network: one walk of this index, no table read.
+Index("ix_requests_status_campaign_id_networks_not_a_request", Request.status, Request.campaign_id, Request.networks,
+      Request.not_a_request)
+# Support counts walk the merges down from each request shown (storage.support.merged_into).
+Index("ix_requests_duplicate_of_id", Request.duplicate_of_id)

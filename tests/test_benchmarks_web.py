@@ -18,6 +18,7 @@ from bot.runtime import Runtime
 from bot.web import queue
 from storage.migrate import upgrade
 from storage.models import Message, Request
+from storage.support import support_count
 from tests.test_web_queue import message_ids
 from tests.web_support import add_message, login
 
@@ -134,3 +135,55 @@ def test_the_pager_links_carry_cursors_and_agree_with_page_numbers(client, users
     assert "before=" in back and "page=3" in back and "after=" not in back
     assert message_ids(client.get(back).text) == typed[2]
     assert client.get("/queue?page=2&after=nonsense&before=9.x").status_code == 200
+
+
+@pytest.mark.parametrize("filters", [
+    queue.Filters(sort="support"), queue.Filters(sort="support", network="mastodon"),
+    queue.Filters(sort="support", scope="all", q="canteen"), queue.Filters(sort="unsure"),
+    queue.Filters(sort="unsure", scope="all", network="twitter"), queue.Filters(assignee="me", me=1),
+    queue.Filters(assignee="me", me=1, scope="all"),
+])
+def test_sorts_and_mine_read_from_indexes_give_the_same_pages(tmp_path, filters):
+    """Most supported (stored support), least sure (two walks from 0.5) and mine (ids first) against plain queries."""
+    rt = Runtime.from_config(Config(database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'b.db'}")),
+                             say=lambda _: None)
+    try:
+        upgrade(rt.engine)
+        bench.seed(rt, 60, 600)
+        with rt.sessions() as db:
+            for n, message in enumerate(db.scalars(select(Message).order_by(Message.id.desc()).limit(90)).all()):
+                if n % 3 == 0:  # scores on both sides of 0.5, some equally far from it
+                    message.needs_review, message.score = True, (0.45, 0.55, 0.5, 0.6, 0.4, 0.52)[n % 6]
+            db.commit()
+            expected = sorted_reference(db, filters)
+            assert expected  # the filters keep something
+            pages = []
+            for page in range(1, len(expected) // queue.PAGE_SIZE + 3):
+                if filters.sort:
+                    rows, has_next = queue.sorted_page_rows(db, filters, page)
+                else:
+                    rows, has_next = queue.queue_page_rows(db, filters, page)
+                assert has_next == (len(expected) > page * queue.PAGE_SIZE), page
+                pages += [m.id for m, _ in rows]
+            assert pages == expected
+    finally:
+        rt.close()
+
+
+def sorted_reference(db, filters: queue.Filters) -> list[int]:
+    """Message ids in the order the view promises, from plain queries and storage.support."""
+    rows = db.execute(
+        select(Message.id, Message.request_id, Message.score).outerjoin(Request, Message.request_id == Request.id)
+        .where(*filters.where())
+    ).all()
+    if filters.sort == "unsure":
+        return [row.id for row in sorted(rows, key=lambda row: (abs(row.score - 0.5), row.id))]
+    if filters.sort == "support":
+        first: dict[int, int] = {}
+        for row in rows:
+            if row.request_id is not None:
+                first[row.request_id] = min(first.get(row.request_id, row.id), row.id)
+        support = support_count(db, first)
+        return [first[request_id] for request_id in sorted(first, key=lambda i: (-support[i], i))]
+    return [message_id for page in range(1, len(rows) // queue.PAGE_SIZE + 2)
+            for message_id, _ in reference_rows(db, filters, page)[0]]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from bot.pipeline.replies import ReplyWriter
 from storage.models import REQUEST_STATUSES, Message, Request, StatusEvent
 from storage.suggestions import close_suggestions
+from storage.support import recount
 
 # Statuses that mean nothing without a public answer or a link.
 NEEDS_URL = {"published", "already_available"}
@@ -121,5 +122,6 @@ def set_status(
         session.execute(
             update(Message).where(Message.request_id == request.id).values(request_id=target.id)
         )
+        recount(session, [request.id, target.id])  # a bulk UPDATE: the flush hook does not see it
     close_suggestions(session, request)  # none from a decided request, none pointing to it
     return event

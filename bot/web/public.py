@@ -8,6 +8,8 @@ only message was not a data request is not listed.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from markupsafe import Markup
 from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,7 +22,6 @@ from bot.web import charts, downloads
 from bot.web.views import Ctx, page_number, view
 from storage.models import REQUEST_STATUSES, Campaign, Message, Request, Requester, StatusEvent, utcnow
 from storage.public_titles import neutral_title, public_titles
-from storage.support import support_count
 
 PAGE_SIZE = 20
 # A duplicate's supporters are counted on the request it joined; what was not a data request is not shown.
@@ -30,27 +31,27 @@ COUNTS_TTL = 30.0  # seconds the counts per status, campaign and network may lag
 
 
 def dashboard_counts(db: Session) -> dict[str, list[tuple[str, str, int]]]:
-    """Requests per status, campaign and network: (filter value, label, count)."""
-    by_status = dict(db.execute(select(Request.status, func.count()).where(LISTED).group_by(Request.status)).all())
-    by_campaign = db.execute(
-        select(Campaign.slug, Campaign.title, func.count(Request.id))
-        .join(Request, Request.campaign_id == Campaign.id).where(LISTED)
-        .group_by(Campaign.id, Campaign.slug, Campaign.title).order_by(Campaign.slug.desc())
-    ).all()
-    # Requests per network, minus the merged ones: two index scans instead of joining every message.
-    every = db.execute(
-        select(Message.network, func.count(distinct(Message.request_id)))
-        .where(Message.request_id.is_not(None)).group_by(Message.network).order_by(Message.network)
-    ).all()
-    merged = dict(db.execute(
-        select(Message.network, func.count(distinct(Message.request_id)))
-        .where(Message.request_id.in_(select(Request.id).where(~LISTED))).group_by(Message.network)
-    ).all())
-    by_network = [(network, n - merged.get(network, 0)) for network, n in every if n > merged.get(network, 0)]
+    """Requests per status, campaign and network: (filter value, label, count).
+
+    One pass over the listed requests, grouped by status, campaign and the networks of
+    their messages (stored on each request, `Request.networks`): no message is read.
+    """
+    by_status: Counter[str] = Counter()
+    by_campaign: Counter[int | None] = Counter()
+    by_network: Counter[str] = Counter()
+    for status, campaign_id, networks, count in db.execute(
+        select(Request.status, Request.campaign_id, Request.networks, func.count()).where(LISTED)
+        .group_by(Request.status, Request.campaign_id, Request.networks)
+    ):
+        by_status[status] += count
+        by_campaign[campaign_id] += count
+        for network in filter(None, networks.split(",")):
+            by_network[network] += count
+    campaigns = db.execute(select(Campaign.id, Campaign.slug, Campaign.title).order_by(Campaign.slug.desc())).all()
     return {
         "status": [(s, s, by_status[s]) for s in REQUEST_STATUSES if by_status.get(s)],
-        "campaign": [(slug, title, n) for slug, title, n in by_campaign],
-        "network": [(network, network, n) for network, n in by_network],
+        "campaign": [(slug, title, by_campaign[id_]) for id_, slug, title in campaigns if by_campaign.get(id_)],
+        "network": [(network, network, by_network[network]) for network in sorted(by_network)],
     }
 
 
@@ -113,9 +114,8 @@ def dashboard_rows(db: Session, page: int, *, status: str = "", campaign: str = 
         )
     found = db.scalars(query).all()
     listed = found[:PAGE_SIZE]
-    # Support (supporters, merged ones included, plus survey votes) of the shown requests only.
-    counts = support_count(db, [request.id for request in listed])
-    return [(request, counts.get(request.id, 0)) for request in listed], len(found) > PAGE_SIZE
+    # Support (supporters, merged ones included, plus survey votes), as stored on each request.
+    return [(request, request.support) for request in listed], len(found) > PAGE_SIZE
 
 
 @view()
