@@ -36,6 +36,7 @@ from bot.campaigns import survey
 from bot.campaigns.publishing import Publisher, Skip, skip_passed
 from bot.networks.base import CANNOT_TELL, Connector, Lookup, NetworkError, ReplyTarget
 from storage import queries
+from storage.database import reading
 from storage.models import Message, Post, Reply, utcnow
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def send_due_replies(
     pass_start = utcnow()  # a reply that fails now is due again later: never retried within this pass
     # Networks that answered "slow down" in this pass, or that polling paused because they keep
     # failing: their replies wait (and keep their attempts) until the network is back.
-    with sessions() as session:
+    with reading(sessions) as session:
         waiting: set[str] = queries.paused_networks(session, now=pass_start)
     while not stopping():
         open_networks = [name for name in connectors if name not in waiting]
@@ -107,7 +108,7 @@ def _claim_replies(sessions, *, networks, due_before, limit, worker) -> list[int
 def _send_batch(sessions, connectors, batch: list[int], waiting: set[str], *, claims: Claims, stopping,
                 retry: dict) -> int:
     """Send each claimed reply; each outcome is recorded together with the next reply's start mark."""
-    with sessions() as session:
+    with reading(sessions) as session:
         rows = {
             reply.id: reply for reply in session.scalars(
                 select(Reply).where(Reply.id.in_(batch))
@@ -115,7 +116,6 @@ def _send_batch(sessions, connectors, batch: list[int], waiting: set[str], *, cl
             )
         }
         targets = {reply.id: reply_target(reply.message) for reply in rows.values()}
-        session.expunge_all()
     queue = [reply_id for reply_id in batch if reply_id in rows]
     unsent: list[int] = []  # claimed here, never started: released at the end
     sent = 0
@@ -333,7 +333,7 @@ def take_back_replies(sessions: sessionmaker[Session], connectors: dict[str, Con
 
 def _check(sessions, connectors, reply_id: int, claims: Claims) -> bool:
     """Look for a taken-back reply on the network: sent if found, sent again if surely not, else `unknown`."""
-    with sessions() as session:
+    with reading(sessions) as session:
         row = session.get(Reply, reply_id)
         connector = connectors[row.network]
         target = reply_target(row.message)
