@@ -137,6 +137,7 @@ def _send_batch(sessions, connectors, batch: list[int], waiting: set[str], *, cl
                 if error is None:
                     row.state, row.external_id, row.sent_at, row.last_error = "sent", ref.external_id, utcnow(), None
                     row.attempts += 1
+                    row.claimed_by = None
                     sent += 1
                 else:
                     _record_failure(row, error, idempotent=connector.idempotent_sends,
@@ -222,6 +223,7 @@ def post_due(
                 continue
             with sessions() as session, session.begin():
                 row = session.get(Post, post.id)
+                row.claimed_by = None
                 if isinstance(outcome, Skip):
                     row.state, row.skip_reason = "skipped", outcome.reason
                     continue
@@ -268,10 +270,11 @@ def _record_failure(row, exc: Exception, *, max_attempts: int, retry_base_second
     if row.state != queries.SENDING:
         row.attempts += 1
         return  # dropped meanwhile (erasure, /stop): it stays dropped
+    row.claimed_by = None  # whatever comes next, this worker holds it no more
     if _outcome_unknown(exc) and not idempotent:
         if finds_own:
             # Left claimed by nobody: once the lease has passed, a worker looks for it on the network.
-            row.claimed_by, row.claimed_at = None, moment
+            row.claimed_at = moment
             row.last_error = f"{TO_CHECK} ({row.last_error})"[:1000]
             return
         # Resending could reach the citizen twice: an officer checks the network first.
@@ -288,7 +291,7 @@ def _record_failure(row, exc: Exception, *, max_attempts: int, retry_base_second
     if permanent or row.attempts >= max_attempts:
         row.state = "dead"
         return
-    row.state, row.claimed_by, row.send_started_at = "failed", None, None
+    row.state, row.send_started_at = "failed", None
     retry_after = exc.retry_after if isinstance(exc, NetworkError) else None
     delay = timedelta(seconds=retry_delay(row.attempts + row.transient_failures, retry_base_seconds, retry_after))
     if model is Reply:
@@ -327,7 +330,7 @@ def take_back_replies(sessions: sessionmaker[Session], connectors: dict[str, Con
                     row.claimed_by, row.claimed_at = claims.worker, now  # ours while we look
                     to_check.append(row.id)
             else:
-                row.state, row.last_error = queries.UNKNOWN, INTERRUPTED
+                row.state, row.last_error, row.claimed_by = queries.UNKNOWN, INTERRUPTED, None
     return sum(_check(sessions, connectors, reply_id, claims) for reply_id in to_check)
 
 
@@ -365,6 +368,7 @@ def _settle(sessions, reply_id: int, lookup: Lookup, claims: Claims) -> bool:
         row = session.get(Reply, reply_id, with_for_update=True)
         if row.state != queries.SENDING or row.claimed_by != claims.worker:
             return False  # dropped or taken meanwhile
+        row.claimed_by = None
         if lookup.found is not None:
             row.state, row.external_id, row.sent_at = "sent", lookup.found.external_id, utcnow()
             row.attempts += 1
@@ -388,7 +392,7 @@ def _take_back_posts(sessions, connectors, claims: Claims, *, now: datetime) -> 
             if row.send_started_at is None or connector.idempotent_sends:
                 _release(row)
             else:
-                row.state, row.last_error = "dead", INTERRUPTED
+                row.state, row.last_error, row.claimed_by = "dead", INTERRUPTED, None
 
 
 def _release(row) -> None:
