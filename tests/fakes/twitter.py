@@ -4,8 +4,9 @@ It implements the endpoints datacall uses, with the documented shapes
 (https://docs.x.com, tests/data/twitter/x-api-v2-openapi.json): users/me,
 users/by/username, POST tweets (replies, polls), users/:id/mentions,
 users/:id/tweets (an account's own timeline) and tweets/search/recent
-(`conversation_id:` queries only), with since_id, until_id, max_results, pagination tokens, fields and expansions. It checks
-credentials (bearer tokens, and OAuth 1.0a HMAC-SHA1 signatures computed over
+(`conversation_id:` queries only), with since_id, until_id, max_results,
+pagination tokens, fields and expansions. It checks credentials (bearer
+tokens, and OAuth 1.0a HMAC-SHA1 signatures computed over
 https://api.twitter.com, the URL tweepy signs), counts 15-minute rate-limit
 windows and sends the x-rate-limit-* headers, and can be told to fail. Every
 request and response is recorded so tests can check them against the spec.
