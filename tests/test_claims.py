@@ -288,3 +288,60 @@ def test_the_heartbeat_keeps_beating_while_the_worker_runs(sessions):
             pytest.fail("no second heartbeat")
     finally:
         heartbeat.stop()
+
+
+# The same recovery through the real X connector (tweepy) against the fake X API.
+
+def x_reply_waiting(sessions, fake):
+    """A citizen's tweet answering our call, and the acknowledgement waiting for it in the outbox."""
+    call = fake.bot_tweet("Which data would you like us to open? Reply here.")
+    tweet = fake.citizen_reply(call, "camille_velo", "Could you publish the bike counts per hour?")
+    writer = ReplyWriter(templates=load_templates(), max_length={"twitter": 280}, default_language="en")
+    with sessions() as session, session.begin():
+        message = add_message(session, "@camille_velo", "Could you publish the bike counts per hour?",
+                              network="twitter", external_id=tweet)
+        open_request(session, message, writer=writer)
+    return tweet
+
+
+@pytest.fixture
+def x_network():
+    from bot.networks.twitter import TwitterConnector, make_client
+    from tests.fakes.twitter import FakeX
+
+    with FakeX() as fake:
+        connector = TwitterConnector(make_client(
+            fake.url, consumer_key=fake.consumer_key, consumer_secret=fake.consumer_secret,
+            access_token=fake.access_token, access_token_secret=fake.access_token_secret,
+        ))
+        yield fake, connector
+        connector.close()
+
+
+@pytest.mark.parametrize("went_out", [True, False])
+def test_a_taken_back_x_reply_is_looked_for_on_the_timeline_before_any_resend(sessions, x_network, went_out):
+    fake, x = x_network
+    tweet = x_reply_waiting(sessions, fake)
+    [reply_id] = outbox._claim_replies(sessions, networks=["twitter"], due_before=utcnow(), limit=100, worker="w1")
+    with sessions() as session, session.begin():
+        workers.beat(session, "w1", now=utcnow(), starting=True)
+        assert queries.mark_send_started(session, reply_id, worker="w1", now=utcnow())
+        reply = session.get(Reply, reply_id)
+        target, text, key = outbox.reply_target(reply.message), reply.text, reply.idempotency_key
+    posted = x.reply(target, text, idempotency_key=key).external_id if went_out else None  # then w1 is killed
+    heartbeat = Heartbeat(sessions, "w1", lease_seconds=LEASE)
+    try:
+        heartbeat.start()  # w1 restarts
+        assert send_due_replies(sessions, {"twitter": x}, claims=Claims("w1", LEASE), **RETRY) == 1
+    finally:
+        heartbeat.stop()
+    replies_on_x = [t for t in fake.posts_by_bot() if t.get("referenced_tweets") == [{"type": "replied_to",
+                                                                                      "id": tweet}]]
+    assert len(replies_on_x) == 1  # exactly one answer on X, whether or not the first send went out
+    assert len(fake.calls("GET /2/users/:id/tweets")) == 1
+    with sessions() as session:
+        reply = session.get(Reply, reply_id)
+        assert (reply.state, reply.external_id) == ("sent", replies_on_x[0]["id"])
+        assert (reply.last_error == outbox.FOUND_SENT) is went_out
+    if went_out:
+        assert replies_on_x[0]["id"] == posted
