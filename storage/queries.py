@@ -205,17 +205,26 @@ def mark_send_started(session: Session, reply_id: int, *, worker: str | None, no
     ).rowcount == 1
 
 
-def release_claims(session: Session, model, ids: Sequence[int], *, worker: str | None) -> int:
-    """Give back claimed rows that never left: waiting again, as they were."""
+def release_claims(session: Session, model, ids: Sequence[int], *, worker: str | None, now: datetime) -> int:
+    """Give back what `worker` still holds among `ids`: rows that never left wait again, as they were;
+    a row whose send started but was never recorded is left for a look once the lease has passed."""
     if not ids:
         return 0
+    mine = and_(model.id.in_(ids), model.state == SENDING, _claimed_by(model, worker))
     waiting_again = case((model.attempts + model.transient_failures > 0, "failed"), else_="pending")
-    return session.execute(
+    released = session.execute(
         update(model)
-        .where(model.id.in_(ids), model.state == SENDING, _claimed_by(model, worker))
-        .values(state=waiting_again, claimed_by=None, claimed_at=None, send_started_at=None)
+        .where(mine, model.send_started_at.is_(None))
+        .values(state=waiting_again, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
+    session.execute(
+        update(model)
+        .where(mine, model.send_started_at.is_not(None))
+        .values(claimed_by=None, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return released
 
 
 def release_own_claims(session: Session, *, worker: str) -> int:

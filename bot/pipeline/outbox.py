@@ -117,12 +117,10 @@ def _send_batch(sessions, connectors, batch: list[int], waiting: set[str], *, cl
         }
         targets = {reply.id: reply_target(reply.message) for reply in rows.values()}
     queue = [reply_id for reply_id in batch if reply_id in rows]
-    unsent: list[int] = []  # claimed here, never started: released at the end
     sent = 0
-    current = None
     try:
         with sessions() as session, session.begin():
-            current = _start_next(session, queue, rows, waiting, unsent, claims)
+            current = _start_next(session, queue, rows, waiting, claims)
         while current is not None:
             reply = rows[current]
             connector = connectors[reply.network]
@@ -142,23 +140,27 @@ def _send_batch(sessions, connectors, batch: list[int], waiting: set[str], *, cl
                 else:
                     _record_failure(row, error, idempotent=connector.idempotent_sends,
                                     finds_own=connector.finds_own_replies, **retry)
-                current = None if stopping() else _start_next(session, queue, rows, waiting, unsent, claims)
+                current = None if stopping() else _start_next(session, queue, rows, waiting, claims)
     finally:
+        # What the batch still holds: skipped (a network said slow down, a stop came, a requester
+        # said stop) or, after an error here, a reply whose outcome was not recorded.
         with contextlib.suppress(Exception), sessions() as session, session.begin():
-            queries.release_claims(session, Reply, [*unsent, *queue], worker=claims.worker)
+            queries.release_claims(session, Reply, batch, worker=claims.worker, now=utcnow())
     return sent
 
 
-def _start_next(session, queue: list[int], rows, waiting: set[str], unsent: list[int], claims: Claims) -> int | None:
-    """Mark the next sendable claimed reply as started (in the caller's transaction); its id, or None."""
+def _start_next(session, queue: list[int], rows, waiting: set[str], claims: Claims) -> int | None:
+    """Mark the next sendable claimed reply as started (in the caller's transaction); its id, or None.
+
+    One that cannot start (its network said slow down, it was dropped meanwhile, its
+    requester said stop) stays unstarted, and is released at the end of the batch.
+    """
     while queue:
         candidate = queue.pop(0)
-        if rows[candidate].network in waiting:
-            unsent.append(candidate)
-        elif queries.mark_send_started(session, candidate, worker=claims.worker, now=utcnow()):
+        if rows[candidate].network not in waiting and queries.mark_send_started(
+            session, candidate, worker=claims.worker, now=utcnow()
+        ):
             return candidate
-        else:
-            unsent.append(candidate)  # dropped meanwhile, or its requester said stop: never sent
     return None
 
 
