@@ -54,9 +54,10 @@ class Heartbeat:
         return released
 
     def stop(self) -> None:
+        """No more beats; a beat waiting for the database is not waited for long (the thread is a daemon)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.interval + 5)
+            self._thread.join(timeout=2)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -345,3 +345,13 @@ def test_a_taken_back_x_reply_is_looked_for_on_the_timeline_before_any_resend(se
         assert (reply.last_error == outbox.FOUND_SENT) is went_out
     if went_out:
         assert replies_on_x[0]["id"] == posted
+
+
+def test_run_once_beats_under_the_host_name_and_status_shows_it(cli, sessions):
+    import socket
+
+    cli("init")
+    cli("run --once")
+    with sessions() as session:
+        assert [w.name for w in session.scalars(select(Worker))] == [socket.gethostname()]
+    assert f"worker heartbeats: {socket.gethostname()} (" in cli("status").output

@@ -17,7 +17,7 @@ from bot.scheduler import run_forever
 from bot.worker import Heartbeat
 from storage import migrate, queries
 from storage.database import describe
-from storage.models import Message, NetworkCursor, utcnow
+from storage.models import Message, NetworkCursor, Worker, utcnow
 
 
 def init(config: ConfigOption = None) -> None:
@@ -78,6 +78,9 @@ def status(config: ConfigOption = None) -> None:
         console.print(f"messages waiting: {unclassified} to classify, {unrouted} to route")
         console.print("requests: " + _counts(queries.request_counts(session)))
         console.print("outbox: " + _counts(queries.reply_counts(session)))
+        beats = [f"{w.name} ({(utcnow() - w.heartbeat_at).total_seconds():.0f} s ago)"
+                 for w in session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(10))]
+        console.print("worker heartbeats: " + (", ".join(beats) or "none yet"))
         table = Table("network", "last poll", "last success", "failures", "last error")
         paused = []
         for row in session.scalars(select(NetworkCursor).order_by(NetworkCursor.network)):
