@@ -65,4 +65,5 @@ class Heartbeat:
                 with self.sessions() as session, session.begin():
                     workers.beat(session, self.name, now=utcnow())
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the jobs go on
-                log.warning("worker %s: heartbeat not written: %s", self.name, exc)
+                first_line = (str(exc).splitlines() or [""])[0]  # the driver's message, not its SQL and parameters
+                log.warning("worker %s: heartbeat not written: %s: %s", self.name, type(exc).__name__, first_line)
