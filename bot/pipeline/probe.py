@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.networks.base import Connector
 from bot.pipeline.ingest import FAILURES_BEFORE_PAUSE
+from storage.database import reading
 from storage.models import NetworkCursor, utcnow
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def probe_paused(sessions: sessionmaker[Session], connectors: dict[str, Connector]) -> int:
     """Probe every network paused after failing polls; returns how many resumed."""
-    with sessions() as session:
+    with reading(sessions) as session:  # every few seconds: never takes SQLite's write lock
         paused = list(session.scalars(
             select(NetworkCursor.network).where(
                 NetworkCursor.paused_until > utcnow(),
