@@ -230,6 +230,10 @@ class SchedulerConfig(Section):
     # After SIGTERM, how long running jobs may take to finish. Below the kill delay of the usual
     # service managers (Kubernetes 30 s, systemd 90 s), so datacall stops itself before being killed.
     stop_timeout_seconds: Annotated[float, Field(gt=0)] = 20.0
+    # This worker's stable name, recorded on each row it claims ("": the host name). Unique per live process.
+    worker_name: Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9._:@-]*$")] = ""
+    # A claim of a worker whose heartbeat is older than this is taken back by the others.
+    claim_lease_seconds: Annotated[float, Field(ge=3, le=3600)] = 30.0
 
 
 class WebConfig(Section):

@@ -14,6 +14,7 @@ from bot.pipeline import ingest
 from bot.pipeline.classify import classify_pending
 from bot.pipeline.follow_up import queue_follow_ups
 from bot.pipeline.outbox import post_due, send_due_replies
+from bot.pipeline.probe import probe_paused
 from bot.pipeline.route import route_classified
 from bot.pipeline.suggest import rules_from_config, suggest_new
 from bot.runtime import Runtime
@@ -29,14 +30,17 @@ class Job:
 
 
 def build_jobs(runtime: Runtime) -> list[Job]:
-    """Due posts, one poll per enabled network, classification and routing, then replies."""
+    """Probe paused networks, due posts, one poll per enabled network, classification and routing, then replies."""
     config = runtime.config
     attempts, retry_base = config.replies.max_attempts, config.replies.retry_base_seconds
     jobs = [
+        # First, so a network that came back is polled and sent to in the same pass; as often as sending.
+        Job("probe", partial(probe_paused, runtime.sessions, runtime.connectors),
+            config.scheduler.send_interval_seconds),
         Job(
             "post",
             lambda: post_due(
-                runtime.sessions, runtime.connectors, publisher=runtime.publisher(),
+                runtime.sessions, runtime.connectors, publisher=runtime.publisher(), claims=runtime.claims,
                 max_attempts=attempts, retry_base_seconds=retry_base,
             ),
             config.scheduler.post_interval_seconds,
@@ -66,7 +70,8 @@ def build_jobs(runtime: Runtime) -> list[Job]:
         Job(
             "send",
             lambda: send_due_replies(
-                runtime.sessions, runtime.connectors, max_attempts=attempts, retry_base_seconds=retry_base
+                runtime.sessions, runtime.connectors, claims=runtime.claims, stopping=runtime.stopping.is_set,
+                max_attempts=attempts, retry_base_seconds=retry_base,
             ),
             config.scheduler.send_interval_seconds,
         )

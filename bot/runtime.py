@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,8 +19,10 @@ from bot.networks.base import Connector
 from bot.networks.registry import build_connectors
 from bot.paths import configured_model_path
 from bot.paths import resolve as _resolve
+from bot.pipeline.outbox import Claims
 from bot.pipeline.replies import ReplyWriter
 from bot.replies.render import Templates, load_templates
+from bot.worker import worker_name
 from storage.database import make_engine, make_session_factory
 
 
@@ -32,6 +35,8 @@ class Runtime:
     connectors: dict[str, Connector]
     campaign_texts: CampaignTexts = field(default_factory=load_campaign_texts)
     say: Callable[[str], None] = field(default=print)
+    # Set on SIGTERM: a job working through a batch stops taking new rows.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def from_config(cls, config: Config, *, say: Callable[[str], None] = print) -> Runtime:
@@ -55,6 +60,11 @@ class Runtime:
         """Loaded on first need, once per process; trained first if there is none yet."""
         path = configured_model_path(self.config)
         return classifiers.load(classifiers.ensure_model(path, on_train=self.say))
+
+    @cached_property
+    def claims(self) -> Claims:
+        """This process's name on the rows it claims, and the lease after which a silent worker's are taken."""
+        return Claims(worker=worker_name(self.config), lease_seconds=self.config.scheduler.claim_lease_seconds)
 
     def publisher(self) -> Publisher:
         """How the `post` job publishes a campaign's scheduled posts in this deployment."""

@@ -99,6 +99,7 @@ def run_forever(runtime: Runtime) -> bool:
             return
         log.info("received %s: finishing running jobs (at most %.0f s), then stopping", name, timeout)
         jobs.stop()
+        runtime.stopping.set()  # a send job ends its batch after the reply on its way
         if scheduler.running:
             scheduler.shutdown(wait=False)  # no new run; the running ones go on in their threads
 

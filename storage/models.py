@@ -127,6 +127,12 @@ class Post(Base):
     # Why a post was not published (its phase or event had passed, nothing to survey...).
     skip_reason: Mapped[str | None] = mapped_column(Text)
     lang: Mapped[str | None] = mapped_column(String(8))
+    # Which worker holds the `sending` claim (its heartbeat says whether it is alive), when the network
+    # call started (NULL: claimed but never sent, safe to release), and failures that did not count
+    # against `attempts` (5xx, timeouts, 429) but still lengthen the backoff.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    send_started_at: Mapped[datetime | None]
+    transient_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Requester(Base):
@@ -281,6 +287,12 @@ class Reply(Base):
     message: Mapped[Message] = relationship()
     requester: Mapped[Requester] = relationship()
     status_event: Mapped[StatusEvent | None] = relationship()
+    # Which worker holds the `sending` claim (its heartbeat says whether it is alive), when the network
+    # call started (NULL: claimed but never sent, safe to release), and failures that did not count
+    # against `attempts` (5xx, timeouts, 429) but still lengthen the backoff.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    send_started_at: Mapped[datetime | None]
+    transient_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class NetworkCursor(Base):
@@ -532,3 +544,13 @@ Index("ix_requests_status_campaign_id_networks_not_a_request", Request.status, R
       Request.not_a_request)
 # Support counts walk the merges down from each request shown (storage.support.merged_into).
 Index("ix_requests_duplicate_of_id", Request.duplicate_of_id)
+
+
+class Worker(Base):
+    """A `datacall run` process, by its stable name: its heartbeat tells others whether its claims are alive."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, Executable, String, and_, cast, func, literal, or_, select, update
+from sqlalchemy import CursorResult, Executable, String, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Campaign, FollowUp, Message, NetworkCursor, Post, Reply, Request, Requester, StatusEvent
+from storage.models import (
+    Campaign,
+    FollowUp,
+    Message,
+    NetworkCursor,
+    Post,
+    Reply,
+    Request,
+    Requester,
+    StatusEvent,
+    Worker,
+)
 
 # An erased requester's user id becomes this prefix and their row id (storage.erasure.tombstone).
 TOMBSTONE_PREFIX = "erased-"
@@ -16,6 +27,8 @@ TOMBSTONE_PREFIX = "erased-"
 WAITING_REPLY_STATES = ("pending", "failed", "sending")
 # Sent or not? A network without idempotency keys timed out after the request left: an officer checks.
 UNKNOWN = "unknown"
+# A row claimed by a worker (`claimed_by`), on its way to the network.
+SENDING = "sending"
 
 
 def posted_external_ids(session: Session, *, network: str) -> list[str]:
@@ -159,6 +172,110 @@ def due_posts(session: Session, *, networks: Sequence[str], now: datetime, limit
         .order_by(Post.due_at, Post.id)
         .limit(limit)
     ).all()
+
+
+def claim_due_replies(
+    session: Session, *, networks: Sequence[str], due_before: datetime, limit: int, worker: str | None, now: datetime
+) -> list[int]:
+    """Claim up to `limit` due replies for `worker` in one statement; their ids, oldest due first.
+
+    Consent is re-checked in the same statement, so a /stop or an erasure committed
+    a moment ago is honoured. On PostgreSQL concurrent workers skip each other's
+    locked rows and take the next batch; SQLite serialises writers. None is
+    marked as started: `mark_send_started` does that right before each send.
+    """
+    due = (
+        select(Reply.id)
+        .where(
+            Reply.state.in_(("pending", "failed")),
+            reply_allowed(),
+            Reply.next_attempt_at <= due_before,
+            Reply.network.in_(networks),
+        )
+        .order_by(Reply.next_attempt_at, Reply.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.execute(
+        update(Reply)
+        .where(Reply.id.in_(due.scalar_subquery()), Reply.state.in_(("pending", "failed")), reply_allowed())
+        .values(state=SENDING, claimed_by=worker, claimed_at=now, send_started_at=None)
+        .returning(Reply.id, Reply.next_attempt_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [row_id for row_id, _ in sorted(claimed, key=lambda row: (row[1], row[0]))]
+
+
+def mark_send_started(session: Session, reply_id: int, *, worker: str | None, now: datetime) -> bool:
+    """Record, before the network call, that this claimed reply is about to leave; False if it is not ours
+    any more (dropped by an erasure or /stop, taken back) or its requester may no longer be written to."""
+    return changed_rows(
+        session,
+        update(Reply)
+        .where(Reply.id == reply_id, Reply.state == SENDING, _claimed_by(Reply, worker), reply_allowed())
+        .values(send_started_at=now)
+        .execution_options(synchronize_session=False),
+    ) == 1
+
+
+def release_claims(session: Session, model, ids: Sequence[int], *, worker: str | None, now: datetime) -> int:
+    """Give back what `worker` still holds among `ids`: rows that never left wait again, as they were;
+    a row whose send started but was never recorded is left for a look once the lease has passed."""
+    if not ids:
+        return 0
+    mine = and_(model.id.in_(ids), model.state == SENDING, _claimed_by(model, worker))
+    waiting_again = case((model.attempts + model.transient_failures > 0, "failed"), else_="pending")
+    released = changed_rows(
+        session,
+        update(model)
+        .where(mine, model.send_started_at.is_(None))
+        .values(state=waiting_again, claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False),
+    )
+    session.execute(
+        update(model)
+        .where(mine, model.send_started_at.is_not(None))
+        .values(claimed_by=None, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return released
+
+
+def release_own_claims(session: Session, *, worker: str) -> int:
+    """A worker that starts knows it died: its claims become free for recovery at once (replies and posts)."""
+    released = 0
+    for model in (Reply, Post):
+        released += changed_rows(
+            session,
+            update(model)
+            .where(model.state == SENDING, model.claimed_by == worker)
+            .values(claimed_by=None, claimed_at=None)
+            .execution_options(synchronize_session=False),
+        )
+    return released
+
+
+def claims_to_take_back(session: Session, model, *, worker: str | None, now: datetime, lease: timedelta):
+    """Claimed rows whose worker is gone: released at its restart (no claim time), or claimed longer ago
+    than the lease by a worker whose heartbeat is older than the lease (or that never wrote one).
+
+    A live worker's claims are never among them, however long its send takes: it keeps beating.
+    """
+    cutoff = now - lease
+    live = select(Worker.name).where(Worker.heartbeat_at >= cutoff)
+    unowned = or_(model.claimed_by.is_(None), model.claimed_by.not_in(live))
+    if worker is not None:
+        unowned = and_(unowned, or_(model.claimed_by.is_(None), model.claimed_by != worker))
+    return session.scalars(
+        select(model)
+        .where(model.state == SENDING, or_(model.claimed_at.is_(None), and_(model.claimed_at < cutoff, unowned)))
+        .order_by(model.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def _claimed_by(model, worker: str | None):
+    return model.claimed_by.is_(None) if worker is None else model.claimed_by == worker
 
 
 def request_counts(session: Session) -> dict[str, int]:

@@ -78,13 +78,12 @@ def two_replies_due(cli, sessions, monkeypatch):
         assert session.scalar(select(func.count()).select_from(Reply).where(Reply.state == "pending")) == 2
 
 
-def send_at_the_same_moment(config_file, monkeypatch, claim=outbox._claim) -> list[Exception]:
-    """Two workers read the same due replies, then claim and send them at the same moment.
+def send_at_the_same_moment(config_file, monkeypatch, claim=outbox._claim_replies) -> list[Exception]:
+    """Two workers claim the due replies at the same moment, then send what they won.
 
-    A barrier before the first claim (once both have read the outbox and closed
-    their read) makes both try to claim the same first reply; a barrier inside
-    the connector's send holds each sender until the other is sending too, so
-    the two sends overlap.
+    A barrier before the first claim makes both try to claim the same batch; a
+    barrier inside the connector's send holds each sender until the other is
+    sending too, so that two sends of one reply would overlap.
     """
     config = load_config(config_file)
     runtimes = [Runtime.from_config(config, say=lambda _t: None) for _ in range(2)]
@@ -100,7 +99,7 @@ def send_at_the_same_moment(config_file, monkeypatch, claim=outbox._claim) -> li
             claim_together.wait(timeout=30)
         return claim(*args, **kwargs)
 
-    monkeypatch.setattr(outbox, "_claim", wait_then_claim)
+    monkeypatch.setattr(outbox, "_claim_replies", wait_then_claim)
     errors: list[Exception] = []
 
     def worker(rt):
@@ -132,10 +131,16 @@ def test_two_workers_sending_at_the_same_moment_send_each_reply_once(
 def test_the_race_test_sees_a_broken_claim(two_replies_due, sessions, config_file, monkeypatch, recording):
     """The same race with a claim that lets every worker win: the recording sees each reply twice."""
 
-    def claim_without_condition(sessions, model, row_id, claimed_state):
+    first = threading.local()
+
+    def claim_without_condition(sessions, *, networks, due_before, limit, worker):
+        if getattr(first, "done", False):
+            return []
+        first.done = True
         with sessions() as session, session.begin():
-            session.execute(update(model).where(model.id == row_id).values(state=claimed_state, claimed_at=utcnow()))
-        return True
+            ids = list(session.scalars(select(Reply.id).order_by(Reply.id)))
+            session.execute(update(Reply).values(state="sending", claimed_by=worker, claimed_at=utcnow()))
+        return ids
 
     assert send_at_the_same_moment(config_file, monkeypatch, claim=claim_without_condition) == []
     with sessions() as session:

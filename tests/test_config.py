@@ -76,6 +76,8 @@ def test_missing_default_file_falls_back_to_defaults(tmp_path, monkeypatch):
         ("[web]\ntrusted_proxies = ['everyone']\n", "web.trusted_proxies", "not an ip address"),
         ("[web]\ntrusted_proxies = ['*']\n", "web.trusted_proxies", "not an ip address"),
         ("[web]\nsession_hours = 0\n", "web.session_hours", "greater than"),
+        ("[scheduler]\nworker_name = 'worker one'\n", "scheduler.worker_name", "should match pattern"),
+        ("[scheduler]\nclaim_lease_seconds = 1\n", "scheduler.claim_lease_seconds", "greater than or equal"),
     ],
 )
 def test_bad_key_gives_one_line_naming_file_and_key(write_config, text, key, problem):
@@ -154,3 +156,16 @@ def test_broken_templates_file_names_the_entry(write_config, tmp_path):
     result = run_cli("init", "--config", str(path))
     assert result.exit_code == 2
     assert "[start] fr: missing reply text" in result.output
+
+
+def test_the_worker_name_comes_from_the_environment_then_the_file_then_the_host(write_config, monkeypatch):
+    import socket
+
+    from bot.worker import NAME_VARIABLE, worker_name
+
+    monkeypatch.delenv(NAME_VARIABLE, raising=False)
+    assert worker_name(load_config(write_config("[scheduler]\nclaim_lease_seconds = 10\n"))) == socket.gethostname()
+    named = load_config(write_config("[scheduler]\nworker_name = 'datacall-worker-2'\n", "named.toml"))
+    assert worker_name(named) == "datacall-worker-2"
+    monkeypatch.setenv(NAME_VARIABLE, "worker-b")
+    assert worker_name(named) == "worker-b"

@@ -191,12 +191,13 @@ def test_fresh_claim_is_left_to_its_worker(cli, ready):
 
 
 def test_failing_reply_goes_dead_after_max_attempts(cli, ready, monkeypatch, write_config, db_url):
+    """Only a refusal that would come again counts (an outage does not: tests/test_claims.py)."""
     config = write_config(
         f'[database]\nurl = "{db_url}"\n[replies]\nmax_attempts = 2\nretry_base_seconds = 0.001\n', "two.toml"
     )
 
     def refused_before_sending(*_args, **_kwargs):
-        raise NetworkError("503 Service Unavailable")
+        raise NetworkError("400 Bad Request", transient=False)
 
     monkeypatch.setattr(RecordingConnector, "reply", refused_before_sending)
     cli("run --once", config=config)
@@ -218,10 +219,11 @@ def test_a_failing_network_is_paused_then_catches_up_with_nothing_lost(cli, read
         assert row.consecutive_failures == 3 and row.paused_until is not None
         assert "503" in row.last_error
     assert "paused until" in cli("status").output
-    cli("run --once")  # paused: the poll does not even call the network
+    with monkeypatch.context() as patch:
+        patch.setattr(RecordingConnector, "whoami", lambda *a, **k: (_ for _ in ()).throw(OSError("503")))
+        cli("run --once")  # paused, and the probe gets no answer: the poll does not even call the network
     assert snapshot(ready)["messages"] == []
-    with ready() as session, session.begin():
-        session.get(NetworkCursor, "sandbox").paused_until = utcnow()  # the pause ends
+    # The network answers again: the next pass's probe ends the pause at once, no waiting for it to run out.
     assert_complete(clean_outcome(cli, ready))
     with ready() as session:
         assert session.get(NetworkCursor, "sandbox").consecutive_failures == 0

@@ -22,6 +22,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
+
+from storage.database import make_engine
+from storage.models import Worker
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_IN_IMAGE = "/etc/datacall/datacall.toml"
@@ -82,6 +86,8 @@ def test_compose_has_postgresql_two_workers_and_the_web_app():
     assert "PGPASSWORD" in services["worker-1"]["environment"]  # the URL in the config holds no password
     deployed_config = (ROOT / "deploy" / "datacall.toml").read_text()
     assert "@" in deployed_config and ":5432" in deployed_config
+    # Each worker keeps its own name across restarts (its claims are recorded under it).
+    assert len({services[name]["hostname"] for name in runs}) == 2
 
 
 @pytest.fixture
@@ -89,7 +95,7 @@ def deployed_config(write_config, db_url):
     return write_config(f'[database]\nurl = "{db_url}"\n[networks.sandbox]\nenabled = true\n', "deployed.toml")
 
 
-def test_compose_commands_run_as_plain_processes(deployed_config):
+def test_compose_commands_run_as_plain_processes(deployed_config, db_url):
     commands = {name: s["command"] for name, s in compose()["services"].items() if "command" in s}
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
@@ -98,9 +104,13 @@ def test_compose_commands_run_as_plain_processes(deployed_config):
     assert init.returncode == 0, init.stderr
 
     port = free_port()
+    # Each container's hostname is its worker name; as plain processes on one host, the variable stands in.
+    hostnames = {name: s.get("hostname") for name, s in compose()["services"].items()}
     processes = {
         name: subprocess.Popen(for_test(command, deployed_config, port if name == "web" else None),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**environment, **({"DATACALL_WORKER_NAME": hostnames[name]}
+                                                      if hostnames[name] else {})})
         for name, command in commands.items() if name != "init"
     }
     try:
@@ -118,6 +128,13 @@ def test_compose_commands_run_as_plain_processes(deployed_config):
         time.sleep(3)  # the workers run their first pass
         for name, process in processes.items():
             assert process.poll() is None, f"{name} stopped: {process.stderr.read()}"
+        engine = make_engine(db_url)
+        try:
+            with engine.connect() as connection:
+                beating = set(connection.scalars(select(Worker.name)))
+        finally:
+            engine.dispose()
+        assert beating == {hostnames["worker-1"], hostnames["worker-2"]}  # two workers, two heartbeats
     finally:
         for process in processes.values():
             process.send_signal(signal.SIGTERM)

@@ -452,3 +452,25 @@ access_token_env = "{TOKEN_ENV}"
     cli("run --once", config=config)
     assert fake.pending_requests() == []
     assert "0 notification requests waiting" in cli("doctor", config=config).output
+
+
+def test_probe_asks_verify_credentials_and_raises_while_the_server_is_down(fake, connector):
+    """A paused network is probed with one cheap call; a 503 keeps it paused, an answer ends the pause."""
+    fake.fail_next(503)
+    with pytest.raises(NetworkError) as down:
+        connector.probe()
+    assert down.value.transient
+    connector.probe()
+    assert fake.count("GET", "/api/v1/accounts/verify_credentials") == 2
+
+
+def test_a_refusal_counts_as_an_attempt_an_outage_does_not(fake, connector):
+    status = connector.post("Which data would you like us to open?", idempotency_key="datacall-post-1")
+    fake.fail_next(400)
+    with pytest.raises(NetworkError) as refused:
+        connector.reply(ReplyTarget(status.external_id, "1", "@camille"), "Thanks!", idempotency_key="r1")
+    assert not refused.value.transient
+    fake.fail_next(502)
+    with pytest.raises(NetworkError) as outage:
+        connector.reply(ReplyTarget(status.external_id, "1", "@camille"), "Thanks!", idempotency_key="r1")
+    assert outage.value.transient and not outage.value.permanent

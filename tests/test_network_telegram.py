@@ -446,3 +446,16 @@ def test_a_timeout_before_the_request_left_is_retried():
         error.__cause__ = cause
         mapped = network_error(error, token="t")
         assert (mapped.outcome_unknown, mapped.permanent) == (unknown, False), cause
+
+
+def test_probe_is_get_me_and_telegram_cannot_list_what_the_bot_sent(fake, connector):
+    from datetime import UTC, datetime
+
+    connector.probe()
+    fake.fail(502, method="getMe")
+    with pytest.raises(NetworkError):
+        connector.probe()
+    assert len(calls(fake, "getMe")) >= 2
+    # No Bot API method lists the bot's sent messages: a reply that may have left goes to an officer.
+    lookup = connector.find_own_reply(ReplyTarget("-100:1", "1", "@camille"), since=datetime.now(UTC))
+    assert lookup.checked is False and connector.finds_own_replies is False

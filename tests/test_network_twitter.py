@@ -490,3 +490,47 @@ def test_a_read_timeout_is_an_unknown_outcome_and_a_connect_timeout_is_not():
                 raise error
         assert raised.value.outcome_unknown is unknown, (endpoint, error)
         assert not raised.value.permanent
+
+
+# Recovery: a reply whose send may have happened is looked for on the account's own timeline.
+
+def test_find_own_reply_reads_the_user_timeline_and_tells_found_from_not_found(fake, x):
+    call = x.post("Which data would you like us to open?", idempotency_key="datacall-post-1")
+    camille = fake.citizen_reply(call.external_id, "camille_velo", "Could you publish the bike counts per hour?")
+    ana = fake.citizen_reply(call.external_id, "data_dev_ana", "Bus positions in real time, please")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    answer = x.reply(ReplyTarget(camille, "2000000001", "@camille_velo"), "Logged as #1.", idempotency_key="r1")
+
+    found = x.find_own_reply(ReplyTarget(camille, "2000000001", "@camille_velo"), since=since)
+    assert found.checked and found.found.external_id == answer.external_id
+    assert found.found.url == f"https://x.com/datacall_city/status/{answer.external_id}"
+    not_yet = x.find_own_reply(ReplyTarget(ana, "2000000002", "@data_dev_ana"), since=since)
+    assert not_yet.checked and not_yet.found is None
+    # A reply already recorded for another status change is not mistaken for this one.
+    known = x.find_own_reply(ReplyTarget(camille, "2000000001", "@camille_velo"), since=since,
+                             known={answer.external_id})
+    assert known.checked and known.found is None
+    lookups = fake.calls("GET /2/users/:id/tweets")
+    assert len(lookups) == 3 and all(r.path == f"/2/users/{fake.bot_id}/tweets" for r in lookups)
+    assert "referenced_tweets" in lookups[0].args["tweet.fields"] and lookups[0].args["exclude"] == "retweets"
+
+
+def test_find_own_reply_cannot_tell_past_its_page_cap(fake, x, monkeypatch):
+    monkeypatch.setattr("bot.networks.twitter.LOOKUP_PAGES", 1)
+    call = x.post("Which data would you like us to open?", idempotency_key="datacall-post-1")
+    citizen = fake.citizen_reply(call.external_id, "camille_velo", "Bike counts per hour, please")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    for number in range(101):  # more of our own tweets than one page holds, none answering the citizen
+        fake.bot_tweet(f"Update number {number}")
+    lookup = x.find_own_reply(ReplyTarget(citizen, "2000000001", "@camille_velo"), since=since)
+    assert lookup.checked is False
+
+
+def test_probe_asks_who_am_i_every_time_and_raises_while_x_is_down(fake, x):
+    x.probe()
+    x.probe()
+    assert len(fake.calls("GET /2/users/me")) == 2  # never the cached answer
+    fake.fail(503, endpoint="GET /2/users/me")
+    with pytest.raises(NetworkError) as down:
+        x.probe()
+    assert down.value.transient and not down.value.permanent

@@ -111,7 +111,8 @@ def test_a_failing_job_is_logged_and_retried_while_the_others_go_on(
 
 def in_flight(process) -> str | None:
     """The idempotency key of the first send the slowed-down sandbox started."""
-    started = [line.split()[-1] for line in process.lines if line.startswith("slow send started:")]
+    # The key is the word after the marker: a log line of another thread may end up on the same line.
+    started = [line.split()[3] for line in process.lines if line.startswith("slow send started:")]
     return started[0] if started else None
 
 

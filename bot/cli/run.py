@@ -14,9 +14,10 @@ from bot.cli.common import ConfigOption, console, errors, fail, runtime
 from bot.jobs import run_once
 from bot.logs import TEXT_FORMAT
 from bot.scheduler import run_forever
+from bot.worker import Heartbeat, worker_name
 from storage import migrate, queries
 from storage.database import describe
-from storage.models import Message, NetworkCursor, utcnow
+from storage.models import Message, NetworkCursor, Worker, utcnow
 
 
 def init(config: ConfigOption = None) -> None:
@@ -41,15 +42,20 @@ def run(
     """Post due calls, poll every enabled network, classify, send due replies."""
     logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)  # no-op under --log-format json
     with runtime(config) as rt:
-        if not once:
-            if not run_forever(rt):
-                # A job is still at work: closing its connector or waiting for the interpreter to join
-                # its thread could cut a send in half or never end. Its claims are a crash's, recovered.
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(1)
-            return
-        results = run_once(rt)
+        heartbeat = Heartbeat(rt.sessions, worker_name(rt.config), lease_seconds=rt.claims.lease_seconds)
+        heartbeat.start()  # its own claims from a previous run are taken back at once
+        try:
+            if not once:
+                if not run_forever(rt):
+                    # A job is still at work: closing its connector or waiting for the interpreter to join
+                    # its thread could cut a send in half or never end. Its claims are a crash's, recovered.
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(1)
+                return
+            results = run_once(rt)
+        finally:
+            heartbeat.stop()
         failed = False
         for name, (count, error) in results.items():
             if error is None:
@@ -72,6 +78,9 @@ def status(config: ConfigOption = None) -> None:
         console.print(f"messages waiting: {unclassified} to classify, {unrouted} to route")
         console.print("requests: " + _counts(queries.request_counts(session)))
         console.print("outbox: " + _counts(queries.reply_counts(session)))
+        beats = [f"{w.name} ({(utcnow() - w.heartbeat_at).total_seconds():.0f} s ago)"
+                 for w in session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(10))]
+        console.print("worker heartbeats: " + (", ".join(beats) or "none yet"))
         table = Table("network", "last poll", "last success", "failures", "last error")
         paused = []
         for row in session.scalars(select(NetworkCursor).order_by(NetworkCursor.network)):

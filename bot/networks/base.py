@@ -9,7 +9,7 @@ blocking; asyncio libraries are driven from inside their connector.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -96,12 +96,27 @@ class PollResult:
     closed: bool
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What the network says about a reply that may have gone out: `checked` False when it cannot tell."""
+
+    checked: bool
+    found: PostRef | None = None
+
+
+CANNOT_TELL = Lookup(checked=False)
+NOT_FOUND = Lookup(checked=True)
+
+
 class NetworkError(Exception):
     """A call to the network failed; `retry_after` says when trying again makes sense.
 
     `outcome_unknown`: the request left but no answer came back (a read
     timeout), so the network may have taken it. On a network without
     idempotency keys the outbox then does not resend: an officer checks.
+    `transient`: an outage (5xx, timeout, 429) that a later try may not meet;
+    it does not use up a reply's attempts. By default every error that is not
+    permanent is; a refusal that would repeat (a 4xx) passes False.
     """
 
     def __init__(
@@ -111,11 +126,13 @@ class NetworkError(Exception):
         retry_after: float | None = None,
         permanent: bool = False,
         outcome_unknown: bool = False,
+        transient: bool | None = None,
     ):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
         self.outcome_unknown = outcome_unknown
+        self.transient = (not permanent) if transient is None else transient
 
 
 class Connector(ABC):
@@ -137,6 +154,8 @@ class Connector(ABC):
     poll_options: int = 0
     poll_option_length: int = 25
     max_poll_seconds: int | None = None
+    # True when `find_own_reply` can look the account's recent replies up (X, the sandbox).
+    finds_own_replies: bool = False
 
     @classmethod
     def from_config(
@@ -193,6 +212,18 @@ class Connector(ABC):
     def whoami(self) -> str:
         """The account's handle, proving the credentials work (for `datacall doctor`)."""
         raise NotImplementedError
+
+    def probe(self) -> None:
+        """One cheap call (who am I) that raises if the network does not answer; ends a pause early."""
+        self.whoami()
+
+    def find_own_reply(self, target: ReplyTarget, *, since: datetime, known: Collection[str] = ()) -> Lookup:
+        """Our reply to `target` posted since `since`, other than the `known` ids, if the network can list them.
+
+        The outbox asks this before resending a reply whose send may have happened
+        (its worker died, or no answer came back). The default cannot tell.
+        """
+        return CANNOT_TELL
 
     def close(self) -> None:  # noqa: B027 - an optional hook: most connectors hold nothing to release
         """Release connections; the default has none."""

@@ -381,7 +381,8 @@ class MastodonConnector(Connector):
         except MastodonAPIError as exc:
             code = _status_code(exc)
             permanent = code in (401, 403, 404, 410, 422) if gone_is_permanent else code in (403, 422)
-            raise NetworkError(f"mastodon: {_describe(exc)}", permanent=permanent) from exc
+            refused = code is not None and 400 <= code < 500  # would be refused again: counts as an attempt
+            raise NetworkError(f"mastodon: {_describe(exc)}", permanent=permanent, transient=not refused) from exc
         except MastodonError as exc:
             raise NetworkError(f"mastodon: {_describe(exc)}") from exc
 

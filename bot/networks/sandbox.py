@@ -6,13 +6,24 @@ injected with `say`, and what the bot posted is read back with `timeline`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import NetworkConfig
-from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
+from bot.networks.base import (
+    NOT_FOUND,
+    Batch,
+    Connector,
+    Incoming,
+    Lookup,
+    NetworkError,
+    PollResult,
+    PostRef,
+    ReplyTarget,
+)
 from storage.models import SandboxEntry
 
 BOT_ID = "0"
@@ -31,6 +42,7 @@ class SandboxConnector(Connector):
     name = "sandbox"
     config_model = SandboxConfig
     idempotent_sends = True
+    finds_own_replies = True  # the timeline is a table
 
     def __init__(
         self, sessions: sessionmaker[Session], *, max_length: int = 500, page_size: int = 200, polls: bool = True
@@ -94,6 +106,21 @@ class SandboxConnector(Connector):
                 raise NetworkError(f"sandbox entry {external_id} has no poll", permanent=True)
             entry.poll = {**entry.poll, "closed": True}
             return PollResult(votes=tuple(entry.poll["votes"]), closed=True)
+
+    def find_own_reply(self, target: ReplyTarget, *, since: datetime, known: Collection[str] = ()) -> Lookup:
+        """The bot's timeline entries answering `target` since `since`, oldest first."""
+        with self.sessions() as session:
+            entry_id = session.scalar(
+                select(SandboxEntry.id)
+                .where(
+                    SandboxEntry.from_bot.is_(True),
+                    SandboxEntry.in_reply_to_id == int(target.external_id),
+                    SandboxEntry.created_at >= since,
+                    SandboxEntry.id.not_in([int(ref) for ref in known if ref.isdigit()]),
+                )
+                .order_by(SandboxEntry.id)
+            )
+        return Lookup(checked=True, found=PostRef(str(entry_id), entry_url(entry_id))) if entry_id else NOT_FOUND
 
     def whoami(self) -> str:
         with self.sessions() as session:

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +29,18 @@ from pydantic import Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import ConfigError, NetworkConfig
-from bot.networks.base import Batch, Connector, Incoming, NetworkError, PollResult, PostRef, ReplyTarget
+from bot.networks.base import (
+    CANNOT_TELL,
+    NOT_FOUND,
+    Batch,
+    Connector,
+    Incoming,
+    Lookup,
+    NetworkError,
+    PollResult,
+    PostRef,
+    ReplyTarget,
+)
 
 log = logging.getLogger(__name__)
 # tweepy's DEBUG lines print request headers, the bearer token included: never let them out.
@@ -52,6 +63,9 @@ FIRST_POLL_LOOKBACK = timedelta(minutes=5)
 # X language codes that name no language (undetermined, media only, hashtags only, ...).
 NO_LANGUAGE = {"und", "zxx", "art"}
 MENTIONS = "GET /2/users/:id/mentions"
+OWN_TWEETS = "GET /2/users/:id/tweets"
+# Pages of our own timeline read when looking for a reply that may have gone out (100 tweets each).
+LOOKUP_PAGES = 5
 
 T = TypeVar("T")
 
@@ -186,6 +200,7 @@ class TwitterConnector(Connector):
     poll_options = 4
     poll_option_length = 25
     max_poll_seconds = 7 * 24 * 3600
+    finds_own_replies = True  # GET /2/users/:id/tweets lists what the account posted
 
     def __init__(
         self,
@@ -301,6 +316,41 @@ class TwitterConnector(Connector):
 
     def whoami(self) -> str:
         return f"@{self._account()[1]}"
+
+    def probe(self) -> None:
+        """GET /2/users/me (by username with a bearer token), asked every time, never the cached answer."""
+        if self.username:
+            self._call("GET /2/users/by/username/:username",
+                       lambda: self.client.get_user(username=self.username, user_auth=self.user_auth))
+        else:
+            self._call("GET /2/users/me", lambda: self.client.get_me(user_auth=self.user_auth))
+
+    def find_own_reply(self, target: ReplyTarget, *, since: datetime, known: Collection[str] = ()) -> Lookup:
+        """Our tweets since `since` (GET /2/users/:id/tweets), newest first: the oldest one replying to `target`.
+
+        Cannot tell when more than `LOOKUP_PAGES` pages were posted since and none of them is it.
+        """
+        my_id, _ = self._account()
+        since_id = snowflake_at(since.timestamp())
+        found, token = None, None
+        for _ in range(LOOKUP_PAGES):
+            response = self._call(
+                OWN_TWEETS,
+                partial(
+                    self.client.get_users_tweets, my_id, since_id=since_id, pagination_token=token, max_results=100,
+                    exclude=["retweets"], tweet_fields=["created_at", "referenced_tweets"], user_auth=self.user_auth,
+                ),
+            )
+            for tweet in response.data or []:
+                replied_to = {str(ref.id) for ref in tweet.referenced_tweets or [] if ref.type == "replied_to"}
+                if target.external_id in replied_to and str(tweet.id) not in known:
+                    found = tweet  # newest first: the last match is the oldest
+            token = (response.meta or {}).get("next_token")
+            if found is not None:
+                return Lookup(checked=True, found=self._ref(str(found.id)))
+            if not token:
+                return NOT_FOUND
+        return CANNOT_TELL
 
     def close(self) -> None:
         self.client.session.close()
@@ -456,8 +506,9 @@ def x_errors(endpoint: str, clock: Callable[[], float] = time.time) -> Iterator[
         raise NetworkError(f"X {endpoint}: rate limited ({exc})", retry_after=wait) from exc
     except (tweepy.BadRequest, tweepy.Unauthorized, tweepy.Forbidden, tweepy.NotFound) as exc:
         raise NetworkError(f"X {endpoint}: {exc}", permanent=True) from exc
-    except tweepy.HTTPException as exc:  # 5xx and unexpected statuses
-        raise NetworkError(f"X {endpoint}: {exc}") from exc
+    except tweepy.HTTPException as exc:  # 5xx and unexpected statuses; an unexpected 4xx would repeat
+        status = getattr(exc.response, "status_code", None) or 500
+        raise NetworkError(f"X {endpoint}: {exc}", transient=not 400 <= status < 500) from exc
     except requests.ReadTimeout as exc:
         # The request left and no answer came: X may have posted it, and X has no idempotency key.
         raise NetworkError(f"X {endpoint}: {type(exc).__name__}: {exc}", outcome_unknown=True) from exc

@@ -1,39 +1,67 @@
-"""Send: deliver due replies and posts, each claimed in its own transaction.
+"""Send: deliver due replies and posts, each claim naming its worker.
 
-A row is claimed (`sending`) and committed before the network call,
-then marked done. If the process dies in between, the row stays claimed: it is
-retried only on networks that drop a repeated idempotency key, and otherwise
-marked `unknown` for an officer to check, because a second send could reach a
-citizen twice. A send that timed out after the request left is `unknown` too.
+Replies are claimed a batch at a time in one statement, which re-checks consent
+too. Right before each network call the reply is marked as started, in the same
+short transaction that records the previous reply's outcome; so a claimed reply
+that never left is known to be safe to send, and one that may have left is
+known to need a look first.
 
-Consent is checked when a reply is claimed, not only when it was queued: a
-reply to a person who was erased or opted out since (put back by a retry, a
-stale claim or anything else) is dropped, never sent.
+A claim belongs to a worker (`claimed_by`), alive while its heartbeat is fresh
+(`bot/worker.py`). A worker that restarts frees its own claims at once; the
+others take back a dead worker's claims once its heartbeat is older than the
+lease. A taken-back reply that never left is sent; one that may have left is
+resent only on networks that drop a repeated idempotency key (the sandbox;
+Mastodon's `Idempotency-Key`); elsewhere the bot's own recent posts are
+searched for it (X's user timeline): found, it counts as sent; not found, it is
+sent; where the network cannot tell (Telegram), it is marked `unknown` for an
+officer, because a citizen must never get the same reply twice.
+
+An outage (5xx, a timeout, a 429) does not use up a reply's attempts, only
+errors that would repeat do; both lengthen the backoff.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.campaigns import survey
 from bot.campaigns.publishing import Publisher, Skip, skip_passed
-from bot.networks.base import Connector, NetworkError, PostRef, ReplyTarget
+from bot.networks.base import CANNOT_TELL, Connector, Lookup, NetworkError, PostRef, ReplyTarget
 from storage import queries
-from storage.models import Post, Reply, utcnow
+from storage.database import reading
+from storage.models import Message, Post, Reply, utcnow
 
 log = logging.getLogger(__name__)
 
-# A claim older than this belongs to a worker that died mid-send.
-STALE_CLAIM = timedelta(minutes=10)
 INTERRUPTED = "interrupted during sending; not resent automatically so that nobody gets it twice"
 OUTCOME_UNKNOWN = "no answer after the request left; not resent automatically so that nobody gets it twice"
+TO_CHECK = "no answer after the request left; the network's own posts are checked before any resend"
+FOUND_SENT = "its worker stopped during the send; found on the network, so counted as sent and not resent"
 NO_CONSENT = "the requester was erased or opted out before it was sent"
+# Retries of an outage never stop, so their backoff needs a ceiling.
+MAX_RETRY_DELAY = timedelta(hours=1)
+# Clock difference allowed between this host and the network when looking for our own reply.
+LOOKUP_SKEW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Who claims rows (None: an anonymous caller, such as a rehearsal), and the lease on a silent worker."""
+
+    worker: str | None = None
+    lease_seconds: float = 30.0
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_seconds)
 
 
 def send_due_replies(
@@ -43,54 +71,108 @@ def send_due_replies(
     max_attempts: int,
     retry_base_seconds: float,
     batch_size: int = 100,
+    claims: Claims = Claims(),
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
-    """Send every due reply once; returns how many were sent."""
-    _recover_stale(sessions, Reply, connectors, state_field="sending")
+    """Send every reply due when the pass starts, once; returns how many were sent (or found sent)."""
+    found = take_back_replies(sessions, connectors, claims)
     with sessions() as session, session.begin():
         queries.drop_waiting_replies(session, reason=NO_CONSENT)
+    retry = {"max_attempts": max_attempts, "retry_base_seconds": retry_base_seconds}
     sent = 0
+    pass_start = utcnow()  # a reply that fails now is due again later: never retried within this pass
     # Networks that answered "slow down" in this pass, or that polling paused because they keep
     # failing: their replies wait (and keep their attempts) until the network is back.
-    with sessions() as session:
-        waiting: set[str] = queries.paused_networks(session, now=utcnow())
-    while True:
-        with sessions() as session:
-            open_networks = [name for name in connectors if name not in waiting]
-            due = queries.due_replies(session, networks=open_networks, now=utcnow(), limit=batch_size)
-        if not due:
-            return sent
-        progressed = False
-        for reply in due:
-            if reply.network in waiting:
-                continue
-            if not _claim(sessions, Reply, reply.id, "sending"):
-                continue
-            progressed = True
-            with sessions() as session:
-                message = session.get_one(Reply, reply.id).message
-                target = ReplyTarget(
-                    external_id=message.external_id,
-                    author_id=message.requester.external_user_id,
-                    author_handle=message.requester.handle or "",
-                    is_private=message.is_private,
-                    conversation_id=message.conversation_id,
-                    visibility=message.visibility,
-                )
+    with reading(sessions) as session:
+        waiting: set[str] = queries.paused_networks(session, now=pass_start)
+    while not stopping():
+        open_networks = [name for name in connectors if name not in waiting]
+        if not open_networks:
+            break
+        batch = _claim_replies(sessions, networks=open_networks, due_before=pass_start, limit=batch_size,
+                               worker=claims.worker)
+        if not batch:
+            break
+        sent += _send_batch(sessions, connectors, batch, waiting, claims=claims, stopping=stopping, retry=retry)
+    return sent + found
+
+
+def _claim_replies(sessions, *, networks, due_before, limit, worker) -> list[int]:
+    """One transaction: a batch of due replies becomes this worker's."""
+    with sessions() as session, session.begin():
+        return queries.claim_due_replies(
+            session, networks=networks, due_before=due_before, limit=limit, worker=worker, now=utcnow()
+        )
+
+
+def _send_batch(sessions, connectors, batch: list[int], waiting: set[str], *, claims: Claims, stopping,
+                retry: dict) -> int:
+    """Send each claimed reply; each outcome is recorded together with the next reply's start mark."""
+    with reading(sessions) as session:
+        rows = {
+            reply.id: reply for reply in session.scalars(
+                select(Reply).where(Reply.id.in_(batch))
+                .options(selectinload(Reply.message).selectinload(Message.requester))
+            )
+        }
+        targets = {reply.id: reply_target(reply.message) for reply in rows.values()}
+    queue = [reply_id for reply_id in batch if reply_id in rows]
+    sent = 0
+    try:
+        with sessions() as session, session.begin():
+            current = _start_next(session, queue, rows, waiting, claims)
+        while current is not None:
+            reply = rows[current]
+            connector = connectors[reply.network]
             try:
-                ref = connectors[reply.network].reply(target, reply.text, idempotency_key=reply.idempotency_key)
-            except Exception as exc:
-                _record_failure(sessions, Reply, reply.id, exc, max_attempts, retry_base_seconds,
-                                idempotent=connectors[reply.network].idempotent_sends)
+                ref, error = connector.reply(targets[current], reply.text, idempotency_key=reply.idempotency_key), None
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+                ref, error = None, exc
                 if isinstance(exc, NetworkError) and exc.retry_after:
                     waiting.add(reply.network)
-                continue
             with sessions() as session, session.begin():
-                row = session.get_one(Reply, reply.id)
-                row.state, row.external_id, row.sent_at, row.last_error = "sent", ref.external_id, utcnow(), None
-                row.attempts += 1
-            sent += 1
-        if not progressed:
-            return sent
+                row = session.get(Reply, current, with_for_update=True)
+                if error is None:
+                    row.state, row.external_id, row.sent_at, row.last_error = "sent", ref.external_id, utcnow(), None
+                    row.attempts += 1
+                    row.claimed_by = None
+                    sent += 1
+                else:
+                    _record_failure(row, error, idempotent=connector.idempotent_sends,
+                                    finds_own=connector.finds_own_replies, **retry)
+                current = None if stopping() else _start_next(session, queue, rows, waiting, claims)
+    finally:
+        # What the batch still holds: skipped (a network said slow down, a stop came, a requester
+        # said stop) or, after an error here, a reply whose outcome was not recorded.
+        with contextlib.suppress(Exception), sessions() as session, session.begin():
+            queries.release_claims(session, Reply, batch, worker=claims.worker, now=utcnow())
+    return sent
+
+
+def _start_next(session, queue: list[int], rows, waiting: set[str], claims: Claims) -> int | None:
+    """Mark the next sendable claimed reply as started (in the caller's transaction); its id, or None.
+
+    One that cannot start (its network said slow down, it was dropped meanwhile, its
+    requester said stop) stays unstarted, and is released at the end of the batch.
+    """
+    while queue:
+        candidate = queue.pop(0)
+        if rows[candidate].network not in waiting and queries.mark_send_started(
+            session, candidate, worker=claims.worker, now=utcnow()
+        ):
+            return candidate
+    return None
+
+
+def reply_target(message: Message) -> ReplyTarget:
+    return ReplyTarget(
+        external_id=message.external_id,
+        author_id=message.requester.external_user_id,
+        author_handle=message.requester.handle or "",
+        is_private=message.is_private,
+        conversation_id=message.conversation_id,
+        visibility=message.visibility,
+    )
 
 
 def post_due(
@@ -101,6 +183,7 @@ def post_due(
     retry_base_seconds: float,
     publisher: Publisher | None = None,
     now: Callable[[], datetime] = utcnow,
+    claims: Claims = Claims(),
 ) -> int:
     """Publish every due post once, skip those whose moment passed, read closed surveys; returns posts made.
 
@@ -108,7 +191,7 @@ def post_due(
     as polls); without it a post's stored text is sent as is. `now` is the clock,
     a parameter so that tests and rehearsals can move it.
     """
-    _recover_stale(sessions, Post, connectors, state_field="sending", now=now())
+    _take_back_posts(sessions, connectors, claims, now=utcnow())  # real time: worker liveness is real
     with sessions() as session, session.begin():
         skip_passed(session, now=now())
     posted, seen = 0, set()
@@ -124,7 +207,7 @@ def post_due(
             break
         for post in due:
             seen.add(post.id)
-            if not _claim(sessions, Post, post.id, "sending", now=now()):
+            if not _claim(sessions, Post, post.id, "sending", now=now(), worker=claims.worker):
                 continue
             connector = connectors[post.network]
             try:
@@ -135,12 +218,15 @@ def post_due(
                         outcome = connector.post(row.text, idempotency_key=f"datacall-post-{post.id}")
                     else:
                         outcome = publisher.publish(session, row, connector, now=now())
-            except Exception as exc:
-                _record_failure(sessions, Post, post.id, exc, max_attempts, retry_base_seconds,
-                                idempotent=connector.idempotent_sends, now=now())
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+                with sessions() as session, session.begin():
+                    _record_failure(session.get(Post, post.id, with_for_update=True), exc,
+                                    max_attempts=max_attempts, retry_base_seconds=retry_base_seconds,
+                                    idempotent=connector.idempotent_sends, finds_own=False, now=now())
                 continue
             with sessions() as session, session.begin():
                 row = session.get_one(Post, post.id)
+                row.claimed_by = None
                 if isinstance(outcome, Skip):
                     row.state, row.skip_reason = "skipped", outcome.reason
                     continue
@@ -152,8 +238,9 @@ def post_due(
     return posted
 
 
-def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str, *, now=None) -> bool:
-    """Take a due row for this worker, committed before the network call.
+def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str, *, now=None,
+           worker: str | None = None) -> bool:
+    """Take one due row for `worker`, committed before the network call, which follows at once.
 
     For a reply the claim also re-checks consent, in the same statement, so a
     /stop or an erasure committed a moment ago is honoured.
@@ -161,43 +248,59 @@ def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: s
     where = [model.state.in_(("pending", "failed"))]
     if model is Reply:
         where.append(queries.reply_allowed())
+    moment = now or utcnow()
     with sessions() as session, session.begin():
         return queries.claim(
-            session, model, row_id, where=where, values={"state": claimed_state, "claimed_at": now or utcnow()},
+            session, model, row_id, where=where,
+            values={"state": claimed_state, "claimed_at": moment, "claimed_by": worker, "send_started_at": moment},
         )
 
 
 def retry_delay(attempts: int, base_seconds: float, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter; a network's own `retry_after` is a floor."""
-    delay = random.uniform(base_seconds / 2, base_seconds * 2 ** max(attempts - 1, 0))
+    """Exponential backoff with full jitter, at most an hour; a network's own `retry_after` is a floor."""
+    ceiling = min(base_seconds * 2 ** min(max(attempts - 1, 0), 32), MAX_RETRY_DELAY.total_seconds())
+    delay = random.uniform(min(base_seconds / 2, ceiling), ceiling)
     return max(delay, retry_after or 0.0)
 
 
-def _record_failure(sessions, model, row_id, exc, max_attempts, retry_base_seconds, *, idempotent: bool,
-                    now=None) -> None:
-    log.warning("%s %s failed: %s", model.__name__.lower(), row_id, exc)
-    with sessions() as session, session.begin():
-        row = session.get(model, row_id, with_for_update=True)
+def _record_failure(row, exc: Exception, *, max_attempts: int, retry_base_seconds: float, idempotent: bool,
+                    finds_own: bool, now: datetime | None = None) -> None:
+    """What a failed send leaves on its row (a Reply or a Post), in the caller's transaction."""
+    model = type(row)
+    log.warning("%s %s failed: %s", model.__name__.lower(), row.id, exc)
+    moment = now or utcnow()
+    row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    if row.state != queries.SENDING:
         row.attempts += 1
-        row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-        if row.state != "sending":
-            return  # dropped meanwhile (erasure, /stop): it stays dropped
-        if _outcome_unknown(exc) and not idempotent:
-            # Resending could reach the citizen twice: an officer checks the network first.
-            row.state = queries.UNKNOWN if model is Reply else "dead"
-            row.last_error = f"{OUTCOME_UNKNOWN} ({row.last_error})"[:1000]
+        return  # dropped meanwhile (erasure, /stop): it stays dropped
+    row.claimed_by = None  # whatever comes next, this worker holds it no more
+    if _outcome_unknown(exc) and not idempotent:
+        if finds_own:
+            # Left claimed by nobody: once the lease has passed, a worker looks for it on the network.
+            row.claimed_at = moment
+            row.last_error = f"{TO_CHECK} ({row.last_error})"[:1000]
             return
-        permanent = isinstance(exc, NetworkError) and exc.permanent
-        if permanent or row.attempts >= max_attempts:
-            row.state = "dead"
-            return
-        row.state = "failed"
-        retry_after = exc.retry_after if isinstance(exc, NetworkError) else None
-        delay = timedelta(seconds=retry_delay(row.attempts, retry_base_seconds, retry_after))
-        if model is Reply:
-            row.next_attempt_at = (now or utcnow()) + delay
-        else:
-            row.due_at = (now or utcnow()) + delay
+        # Resending could reach the citizen twice: an officer checks the network first.
+        row.attempts += 1
+        row.state = queries.UNKNOWN if model is Reply else "dead"
+        row.last_error = f"{OUTCOME_UNKNOWN} ({row.last_error})"[:1000]
+        return
+    permanent = isinstance(exc, NetworkError) and exc.permanent
+    transient = isinstance(exc, NetworkError) and (exc.transient or exc.outcome_unknown) and not permanent
+    if transient:
+        row.transient_failures += 1  # an outage: the reply keeps its attempts
+    else:
+        row.attempts += 1
+    if permanent or row.attempts >= max_attempts:
+        row.state = "dead"
+        return
+    row.state, row.send_started_at = "failed", None
+    retry_after = exc.retry_after if isinstance(exc, NetworkError) else None
+    delay = timedelta(seconds=retry_delay(row.attempts + row.transient_failures, retry_base_seconds, retry_after))
+    if model is Reply:
+        row.next_attempt_at = moment + delay
+    else:
+        row.due_at = moment + delay
 
 
 def _outcome_unknown(exc: Exception) -> bool:
@@ -206,14 +309,96 @@ def _outcome_unknown(exc: Exception) -> bool:
     return not isinstance(exc, NetworkError) or exc.outcome_unknown
 
 
-def _recover_stale(sessions, model, connectors, *, state_field: str, now=None) -> None:
-    """Release claims left by a worker that died between claiming and finishing."""
-    cutoff = (now or utcnow()) - STALE_CLAIM
+# -- taking claims back ---------------------------------------------------------------------------
+
+
+def take_back_replies(sessions: sessionmaker[Session], connectors: dict[str, Connector], claims: Claims) -> int:
+    """Recover the replies of dead workers; returns how many were found already sent.
+
+    Never left: waiting again. May have left: waiting again on a network that drops
+    a repeat; looked for on one that can list our posts; else `unknown`.
+    """
+    now = utcnow()
+    to_check = []
     with sessions() as session, session.begin():
-        stale = select(model).where(model.state == state_field, model.claimed_at < cutoff)
-        for row in session.scalars(stale).all():
+        paused = queries.paused_networks(session, now=now)
+        for row in queries.claims_to_take_back(session, Reply, worker=claims.worker, now=now, lease=claims.lease):
             connector = connectors.get(row.network)
-            if connector is not None and connector.idempotent_sends:
-                row.state = "pending"  # the network drops the repeat if the first one went out
-            elif connector is not None:
-                row.state, row.last_error = (queries.UNKNOWN if model is Reply else "dead"), INTERRUPTED
+            if connector is None:
+                continue  # a network this worker does not serve: one that does will take it
+            if row.send_started_at is None or connector.idempotent_sends:
+                _release(row)
+            elif connector.finds_own_replies:
+                if row.network not in paused:
+                    row.claimed_by, row.claimed_at = claims.worker, now  # ours while we look
+                    to_check.append(row.id)
+            else:
+                row.state, row.last_error, row.claimed_by = queries.UNKNOWN, INTERRUPTED, None
+    return sum(_check(sessions, connectors, reply_id, claims) for reply_id in to_check)
+
+
+def _check(sessions, connectors, reply_id: int, claims: Claims) -> bool:
+    """Look for a taken-back reply on the network: sent if found, sent again if surely not, else `unknown`."""
+    with reading(sessions) as session:
+        row = session.get_one(Reply, reply_id)
+        connector = connectors[row.network]
+        target = reply_target(row.message)
+        assert row.send_started_at is not None  # only a reply whose send started is looked for
+        since = row.send_started_at - LOOKUP_SKEW
+        known = set(session.scalars(
+            select(Reply.external_id).where(
+                Reply.message_id == row.message_id, Reply.id != row.id, Reply.external_id.is_not(None)
+            )
+        ))
+    try:
+        lookup = connector.find_own_reply(target, since=since, known=known)
+    except NetworkError as exc:
+        if exc.transient and not exc.permanent:
+            log.warning("reply %s: cannot look for it on %s now (%s); trying again later", reply_id, row.network, exc)
+            with sessions() as session, session.begin():
+                again = session.get_one(Reply, reply_id, with_for_update=True)
+                if again.state == queries.SENDING and again.claimed_by == claims.worker:
+                    again.claimed_by, again.claimed_at = None, utcnow()
+            return False
+        lookup = CANNOT_TELL
+    except Exception:  # noqa: BLE001 - not knowing is safe: an officer looks
+        log.exception("reply %s: looking for it on %s failed", reply_id, row.network)
+        lookup = CANNOT_TELL
+    return _settle(sessions, reply_id, lookup, claims)
+
+
+def _settle(sessions, reply_id: int, lookup: Lookup, claims: Claims) -> bool:
+    with sessions() as session, session.begin():
+        row = session.get(Reply, reply_id, with_for_update=True)
+        if row.state != queries.SENDING or row.claimed_by != claims.worker:
+            return False  # dropped or taken meanwhile
+        row.claimed_by = None
+        if lookup.found is not None:
+            row.state, row.external_id, row.sent_at = "sent", lookup.found.external_id, utcnow()
+            row.attempts += 1
+            row.last_error = FOUND_SENT
+            log.info("reply %s was already on %s (%s): not resent", reply_id, row.network, lookup.found.external_id)
+            return True
+        if lookup.checked:
+            _release(row)  # surely not out: sent in this pass
+        else:
+            row.state, row.last_error = queries.UNKNOWN, INTERRUPTED
+    return False
+
+
+def _take_back_posts(sessions, connectors, claims: Claims, *, now: datetime) -> None:
+    """Posts of dead workers: sent again where the network drops a repeat, else `dead` with the reason."""
+    with sessions() as session, session.begin():
+        for row in queries.claims_to_take_back(session, Post, worker=claims.worker, now=now, lease=claims.lease):
+            connector = connectors.get(row.network)
+            if connector is None:
+                continue
+            if row.send_started_at is None or connector.idempotent_sends:
+                _release(row)
+            else:
+                row.state, row.last_error, row.claimed_by = "dead", INTERRUPTED, None
+
+
+def _release(row) -> None:
+    row.state = "failed" if row.attempts + row.transient_failures else "pending"
+    row.claimed_by = row.claimed_at = row.send_started_at = None

@@ -54,6 +54,9 @@ class RecordingConnector(SandboxConnector):
     """The sandbox without its safety net: no idempotency, every send recorded."""
 
     idempotent_sends = False
+    # Like Telegram it cannot list what it sent; a test sets this True to play X, whose own
+    # timeline is searched (the sandbox's timeline table here) before a taken-back reply is resent.
+    finds_own_replies = False
 
     def __init__(self, sessions, *, log: SendLog, barrier: threading.Barrier | None = None, **kwargs):
         super().__init__(sessions, **kwargs)

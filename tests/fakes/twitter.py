@@ -2,10 +2,11 @@
 
 It implements the endpoints datacall uses, with the documented shapes
 (https://docs.x.com, tests/data/twitter/x-api-v2-openapi.json): users/me,
-users/by/username, POST tweets (replies, polls), users/:id/mentions and
-tweets/search/recent (`conversation_id:` queries only), with since_id,
-until_id, max_results, pagination tokens, fields and expansions. It checks
-credentials (bearer tokens, and OAuth 1.0a HMAC-SHA1 signatures computed over
+users/by/username, POST tweets (replies, polls), users/:id/mentions,
+users/:id/tweets (an account's own timeline) and tweets/search/recent
+(`conversation_id:` queries only), with since_id, until_id, max_results,
+pagination tokens, fields and expansions. It checks credentials (bearer
+tokens, and OAuth 1.0a HMAC-SHA1 signatures computed over
 https://api.twitter.com, the URL tweepy signs), counts 15-minute rate-limit
 windows and sends the x-rate-limit-* headers, and can be told to fail. Every
 request and response is recorded so tests can check them against the spec.
@@ -64,6 +65,7 @@ ENDPOINTS = {
     "user_by_username": ("GET /2/users/by/username/:username", "/2/users/by/username/{username}", 900),
     "create_tweet": ("POST /2/tweets", "/2/tweets", 100),
     "mentions": ("GET /2/users/:id/mentions", "/2/users/{id}/mentions", 180),
+    "user_tweets": ("GET /2/users/:id/tweets", "/2/users/{id}/tweets", 900),
     "search_recent": ("GET /2/tweets/search/recent", "/2/tweets/search/recent", 180),
     "tweet_lookup": ("GET /2/tweets/:id", "/2/tweets/{id}", 900),
 }
@@ -71,6 +73,7 @@ URLS = Map([
     Rule("/2/users/me", endpoint="users_me", methods=["GET"]),
     Rule("/2/users/by/username/<username>", endpoint="user_by_username", methods=["GET"]),
     Rule("/2/users/<user_id>/mentions", endpoint="mentions", methods=["GET"]),
+    Rule("/2/users/<user_id>/tweets", endpoint="user_tweets", methods=["GET"]),
     Rule("/2/tweets", endpoint="create_tweet", methods=["POST"]),
     Rule("/2/tweets/search/recent", endpoint="search_recent", methods=["GET"]),
     Rule("/2/tweets/<tweet_id>", endpoint="tweet_lookup", methods=["GET"]),
@@ -447,6 +450,23 @@ class FakeX(LocalServer):
         token = request.args.get("pagination_token")
         return 200, self._timeline(request, found, max_results, token)
 
+    def _user_tweets(self, request, payload, *, auth, user_id):
+        """GET /2/users/:id/tweets: what the user posted, newest first; `exclude` replies and/or retweets,
+        `start_time`/`end_time` when no since_id/until_id (which take precedence, as documented)."""
+        max_results = self._int_arg(request, "max_results", 10, 5, 100)
+        exclude = self._list_arg(request, "exclude", {"replies", "retweets"})
+        start, end = (self._time_arg(request, name) for name in ("start_time", "end_time"))
+        found = [
+            t for t in self._ordered()
+            if t["author_id"] == user_id
+            and not ("replies" in exclude and t.get("in_reply_to_user_id"))
+            and not ("retweets" in exclude and any(r["type"] == "retweeted" for r in t.get("referenced_tweets", [])))
+            and (start is None or request.args.get("since_id") or tweet_time(t["id"]) >= start)
+            and (end is None or request.args.get("until_id") or tweet_time(t["id"]) <= end)
+        ]
+        token = request.args.get("pagination_token")
+        return 200, self._timeline(request, found, max_results, token)
+
     def _search_recent(self, request, payload, *, auth):
         query = request.args.get("query", "")
         match = re.fullmatch(r"\s*conversation_id:(\d{1,19})\s*", query)
@@ -558,6 +578,16 @@ class FakeX(LocalServer):
         if not raw.isdigit() or not low <= int(raw) <= high:
             raise invalid(name, raw, f"The `{name}` query parameter value [{raw}] is not between {low} and {high}")
         return int(raw)
+
+    @staticmethod
+    def _time_arg(request: Request, name: str) -> float | None:
+        raw = request.args.get(name)
+        if raw is None:
+            return None
+        try:
+            return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise invalid(name, raw, f"Invalid '{name}':'{raw}'. '{name}' must be a date-time") from None
 
     @staticmethod
     def _list_arg(request: Request, name: str, allowed: set[str]) -> set[str]:
