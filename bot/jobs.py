@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from sqlalchemy import select
+
 from bot.catalogue_job import import_sources
 from bot.digest import run_digest
 from bot.overdue import OverdueRule, today_utc
@@ -18,8 +20,14 @@ from bot.pipeline.replies import ReplyWriter
 from bot.pipeline.route import route_classified
 from bot.pipeline.suggest import rules_from_config, suggest_new
 from bot.runtime import Runtime
+from storage.database import reading
+from storage.models import Message
 
 log = logging.getLogger(__name__)
+
+# Messages routed per write transaction: the statements per batch are fixed, so bigger batches
+# cost less per message; the plan (titles, texts) for this many takes a few milliseconds.
+ROUTE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,18 @@ def daily_digest(runtime: Runtime) -> int:
 
 def classify_and_route(runtime: Runtime) -> int:
     """Classify new messages, then turn data requests into requests (two committed steps)."""
+    if waiting_to_classify(runtime):
+        _classify(runtime)
+    return route_classified(runtime.sessions, writer=reply_writer(runtime), batch_size=ROUTE_BATCH)
+
+
+def waiting_to_classify(runtime: Runtime) -> bool:
+    """Whether any message waits for the model: without one, the model is not even loaded."""
+    with reading(runtime.sessions) as session:
+        return session.scalar(select(Message.id).where(Message.classified_at.is_(None)).limit(1)) is not None
+
+
+def _classify(runtime: Runtime) -> None:
     classifier_config = runtime.config.classifier
     classifier = runtime.classifier
     band = classifier_config.review_band or getattr(classifier, "review_band", None)
@@ -114,7 +134,6 @@ def classify_and_route(runtime: Runtime) -> int:
         batch_size=classifier_config.batch_size,
         review_band=tuple(band) if band else None,
     )
-    return route_classified(runtime.sessions, writer=reply_writer(runtime))
 
 
 def suggest(runtime: Runtime) -> int:

@@ -25,7 +25,11 @@ class ReplyWriter:
     measure: dict[str, Callable[[str], int]] = field(default_factory=dict)
 
     def language(self, requester: Requester) -> str:
-        return requester.lang if requester.lang in ("fr", "en") else self.default_language
+        return self.language_of(requester.lang)
+
+    def language_of(self, requester_lang: str | None) -> str:
+        """The reply language for a requester whose language is `requester_lang`."""
+        return requester_lang if requester_lang in ("fr", "en") else self.default_language
 
     def queue_status_replies(
         self,
@@ -46,18 +50,11 @@ class ReplyWriter:
             if requester.opted_out or requester.network not in self.max_length:
                 continue  # opted out, or a network no longer enabled: nobody to tell there
             lang = self.language(requester)
-            text = self.templates.render(
-                event.status,
-                lang,
-                max_length=self.max_length[requester.network],
-                length=self.measure.get(requester.network, len),
-                id=request.id,
+            text = self.status_text(
+                event.status, lang, network=requester.network, request_id=request.id,
                 # Their own words if the draft is theirs; otherwise only what the public may read.
                 title=title_for(session, request, requester_id=requester.id, lang=lang),
-                answer=event.answer,
-                url=event.url,
-                duplicate_of=event.duplicate_of_id,
-                link=self._link(request.id, lang),
+                answer=event.answer, url=event.url, duplicate_of=event.duplicate_of_id,
             )
             queued.append(
                 self._add(session, requester, message, text, lang, key=f"datacall-{event.id}-{requester.id}",
@@ -65,6 +62,25 @@ class ReplyWriter:
             )
         session.flush()
         return queued
+
+    def status_text(
+        self, status: str, lang: str, *, network: str, request_id: int, title: str,
+        answer: str | None = None, url: str | None = None, duplicate_of: int | None = None,
+    ) -> str:
+        """The text telling a supporter on `network` about a status; no database needed (routing renders
+        a batch's acknowledgements before its write transaction)."""
+        return self.templates.render(
+            status,
+            lang,
+            max_length=self.max_length[network],
+            length=self.measure.get(network, len),
+            id=request_id,
+            title=title,
+            answer=answer,
+            url=url,
+            duplicate_of=duplicate_of,
+            link=self._link(request_id, lang),
+        )
 
     def queue_answer(self, session: Session, *, message: Message, template: str, **values: object) -> Reply | None:
         """A one-off answer to `message` (a command such as /status), at most one per message."""
