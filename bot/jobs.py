@@ -49,7 +49,7 @@ def reply_writer(runtime: Runtime) -> ReplyWriter:
 
 
 def build_jobs(runtime: Runtime) -> list[Job]:
-    """Due posts, one poll per enabled network, classification and routing, then replies."""
+    """Due posts, one poll per enabled network, classification and routing, replies, then suggestions."""
     config = runtime.config
     retry = {"max_attempts": config.replies.max_attempts, "retry_base_seconds": config.replies.retry_base_seconds}
     jobs = [
@@ -68,8 +68,6 @@ def build_jobs(runtime: Runtime) -> list[Job]:
             )
         )
     jobs.append(Job("classify", partial(classify_and_route, runtime), config.scheduler.classify_interval_seconds))
-    # Its own job, after classify: a slow suggestion pass never holds up classifying and routing.
-    jobs.append(Job("suggest", partial(suggest, runtime), config.scheduler.classify_interval_seconds))
     jobs.append(
         Job(
             "follow_up",
@@ -86,6 +84,9 @@ def build_jobs(runtime: Runtime) -> list[Job]:
             config.scheduler.send_interval_seconds,
         )
     )
+    # Its own job, after send: suggestions help officers later, so a slow suggestion pass holds up
+    # neither classifying and routing nor the acknowledgements (in `run --once` too).
+    jobs.append(Job("suggest", partial(suggest, runtime), config.scheduler.classify_interval_seconds))
     # Once-a-slot jobs: they check every pass and act only when their slot has come.
     jobs.append(Job("digest", partial(daily_digest, runtime), config.scheduler.post_interval_seconds))
     if config.catalogue.sources:
