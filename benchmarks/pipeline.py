@@ -68,6 +68,7 @@ class Databases:
 
     def __init__(self, kind: str, folder: Path):
         self.kind, self.folder, self.server = kind, folder, None
+        folder.mkdir(parents=True, exist_ok=True)
         if kind == "postgresql":
             import pgserver
 
@@ -242,9 +243,11 @@ def in_process(url: str, total: int, model: Path) -> dict:
         seconds = time.perf_counter() - started
         _, _, sent = progress(runtime.sessions)
         waiting = awaiting_suggestions(runtime.sessions)
+        with reading(runtime.sessions) as session:
+            requests = session.scalar(sa.select(sa.func.count()).select_from(Request))
     finally:
         runtime.close()
-    return {"seconds": seconds, "acknowledgements": sent, "awaiting_suggestions": waiting,
+    return {"seconds": seconds, "requests": requests, "acknowledgements": sent, "awaiting_suggestions": waiting,
             "share": {name: round(spent / seconds, 3) for name, spent in per_job.items() if spent / seconds >= 0.01}}
 
 
@@ -326,6 +329,7 @@ def workers(url: str, total: int, model: Path, folder: Path, count: int, *, time
 def memory_run(databases: Databases, model: Path, folder: Path, total: int, *, slice_size: int = 20_000,
                say: Say) -> dict:
     """One `datacall run` worker on SQLite fed `total` messages in slices; RSS sampled every second."""
+    slice_size = max(1, min(slice_size, total // 4))  # at least four slices: one per quarter
     url = databases.fresh()
     config = folder / "memory.toml"
     config.write_text(config_text(url, model, pages=pages_for(slice_size)), encoding="utf-8")
@@ -353,7 +357,9 @@ def memory_run(databases: Databases, model: Path, folder: Path, total: int, *, s
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
         engine.dispose()
-    quarters = [max(rss for n, rss in samples if n <= total * q // 4) for q in (1, 2, 3, 4)]
+    # The highest RSS while each quarter of the messages was being fed and worked through.
+    quarters = [max((rss for n, rss in samples if total * (q - 1) // 4 < n <= total * q // 4), default=0.0)
+                for q in (1, 2, 3, 4)]
     return {"messages": total, "seconds": round(time.perf_counter() - started), "rss_max_mb": max(quarters),
             "rss_max_per_quarter_mb": [round(q, 1) for q in quarters], "samples": len(samples)}
 
@@ -405,6 +411,7 @@ def run(
                         row[f"workers_{count}"] = workers(url, size, model, folder, count, timeout=timeout)
                     row["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
                     report["results"].append(_with_ratios(row))
+                    say(json.dumps(row))  # each result as soon as it is measured
                 if memory_messages and kind == "sqlite":
                     say(f"memory run over {memory_messages:,} messages …")
                     report["memory"] = memory_run(dbs, model, folder, memory_messages, say=say)
