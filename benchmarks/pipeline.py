@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -130,6 +131,7 @@ def done(sessions, total: int) -> bool:
 def ceiling(url: str, texts: Sequence[str], classifier) -> dict:
     """Bare nlp.pipe over the texts, then one bulk INSERT of as many message rows."""
     nlp = classifier.nlp
+    cpu = time.process_time()
     started = time.perf_counter()
     with nlp.memory_zone():
         for doc in nlp.pipe(texts, batch_size=256):
@@ -148,7 +150,8 @@ def ceiling(url: str, texts: Sequence[str], classifier) -> dict:
         insert_s = time.perf_counter() - started
     finally:
         engine.dispose()
-    return {"nlp_pipe_s": pipe_s, "insert_s": insert_s, "seconds": pipe_s + insert_s}
+    return {"nlp_pipe_s": pipe_s, "insert_s": insert_s, "seconds": pipe_s + insert_s,
+            "cpu_seconds": time.process_time() - cpu}
 
 
 def _returning_ids(model):
@@ -158,6 +161,7 @@ def _returning_ids(model):
 def plain_script(url: str, texts: Sequence[str], classifier) -> dict:
     """Classify and write messages, requests, events and replies in batches of 1,000: no jobs, no outbox."""
     engine = make_engine(url)
+    cpu = time.process_time()
     started = time.perf_counter()
     try:
         sessions = make_session_factory(engine)
@@ -201,7 +205,7 @@ def plain_script(url: str, texts: Sequence[str], classifier) -> dict:
                 ])
     finally:
         engine.dispose()
-    return {"seconds": time.perf_counter() - started}
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu}
 
 
 # --- datacall ---------------------------------------------------------------------------------------------
@@ -230,6 +234,7 @@ def in_process(url: str, total: int, model: Path) -> dict:
         runtime.classifier  # noqa: B018 - loaded before timing, as in a worker already running
         jobs = build_jobs(runtime)
         per_job = {job.name: 0.0 for job in jobs}
+        cpu = time.process_time()
         started = time.perf_counter()
         finished = False
         while not finished:
@@ -241,13 +246,15 @@ def in_process(url: str, total: int, model: Path) -> dict:
                     finished = True
                     break
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu
         _, _, sent = progress(runtime.sessions)
         waiting = awaiting_suggestions(runtime.sessions)
         with reading(runtime.sessions) as session:
             requests = session.scalar(sa.select(sa.func.count()).select_from(Request))
     finally:
         runtime.close()
-    return {"seconds": seconds, "requests": requests, "acknowledgements": sent, "awaiting_suggestions": waiting,
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "requests": requests, "acknowledgements": sent,
+            "awaiting_suggestions": waiting,
             "share": {name: round(spent / seconds, 3) for name, spent in per_job.items() if spent / seconds >= 0.01}}
 
 
@@ -263,16 +270,24 @@ def run_once(url: str, total: int, model: Path, folder: Path) -> dict:
     """`datacall run --once`, start-up included; then its start-up alone, on an empty database."""
     config = folder / f"once-{uuid.uuid4().hex[:6]}.toml"
     config.write_text(config_text(url, model, pages=pages_for(total)), encoding="utf-8")
+    before = _children_cpu()
     started = time.perf_counter()
     subprocess.run([*_datacall_command(), "run", "--once", "--config", str(config)],
                    check=True, capture_output=True, cwd=folder)
     seconds = time.perf_counter() - started
+    cpu_seconds = _children_cpu() - before
     engine = make_engine(url)
     try:
         complete = done(make_session_factory(engine), total)
     finally:
         engine.dispose()
-    return {"seconds": seconds, "complete": complete}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "complete": complete}
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the child processes that ended so far (not the database server's)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def startup(databases: Databases, model: Path, folder: Path) -> dict:
@@ -280,13 +295,18 @@ def startup(databases: Databases, model: Path, folder: Path) -> dict:
     url = databases.fresh()
     config = folder / "startup.toml"
     config.write_text(config_text(url, model, pages=1), encoding="utf-8")
+    before = _children_cpu()
     started = time.perf_counter()
     subprocess.run([*_datacall_command(), "run", "--once", "--config", str(config)],
                    check=True, capture_output=True, cwd=folder)
     empty = time.perf_counter() - started
+    empty_cpu = _children_cpu() - before
+    cpu = time.process_time()
     started = time.perf_counter()
     classifiers.load(model).predict(["Please publish the bike counters"], threshold=0.5)  # loads what is lazy
-    return {"run_once_empty_s": round(empty, 2), "model_load_s": round(time.perf_counter() - started, 2)}
+    return {"run_once_empty_s": round(empty, 2), "run_once_empty_cpu_s": round(empty_cpu, 2),
+            "model_load_s": round(time.perf_counter() - started, 2),
+            "model_load_cpu_s": round(time.process_time() - cpu, 2)}
 
 
 def workers(url: str, total: int, model: Path, folder: Path, count: int, *, timeout: float) -> dict:
@@ -296,6 +316,7 @@ def workers(url: str, total: int, model: Path, folder: Path, count: int, *, time
     logs = [folder / f"{config.stem}-{n}.log" for n in range(count)]
     engine = make_engine(url)
     sessions = make_session_factory(engine)
+    before = _children_cpu()
     started = time.perf_counter()
     processes = [
         subprocess.Popen([*_datacall_command(), "run", "--config", str(config)], cwd=folder,
@@ -317,13 +338,16 @@ def workers(url: str, total: int, model: Path, folder: Path, count: int, *, time
         for process in processes:
             process.wait(timeout=60)
         engine.dispose()
+    # Includes the workers' last seconds after the last acknowledgement (stopping), so a little high.
+    cpu_seconds = _children_cpu() - before
     text = "".join(log.read_text(encoding="utf-8", errors="replace") for log in logs)
     skipped: dict[str, int] = {}
     for line in text.splitlines():
         if SKIPPED in line:
             name = line.split('Execution of job "', 1)[-1].split(" (trigger", 1)[0]
             skipped[name] = skipped.get(name, 0) + 1
-    return {"seconds": seconds, "skipped": skipped, "locked": text.count(LOCKED), "awaiting_suggestions": waiting}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "skipped": skipped, "locked": text.count(LOCKED),
+            "awaiting_suggestions": waiting}
 
 
 def memory_run(databases: Databases, model: Path, folder: Path, total: int, *, slice_size: int = 20_000,
@@ -376,7 +400,7 @@ def _rss_mb(pid: int) -> float:
 
 def run(
     *, sizes: Sequence[int] = (2000, 20_000), databases: Sequence[str] = ("sqlite", "postgresql"),
-    worker_counts: Sequence[int] = (1, 3), memory_messages: int = 0, model: Path | None = None,
+    worker_counts: Sequence[int] = (1, 3), once: bool = True, memory_messages: int = 0, model: Path | None = None,
     say: Say = lambda text: print(text, file=sys.stderr), timeout: float = 3600,
 ) -> dict:
     model = Path(model) if model else classifiers.ensure_model(None, on_train=say)
@@ -400,10 +424,11 @@ def run(
                     url = dbs.fresh()
                     seed(url, texts)
                     row["in_process"] = in_process(url, size, model)
-                    say(f"{kind}, {size:,} messages: datacall run --once …")
-                    url = dbs.fresh()
-                    seed(url, texts)
-                    row["once"] = run_once(url, size, model, folder)
+                    if once:
+                        say(f"{kind}, {size:,} messages: datacall run --once …")
+                        url = dbs.fresh()
+                        seed(url, texts)
+                        row["once"] = run_once(url, size, model, folder)
                     for count in worker_counts:
                         say(f"{kind}, {size:,} messages: {count} datacall run worker(s) …")
                         url = dbs.fresh()
@@ -422,13 +447,16 @@ def run(
 
 
 def _with_ratios(row: dict) -> dict:
-    size, ceiling_rate = row["messages"], row["messages"] / row["ceiling"]["seconds"]
+    """Rates and ratios to the ceiling, by wall clock and by CPU second (on a shared machine, the CPU
+    figures are the steadier ones; they leave out the PostgreSQL server's own CPU)."""
+    size, ceiling = row["messages"], row["ceiling"]
     for value in row.values():
         if isinstance(value, dict) and "seconds" in value:
-            rate = size / value["seconds"]
-            value["messages_per_second"] = round(rate, 1)
-            value["ratio_to_ceiling"] = round(rate / ceiling_rate, 3)
+            value["messages_per_second"] = round(size / value["seconds"], 1)
+            value["ratio_to_ceiling"] = round(ceiling["seconds"] / value["seconds"], 3)
+            value["ratio_to_ceiling_cpu"] = round(ceiling["cpu_seconds"] / max(value["cpu_seconds"], 1e-9), 3)
             value["seconds"] = round(value["seconds"], 2)
+            value["cpu_seconds"] = round(value["cpu_seconds"], 2)
     return row
 
 
@@ -442,7 +470,8 @@ LABELS = {
 
 def markdown(report: dict) -> str:
     lines = [
-        "| database | messages | path | seconds | messages/s | ratio to ceiling | notes |",
+        "| database | messages | path | seconds (wall / CPU) | messages/s (wall) | ratio to ceiling (wall / CPU) "
+        "| notes |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in report["results"]:
@@ -463,12 +492,15 @@ def markdown(report: dict) -> str:
                 notes = "all acknowledged" if value["complete"] else "NOT complete"
             if "awaiting_suggestions" in value:
                 notes += f"; requests not yet through suggestions: {value['awaiting_suggestions']:,}"
-            lines.append(f"| {row['database']} | {row['messages']:,} | {label} | {value['seconds']:.2f} | "
-                         f"{value['messages_per_second']:,.0f} | {value['ratio_to_ceiling']:.3f} | {notes} |")
+            lines.append(f"| {row['database']} | {row['messages']:,} | {label} | "
+                         f"{value['seconds']:.2f} / {value['cpu_seconds']:.2f} | {value['messages_per_second']:,.0f} | "
+                         f"{value['ratio_to_ceiling']:.3f} / {value['ratio_to_ceiling_cpu']:.3f} | {notes} |")
     if "startup" in report:
         lines.append("")
-        lines.append(f"Start-up: `datacall run --once` with nothing to do {report['startup']['run_once_empty_s']} s "
-                     f"(model not loaded); loading the model alone {report['startup']['model_load_s']} s.")
+        up = report["startup"]
+        lines.append(f"Start-up: `datacall run --once` with nothing to do {up['run_once_empty_s']} s wall, "
+                     f"{up['run_once_empty_cpu_s']} CPU-s (model not loaded); loading the model and classifying "
+                     f"one text {up['model_load_s']} s wall, {up['model_load_cpu_s']} CPU-s.")
     if "memory" in report:
         memory = report["memory"]
         lines.append(f"Memory: one `datacall run` worker, {memory['messages']:,} messages in {memory['seconds']} s, "
@@ -482,12 +514,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20_000])
     parser.add_argument("--databases", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 3], help="worker counts; none: no worker run")
+    parser.add_argument("--no-once", action="store_true", help="leave out the `datacall run --once` runs")
     parser.add_argument("--memory-messages", type=int, default=0)
     parser.add_argument("--model", type=Path, default=None, help="a trained model folder (default: the packaged one)")
     parser.add_argument("--out", type=Path, default=None, help="also write the report as JSON")
     args = parser.parse_args(argv)
-    report = run(sizes=args.sizes, databases=args.databases, worker_counts=args.workers,
+    report = run(sizes=args.sizes, databases=args.databases, worker_counts=args.workers, once=not args.no_once,
                  memory_messages=args.memory_messages, model=args.model)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
