@@ -1,7 +1,7 @@
 """End to end: a sandbox backlog until every message is classified, routed and acknowledged.
 
     python -m benchmarks.pipeline [--sizes 2000 20000] [--databases sqlite postgresql] [--workers 1 3]
-                                  [--memory-messages 0] [--out FILE]
+                                  [--no-once] [--memory-messages 0] [--out FILE]
 
 For each database and backlog size N (N citizen messages waiting in the sandbox
 network, distinct texts built from the corpus), in the same run:
