@@ -301,12 +301,15 @@ def startup(databases: Databases, model: Path, folder: Path) -> dict:
                    check=True, capture_output=True, cwd=folder)
     empty = time.perf_counter() - started
     empty_cpu = _children_cpu() - before
-    cpu = time.process_time()
+    # In a fresh process: this one has the model loaded already. Classifying one text loads what is lazy.
+    code = (f"import classifiers; classifiers.load({str(model)!r})"
+            ".predict(['Please publish the bike counters'], threshold=0.5)")
+    before = _children_cpu()
     started = time.perf_counter()
-    classifiers.load(model).predict(["Please publish the bike counters"], threshold=0.5)  # loads what is lazy
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=folder)
     return {"run_once_empty_s": round(empty, 2), "run_once_empty_cpu_s": round(empty_cpu, 2),
             "model_load_s": round(time.perf_counter() - started, 2),
-            "model_load_cpu_s": round(time.process_time() - cpu, 2)}
+            "model_load_cpu_s": round(_children_cpu() - before, 2)}
 
 
 def workers(url: str, total: int, model: Path, folder: Path, count: int, *, timeout: float) -> dict:
@@ -499,8 +502,9 @@ def markdown(report: dict) -> str:
         lines.append("")
         up = report["startup"]
         lines.append(f"Start-up: `datacall run --once` with nothing to do {up['run_once_empty_s']} s wall, "
-                     f"{up['run_once_empty_cpu_s']} CPU-s (model not loaded); loading the model and classifying "
-                     f"one text {up['model_load_s']} s wall, {up['model_load_cpu_s']} CPU-s.")
+                     f"{up['run_once_empty_cpu_s']} CPU-s (model not loaded); a Python process importing "
+                     f"`classifiers`, loading the model and classifying one text {up['model_load_s']} s wall, "
+                     f"{up['model_load_cpu_s']} CPU-s.")
     if "memory" in report:
         memory = report["memory"]
         lines.append(f"Memory: one `datacall run` worker, {memory['messages']:,} messages in {memory['seconds']} s, "
