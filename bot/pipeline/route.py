@@ -20,8 +20,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
+from typing import cast
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.pipeline.commands import command_of, handle_command
@@ -112,7 +113,7 @@ def load_rows(
     query = (
         select(
             Message.id, Message.text, Message.lang, Message.label, Message.needs_review, Message.campaign_id,
-            Message.requester_id, Requester.network, Requester.lang, Requester.opted_out,
+            Message.requester_id, Requester.network, Requester.lang.label("requester_lang"), Requester.opted_out,
         )
         .join(Requester, Requester.id == Message.requester_id)
         .where(Message.classified_at.is_not(None), Message.routed_at.is_(None))
@@ -125,7 +126,7 @@ def load_rows(
     if lock:
         # PostgreSQL: concurrent workers take different batches (messages only; requesters stay free).
         query = query.with_for_update(skip_locked=True, of=Message)
-    return [RouteRow(*row) for row in session.execute(query)]
+    return [RouteRow(**row._asdict()) for row in session.execute(query)]
 
 
 def plan_batch(
@@ -169,31 +170,31 @@ def plan_batch(
 
 def write_batch(session: Session, plan: RoutePlan, *, writer: ReplyWriter) -> int:
     """Claim the batch and write its rows; returns how many requests it opened."""
-    messages = Message.__table__  # Core executemany: one statement per kind of row, not one per message
-    claimed = session.execute(
+    messages = _table(Message)  # Core executemany: one statement per kind of row, not one per message
+    claimed = cast(CursorResult, session.execute(
         update(messages)
         .where(messages.c.id.in_(plan.message_ids), messages.c.routed_at.is_(None))
         .values(routed_at=utcnow())
-    ).rowcount
+    )).rowcount
     if claimed != len(plan.message_ids):
         # Never expected: the rows were read unrouted under this lock (SQLite) or locked (PostgreSQL).
         raise RuntimeError(f"routing claimed {claimed} of {len(plan.message_ids)} messages; batch rolled back")
     if plan.languages:
-        requesters = Requester.__table__
+        requesters = _table(Requester)
         session.execute(
             update(requesters).where(requesters.c.id == bindparam("requester_id")).values(lang=bindparam("lang")),
             [{"requester_id": rid, "lang": lang} for rid, lang in plan.languages.items()],
         )
     if plan.requests:
-        session.execute(insert(Request.__table__), plan.requests)
+        session.execute(insert(_table(Request)), plan.requests)
         session.execute(
             update(messages).where(messages.c.id == bindparam("message_id"))
             .values(request_id=bindparam("new_request_id")),
             plan.links,
         )
-        session.execute(insert(StatusEvent.__table__), plan.events)
+        session.execute(insert(_table(StatusEvent)), plan.events)
     if plan.replies:
-        session.execute(insert(Reply.__table__), plan.replies)
+        session.execute(insert(_table(Reply)), plan.replies)
     return len(plan.requests) + _route_one_by_one(session, plan.one_by_one, writer=writer)
 
 
@@ -201,7 +202,7 @@ def _route_one_by_one(session: Session, message_ids: Iterable[int], *, writer: R
     """Route already-claimed messages one at a time, in order (requesters who sent a command)."""
     created = 0
     for message_id in message_ids:
-        message = session.get(Message, message_id)
+        message = session.get_one(Message, message_id)
         if message.lang:
             message.requester.lang = message.lang
         command = command_of(message.text)
@@ -233,14 +234,18 @@ def open_request(session: Session, message: Message, *, writer: ReplyWriter) -> 
     return request
 
 
+def _table(model) -> Table:
+    return cast(Table, model.__table__)
+
+
 def _dialect(sessions: sessionmaker[Session]) -> str:
     return sessions.kw["bind"].dialect.name
 
 
 def _next_ids(session: Session) -> tuple[int, int]:
     """The ids SQLite gives the next request and status event (max + 1; writers are serialised)."""
-    request_id = session.scalar(select(func.coalesce(func.max(Request.id), 0)))
-    event_id = session.scalar(select(func.coalesce(func.max(StatusEvent.id), 0)))
+    request_id = session.scalar(select(func.max(Request.id))) or 0
+    event_id = session.scalar(select(func.max(StatusEvent.id))) or 0
     return request_id + 1, event_id + 1
 
 
