@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from sqlalchemy import select
+
 from bot.catalogue_job import import_sources
 from bot.digest import run_digest
 from bot.overdue import OverdueRule, today_utc
@@ -18,8 +20,14 @@ from bot.pipeline.probe import probe_paused
 from bot.pipeline.route import route_classified
 from bot.pipeline.suggest import rules_from_config, suggest_new
 from bot.runtime import Runtime
+from storage.database import reading
+from storage.models import Message
 
 log = logging.getLogger(__name__)
+
+# Messages routed per write transaction: the statements per batch are fixed, so bigger batches
+# cost less per message; the plan (titles, texts) for this many takes a few milliseconds.
+ROUTE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,8 @@ class Job:
 
 
 def build_jobs(runtime: Runtime) -> list[Job]:
-    """Probe paused networks, due posts, one poll per enabled network, classification and routing, then replies."""
+    """Probe paused networks, due posts, one poll per enabled network, classification and routing, replies,
+    then suggestions."""
     config = runtime.config
     attempts, retry_base = config.replies.max_attempts, config.replies.retry_base_seconds
     jobs = [
@@ -55,8 +64,6 @@ def build_jobs(runtime: Runtime) -> list[Job]:
             )
         )
     jobs.append(Job("classify", partial(classify_and_route, runtime), config.scheduler.classify_interval_seconds))
-    # Its own job, after classify: a slow suggestion pass never holds up classifying and routing.
-    jobs.append(Job("suggest", partial(suggest, runtime), config.scheduler.classify_interval_seconds))
     jobs.append(
         Job(
             "follow_up",
@@ -76,6 +83,9 @@ def build_jobs(runtime: Runtime) -> list[Job]:
             config.scheduler.send_interval_seconds,
         )
     )
+    # Its own job, after send: suggestions help officers later, so a slow suggestion pass holds up
+    # neither classifying and routing nor the acknowledgements (in `run --once` too).
+    jobs.append(Job("suggest", partial(suggest, runtime), config.scheduler.classify_interval_seconds))
     # Once-a-slot jobs: they check every pass and act only when their slot has come.
     jobs.append(Job("digest", partial(daily_digest, runtime), config.scheduler.post_interval_seconds))
     if config.catalogue.sources:
@@ -102,6 +112,18 @@ def daily_digest(runtime: Runtime) -> int:
 
 def classify_and_route(runtime: Runtime) -> int:
     """Classify new messages, then turn data requests into requests (two committed steps)."""
+    if waiting_to_classify(runtime):
+        _classify(runtime)
+    return route_classified(runtime.sessions, writer=runtime.reply_writer(), batch_size=ROUTE_BATCH)
+
+
+def waiting_to_classify(runtime: Runtime) -> bool:
+    """Whether any message waits for the model: without one, the model is not even loaded."""
+    with reading(runtime.sessions) as session:
+        return session.scalar(select(Message.id).where(Message.classified_at.is_(None)).limit(1)) is not None
+
+
+def _classify(runtime: Runtime) -> None:
     classifier_config = runtime.config.classifier
     classifier = runtime.classifier
     band = classifier_config.review_band or getattr(classifier, "review_band", None)
@@ -112,7 +134,6 @@ def classify_and_route(runtime: Runtime) -> int:
         batch_size=classifier_config.batch_size,
         review_band=tuple(band) if band else None,
     )
-    return route_classified(runtime.sessions, writer=runtime.reply_writer())
 
 
 def suggest(runtime: Runtime) -> int:

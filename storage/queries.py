@@ -119,13 +119,13 @@ def reply_allowed():
     Never an erased person; an opted-out one only gets the answer to a command
     (the one confirming /stop), never a status reply nor a follow-up question.
     """
-    reachable = select(Requester.id).where(~erased_requester())
+    # Correlated EXISTS, not IN (subquery): one primary-key probe per reply instead of reading every
+    # requester for each claim (which made sending cost grow with the number of requesters).
+    reachable = select(Requester.id).where(Requester.id == Reply.requester_id, ~erased_requester())
     consenting = reachable.where(Requester.opted_out.is_(False))
-    command_answer = and_(Reply.status_event_id.is_(None), Reply.id.not_in(select(FollowUp.reply_id)))
-    return or_(
-        Reply.requester_id.in_(consenting),
-        and_(command_answer, Reply.requester_id.in_(reachable)),
-    )
+    follow_up = select(FollowUp.reply_id).where(FollowUp.reply_id == Reply.id)
+    command_answer = and_(Reply.status_event_id.is_(None), ~follow_up.exists())
+    return or_(consenting.exists(), and_(command_answer, reachable.exists()))
 
 
 def drop_waiting_replies(session: Session, *, requester_id: int | None = None, reason: str) -> int:

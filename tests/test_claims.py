@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.networks.base import NetworkError
-from bot.networks.sandbox import say
+from bot.networks.sandbox import SandboxConnector, say
 from bot.pipeline import outbox
 from bot.pipeline.outbox import Claims, send_due_replies
 from bot.pipeline.replies import ReplyWriter
@@ -41,7 +41,8 @@ def network(sessions):
 
 def queue_replies(sessions, count: int = 2) -> list[int]:
     """`count` acknowledgements waiting in the outbox, each answering a citizen's sandbox entry."""
-    writer = ReplyWriter(templates=load_templates(), max_length={"sandbox": 500}, default_language="en")
+    writer = ReplyWriter(templates=load_templates(), networks={"sandbox": SandboxConnector(sessions)},
+                         default_language="en")
     with sessions() as session, session.begin():
         for index in range(count):
             entry = say(session, f"@citizen{index}", ASKS[index])
@@ -292,11 +293,11 @@ def test_the_heartbeat_keeps_beating_while_the_worker_runs(sessions):
 
 # The same recovery through the real X connector (tweepy) against the fake X API.
 
-def x_reply_waiting(sessions, fake):
+def x_reply_waiting(sessions, fake, x):
     """A citizen's tweet answering our call, and the acknowledgement waiting for it in the outbox."""
     call = fake.bot_tweet("Which data would you like us to open? Reply here.")
     tweet = fake.citizen_reply(call, "camille_velo", "Could you publish the bike counts per hour?")
-    writer = ReplyWriter(templates=load_templates(), max_length={"twitter": 280}, default_language="en")
+    writer = ReplyWriter(templates=load_templates(), networks={"twitter": x}, default_language="en")
     with sessions() as session, session.begin():
         message = add_message(session, "@camille_velo", "Could you publish the bike counts per hour?",
                               network="twitter", external_id=tweet)
@@ -321,7 +322,7 @@ def x_network():
 @pytest.mark.parametrize("went_out", [True, False])
 def test_a_taken_back_x_reply_is_looked_for_on_the_timeline_before_any_resend(sessions, x_network, went_out):
     fake, x = x_network
-    tweet = x_reply_waiting(sessions, fake)
+    tweet = x_reply_waiting(sessions, fake, x)
     [reply_id] = outbox._claim_replies(sessions, networks=["twitter"], due_before=utcnow(), limit=100, worker="w1")
     with sessions() as session, session.begin():
         workers.beat(session, "w1", now=utcnow(), starting=True)

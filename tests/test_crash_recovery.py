@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 import bot.jobs
 from bot.networks.base import NetworkError
 from bot.pipeline import ingest, route
-from storage.models import Reply, utcnow
+from storage.models import Reply, Request, utcnow
 from tests.fakes.recording import RecordingConnector
 from tests.helpers import call_entry_id, citizens_reply, snapshot
 
@@ -101,17 +101,18 @@ def test_crash_while_storing_a_page_keeps_the_cursor_back(cli, ready, monkeypatc
 
 def test_crash_halfway_through_routing_a_batch(cli, ready, monkeypatch, recording):
     calls = []
-    original = route.open_request
+    original = route.write_batch
 
-    def open_then_die(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise Crash("dies on the second request")
-        return original(*args, **kwargs)
+    def write_then_die(session, plan, **kwargs):
+        calls.append(original(session, plan, **kwargs))
+        # Requests, events and replies are written, not committed yet.
+        assert session.scalar(select(func.count()).select_from(Request)) > 0
+        raise Crash("dies after writing the batch, before it commits")
 
     with monkeypatch.context() as patch:
-        patch.setattr(route, "open_request", open_then_die)
+        patch.setattr(route, "write_batch", write_then_die)
         cli("run --once", expect=1)
+    assert calls
     assert snapshot(ready)["requests"] == 0  # the batch is one transaction
     assert_complete(clean_outcome(cli, ready))
     assert_one_send_per_reply(recording, ready)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import classifiers
 from storage import queries
+from storage.database import reading
 from storage.models import Message, utcnow
 
 # The languages the classifier was trained on: only these are decided without an officer.
@@ -28,41 +29,60 @@ def classify_pending(
 ) -> int:
     """Classify unclassified messages, one committed batch at a time; returns how many."""
     done = 0
+    sqlite = sessions.kw["bind"].dialect.name == "sqlite"
     while True:
-        with sessions() as session, session.begin():
-            messages = queries.messages_to_classify(session, limit=batch_size)
+        if sqlite:
+            # The model runs on a snapshot, outside SQLite's one write lock; only the UPDATE takes it.
+            with reading(sessions) as session:
+                messages = queries.messages_to_classify(session, limit=batch_size)
             if not messages:
                 return done
-            predictions = classifier.predict([m.text for m in messages], threshold=threshold)
-            now = utcnow()
-            # One statement for the batch; the rows are already ours (see messages_to_classify),
-            # the condition is a safety net for a worker that skipped the lock.
-            table = Message.metadata.tables[Message.__tablename__]  # Core executemany, not ORM bulk-by-primary-key
-            session.execute(
-                update(table)
-                .where(table.c.id == bindparam("message_id"), table.c.classified_at.is_(None))
-                .values(
-                    label=bindparam("label"),
-                    score=bindparam("score"),
-                    lang=bindparam("lang"),
-                    model_version=classifier.version,
-                    needs_review=bindparam("needs_review"),
-                    classified_at=now,
-                ),
-                [
-                    {
-                        "message_id": message.id,
-                        "label": prediction.label,
-                        "score": prediction.score,
-                        "lang": lang,
-                        "needs_review": needs_review(prediction.score, lang, review_band),
-                    }
-                    for message, prediction in zip(messages, predictions, strict=True)
-                    # The network's own language tag, when it gave one, beats detection.
-                    for lang in [message.lang or prediction.lang]
-                ],
-            )
-            done += len(messages)
+            rows = _classified_rows(messages, classifier, threshold, review_band)
+            with sessions() as session, session.begin():
+                _store(session, rows, classifier.version)
+        else:
+            # PostgreSQL: the batch's rows stay locked while the model runs, so workers take different batches.
+            with sessions() as session, session.begin():
+                messages = queries.messages_to_classify(session, limit=batch_size)
+                if not messages:
+                    return done
+                _store(session, _classified_rows(messages, classifier, threshold, review_band), classifier.version)
+        done += len(messages)
+
+
+def _classified_rows(messages, classifier, threshold, review_band) -> list[dict]:
+    predictions = classifier.predict([m.text for m in messages], threshold=threshold)
+    return [
+        {
+            "message_id": message.id,
+            "label": prediction.label,
+            "score": prediction.score,
+            "lang": lang,
+            "needs_review": needs_review(prediction.score, lang, review_band),
+        }
+        for message, prediction in zip(messages, predictions, strict=True)
+        # The network's own language tag, when it gave one, beats detection.
+        for lang in [message.lang or prediction.lang]
+    ]
+
+
+def _store(session: Session, rows: list[dict], model_version: str) -> None:
+    """One statement for the batch. The condition keeps the first result if two workers classified the
+    same message (SQLite reads outside the lock; on PostgreSQL, a worker that skipped the row lock)."""
+    table = Message.metadata.tables[Message.__tablename__]  # Core executemany, not the ORM bulk-by-primary-key
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("message_id"), table.c.classified_at.is_(None))
+        .values(
+            label=bindparam("label"),
+            score=bindparam("score"),
+            lang=bindparam("lang"),
+            model_version=model_version,
+            needs_review=bindparam("needs_review"),
+            classified_at=utcnow(),
+        ),
+        rows,
+    )
 
 
 def in_band(score: float, band: tuple[float, float] | None) -> bool:

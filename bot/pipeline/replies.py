@@ -26,7 +26,11 @@ class ReplyWriter:
     public_url: str = ""
 
     def language(self, requester: Requester) -> str:
-        return requester.lang if requester.lang in ("fr", "en") else self.default_language
+        return self.language_of(requester.lang)
+
+    def language_of(self, requester_lang: str | None) -> str:
+        """The reply language for a requester whose language is `requester_lang`."""
+        return requester_lang if requester_lang in ("fr", "en") else self.default_language
 
     def reaches(self, requester: Requester) -> bool:
         """The requester's network is enabled: a reply can go there."""
@@ -38,10 +42,13 @@ class ReplyWriter:
         The connector counts the text with the mention it adds in `reply` (`Connector.addressed`),
         so the free-text parts give way here and nothing is cut again at sending.
         """
-        connector = self.networks[requester.network]
+        return self._fitted(name, lang, requester.network, requester.handle, **values)
+
+    def _fitted(self, name: str, lang: str, network: str, handle: str | None, **values: object) -> str:
+        connector = self.networks[network]
         return self.templates.render(
-            name, lang, max_length=connector.max_length,
-            length=partial(connector.reply_length, requester.handle or ""), **values,
+            name, lang, max_length=connector.max_length, length=partial(connector.reply_length, handle or ""),
+            **values,
         )
 
     def queue_status_replies(
@@ -63,17 +70,11 @@ class ReplyWriter:
             if requester.opted_out or not self.reaches(requester):
                 continue  # opted out, or a network no longer enabled: nobody to tell there
             lang = self.language(requester)
-            text = self.render(
-                event.status,
-                lang,
-                requester,
-                id=request.id,
+            text = self.status_text(
+                event.status, lang, network=requester.network, handle=requester.handle, request_id=request.id,
                 # Their own words if the draft is theirs; otherwise only what the public may read.
                 title=title_for(session, request, requester_id=requester.id, lang=lang),
-                answer=event.answer,
-                url=event.url,
-                duplicate_of=event.duplicate_of_id,
-                link=self._link(request.id, lang),
+                answer=event.answer, url=event.url, duplicate_of=event.duplicate_of_id,
             )
             queued.append(
                 self._add(session, requester, message, text, lang, key=f"datacall-{event.id}-{requester.id}",
@@ -81,6 +82,25 @@ class ReplyWriter:
             )
         session.flush()
         return queued
+
+    def status_text(
+        self, status: str, lang: str, *, network: str, handle: str | None, request_id: int, title: str,
+        answer: str | None = None, url: str | None = None, duplicate_of: int | None = None,
+    ) -> str:
+        """The text telling a supporter (`handle` on `network`) about a status; no database needed (routing
+        renders a batch's acknowledgements before its write transaction)."""
+        return self._fitted(
+            status,
+            lang,
+            network,
+            handle,
+            id=request_id,
+            title=title,
+            answer=answer,
+            url=url,
+            duplicate_of=duplicate_of,
+            link=self._link(request_id, lang),
+        )
 
     def queue_answer(self, session: Session, *, message: Message, template: str, **values: object) -> Reply | None:
         """A one-off answer to `message` (a command such as /status), at most one per message."""
