@@ -322,16 +322,19 @@ def workers(url: str, total: int, model: Path, folder: Path, count: int, *, time
     before = _children_cpu()
     started = time.perf_counter()
     processes = [
+        # Each worker under its own name, as compose runs them: a name is whose claims a row holds.
         subprocess.Popen([*_datacall_command(), "run", "--config", str(config)], cwd=folder,
-                         stdout=subprocess.DEVNULL, stderr=log.open("w"))
-        for log in logs
+                         stdout=subprocess.DEVNULL, stderr=log.open("w"),
+                         env={**os.environ, "DATACALL_WORKER_NAME": f"{config.stem}-{n}"})
+        for n, log in enumerate(logs)
     ]
     try:
         while not done(sessions, total):
             if time.perf_counter() - started > timeout:
                 raise TimeoutError(f"{count} worker(s) did not finish {total} messages in {timeout:.0f} s")
             if any(process.poll() is not None for process in processes):
-                raise RuntimeError(f"a worker stopped: see {logs}")
+                stopped = next(log for log, process in zip(logs, processes, strict=True) if process.poll() is not None)
+                raise RuntimeError(f"a worker stopped: {stopped.read_text()[-2000:]}")
             time.sleep(0.2)
         seconds = time.perf_counter() - started
         waiting = awaiting_suggestions(sessions)

@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Config
@@ -44,14 +45,20 @@ class Heartbeat:
 
     def start(self) -> int:
         """Beat once and free this worker's claims left by its previous life; returns how many."""
-        with self.sessions() as session, session.begin():
-            workers.beat(session, self.name, now=utcnow(), starting=True)
-            released = queries.release_own_claims(session, worker=self.name)
+        try:
+            released = self._register()
+        except IntegrityError:  # another process registered this name at the same moment: its row exists now
+            released = self._register()
         if released:
             log.info("worker %s: %d claim(s) left by its previous run taken back", self.name, released)
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{self.name}", daemon=True)
         self._thread.start()
         return released
+
+    def _register(self) -> int:
+        with self.sessions() as session, session.begin():
+            workers.beat(session, self.name, now=utcnow(), starting=True)
+            return queries.release_own_claims(session, worker=self.name)
 
     def stop(self) -> None:
         """No more beats; a beat waiting for the database is not waited for long (the thread is a daemon)."""
