@@ -1,0 +1,258 @@
+"""Crash harness: `datacall run` SIGKILLed again and again, against networks that keep every send.
+
+    python -m benchmarks.crash [--seed 1] [--kills 100] [--messages 400] [--database sqlite|postgresql]
+
+The X and Telegram HTTP fakes run in this process (benchmarks/crash_networks.py);
+`datacall run` runs as a real child process aimed at them, with short
+scheduler intervals. Citizens write in waves, one wave per life of the process.
+Each life ends with a SIGKILL at a seeded moment: either at a random time, or
+while a reply is held on its way (the network answers late, or takes it only
+if the caller is still there), so that kills land between the claim and the
+answer. After the last kill a final run drains everything, then stops on
+SIGTERM, and the harness checks (benchmarks/crash_checks.py):
+
+- every message stored once (by network and id), and classified and routed;
+- no request answered twice on the networks (counted on the fakes, per message);
+- every request answered once: each acknowledgement reached its network;
+- no due reply waited more than `--max-wait` seconds (default 60) after a restart.
+
+It prints a short report and exits 1 if an invariant broke. `--seed` fixes the
+citizens' messages, the kill plan and the held sends; when the kills land
+still depends on the machine's timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from benchmarks.crash_checks import WAITING, Check, OutboxWatch, check, waits
+from benchmarks.crash_networks import LATE_ANSWER, SLOW_ACCEPT, Networks
+from bot.config import SchedulerConfig
+from storage.database import make_engine, make_session_factory
+from storage.models import Message, Reply
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int = 1
+    kills: int = 100
+    messages: int = 400
+    database_url: str = ""  # empty: a fresh SQLite file in the work folder
+    max_wait_seconds: float = 60.0
+    mid_send_share: float = 0.5  # of the kills, aimed at a held send
+    life_seconds: tuple[float, float] = (1.0, 8.0)  # a random kill lands this long after a start
+    hold_seconds: tuple[float, float] = (1.5, 3.0)  # how long a held send is held
+    drain_grace_seconds: float = 10.0  # the final run waits up to max_wait + this for the outbox to empty
+    interval_seconds: float = 0.5  # scheduler intervals of `datacall run`
+
+
+@dataclass
+class Result:
+    checks: list[Check]
+    kills: Counter = field(default_factory=Counter)
+    held: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    early_exits: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(item.ok for item in self.checks) and not self.early_exits
+
+
+def write_config(folder: Path, networks: Networks, settings: Settings, database_url: str) -> Path:
+    """A config aimed at the fakes; a worker name and a short claim lease where this version has them."""
+    interval = settings.interval_seconds
+    scheduler = (
+        f"poll_interval_seconds = {interval}\nclassify_interval_seconds = {interval}\n"
+        f"send_interval_seconds = {interval}\npost_interval_seconds = 5\nstop_timeout_seconds = 10\n"
+    )
+    if "worker_name" in SchedulerConfig.model_fields:  # claims that outlive a crash are taken back by name
+        scheduler += 'worker_name = "crash-harness"\n'
+    if "claim_lease_seconds" in SchedulerConfig.model_fields:
+        scheduler += f"claim_lease_seconds = {min(30.0, settings.max_wait_seconds / 2):g}\n"
+    path = folder / "datacall.toml"
+    path.write_text(
+        f'[database]\nurl = "{database_url}"\n{networks.config()}\n'
+        f"[replies]\nretry_base_seconds = 0.5\n\n[scheduler]\n{scheduler}",
+        encoding="utf-8",
+    )
+    return path
+
+
+class Worker:
+    """`datacall run` as a child process, its output appended to one log file."""
+
+    def __init__(self, config: Path, environment: dict[str, str], log: Path):
+        self.config, self.environment, self.log = config, environment, log
+
+    def command(self, *args: str, stdin: str | None = None) -> None:
+        """A one-off command (init, classify) that must succeed."""
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *args, "--config", str(self.config)],
+            input=stdin, capture_output=True, text=True, env=self.environment, cwd=ROOT, check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"datacall {' '.join(args)} failed: {result.stderr.strip()[-500:]}")
+
+    def start(self) -> subprocess.Popen:
+        with self.log.open("a", encoding="utf-8") as out:
+            out.write(f"--- start at {time.time():.3f}\n")
+            return subprocess.Popen(  # the child writes to its own copy of the file descriptor
+                [sys.executable, "-m", "bot", "run", "--config", str(self.config)],
+                stdout=out, stderr=subprocess.STDOUT, env=self.environment, cwd=ROOT,
+            )
+
+
+def outbox_empty(sessions, networks: Networks) -> bool:
+    """Every message citizens sent is stored and routed, and no reply waits."""
+    with sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(Message).where(Message.routed_at.is_not(None)))
+        waiting = session.scalar(select(func.count()).select_from(Reply).where(Reply.state.in_(WAITING)))
+    return stored >= len(networks.fed) and waiting == 0
+
+
+def kill_at_a_moment(process, rng: random.Random, networks: Networks, settings: Settings) -> str:
+    """Wait for the planned moment, SIGKILL; returns what kind of kill it was."""
+    if rng.random() < settings.mid_send_share:
+        mode = rng.choice([LATE_ANSWER, SLOW_ACCEPT])
+        hold = rng.uniform(*settings.hold_seconds)
+        into = rng.uniform(0.1, hold - 0.2)
+        networks.gate.arm(mode, hold)
+        reached = networks.gate.held.wait(timeout=30)
+        networks.gate.disarm()
+        if reached:
+            time.sleep(into)
+        kind = f"mid-send ({mode})" if reached else "mid-send planned, no send came"
+    else:
+        time.sleep(rng.uniform(*settings.life_seconds))
+        kind = "random moment"
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+    process.wait()
+    return kind
+
+
+def run(settings: Settings, *, work: Path, say: Callable[[str], None] = print) -> Result:
+    rng = random.Random(settings.seed)
+    database_url = settings.database_url or f"sqlite:///{work / 'datacall.db'}"
+    started = time.time()
+    with Networks(random.Random(settings.seed + 1)) as networks:
+        config = write_config(work, networks, settings, database_url)
+        worker = Worker(config, {**os.environ, **networks.environment()}, work / "datacall.log")
+        worker.command("init")
+        worker.command("classify", stdin="warm up the model\n")  # a first use trains it: not under the kills
+        engine = make_engine(database_url)
+        sessions = make_session_factory(engine)
+        per_wave = max(settings.messages // (settings.kills + 1), 1)
+        result = Result(checks=[])
+        restarts: list[float] = []
+        try:
+            with OutboxWatch(sessions) as watch:
+                for life in range(settings.kills):
+                    restarts.append(time.time())
+                    process = worker.start()
+                    networks.wave(min(per_wave, settings.messages - len(networks.fed)))
+                    result.kills[kill_at_a_moment(process, rng, networks, settings)] += 1
+                    if process.returncode != -signal.SIGKILL:
+                        result.early_exits.append(process.returncode)
+                    if (life + 1) % 10 == 0:
+                        say(f"{life + 1} kills, {len(networks.fed)} messages so far")
+                networks.wave(settings.messages - len(networks.fed))
+                restarts.append(time.time())
+                process = worker.start()
+                deadline = restarts[-1] + settings.max_wait_seconds + settings.drain_grace_seconds
+                while time.time() < deadline and not outbox_empty(sessions, networks):
+                    time.sleep(0.5)
+                time.sleep(1.0)  # one more sample of the outbox while the last run still lives
+                process.send_signal(signal.SIGTERM)
+                if process.wait(timeout=60) != 0:
+                    result.early_exits.append(process.returncode)
+            end = time.time()
+            result.held = networks.gate.counts
+            result.checks = check(
+                sessions, networks.fed, networks.replies_per_target(), waits(watch, restarts, end),
+                max_wait_seconds=settings.max_wait_seconds,
+            )
+        finally:
+            engine.dispose()
+    result.seconds = time.time() - started
+    return result
+
+
+def report(result: Result, settings: Settings) -> str:
+    lines = [
+        f"crash harness: seed {settings.seed}, {sum(result.kills.values())} SIGKILLs, "
+        f"{settings.messages} messages, {result.seconds:.0f} s",
+        "kills: " + ", ".join(f"{n} {kind}" for kind, n in sorted(result.kills.items())),
+        "held sends: " + (", ".join(f"{n} {kind}" for kind, n in sorted(result.held.items())) or "none"),
+    ]
+    if result.early_exits:
+        lines.append(f"FAIL  datacall run exited on its own with codes {result.early_exits}")
+    lines += [f"{'ok  ' if item.ok else 'FAIL'}  {item.name}: {item.detail}" for item in result.checks]
+    return "\n".join(lines)
+
+
+def postgres_database(folder: Path) -> tuple[str, Callable[[], None]]:
+    """A fresh database on a PostgreSQL started with pgserver (test extra); and how to stop it."""
+    import pgserver
+
+    server = pgserver.get_server(folder / "pgdata", cleanup_mode="stop")
+    admin_url = server.get_uri().replace("postgresql://", "postgresql+psycopg://")
+    name = f"crash_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return url, server.cleanup
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kills", type=int, default=100)
+    parser.add_argument("--messages", type=int, default=400)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--database-url", default="", help="an existing empty database instead of a new one")
+    parser.add_argument("--max-wait", type=float, default=60.0, help="seconds a due reply may wait after a restart")
+    parser.add_argument("--work-dir", type=Path, help="keep the database, config and log here")
+    args = parser.parse_args(argv)
+    if args.kills < 0 or args.messages < 1:
+        parser.error("--kills must be 0 or more and --messages 1 or more")
+    with tempfile.TemporaryDirectory(prefix="datacall-crash-") as scratch:
+        work = args.work_dir or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        stop_database = None
+        url = args.database_url
+        if args.database == "postgresql" and not url:
+            url, stop_database = postgres_database(Path(scratch))
+        settings = Settings(seed=args.seed, kills=args.kills, messages=args.messages, database_url=url,
+                            max_wait_seconds=args.max_wait)
+        try:
+            result = run(settings, work=work)
+        finally:
+            if stop_database is not None:
+                stop_database()
+    print(report(result, settings))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
