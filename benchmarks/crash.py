@@ -209,19 +209,23 @@ def report(result: Result, settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def postgres_database(folder: Path) -> tuple[str, Callable[[], None]]:
-    """A fresh database on a PostgreSQL started with pgserver (test extra); and how to stop it."""
-    import pgserver
-
-    server = pgserver.get_server(folder / "pgdata", cleanup_mode="stop")
-    admin_url = server.get_uri().replace("postgresql://", "postgresql+psycopg://")
+def new_database(server_uri: str) -> str:
+    """A fresh, empty database on a PostgreSQL server (given by a postgresql:// URI); its URL."""
+    admin_url = server_uri.replace("postgresql://", "postgresql+psycopg://")
     name = f"crash_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    return url, server.cleanup
+    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def postgres_database(folder: Path) -> tuple[str, Callable[[], None]]:
+    """A fresh database on a PostgreSQL started with pgserver (test extra); and how to stop it."""
+    import pgserver
+
+    server = pgserver.get_server(folder / "pgdata", cleanup_mode="stop")
+    return new_database(server.get_uri()), server.cleanup
 
 
 def main(argv: list[str] | None = None) -> int:
