@@ -47,6 +47,12 @@ from storage.database import make_engine, make_session_factory
 from storage.models import Message, Reply
 
 ROOT = Path(__file__).resolve().parents[1]
+NETWORK_EVENTS = {
+    LATE_ANSWER: "sends held after delivery (late answer)",
+    SLOW_ACCEPT: "sends held before delivery",
+    "dropped": "of them dropped (the caller had died)",
+    "cut": "requests cut mid-upload by a kill",
+}
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,8 @@ def report(result: Result, settings: Settings) -> str:
         f"crash harness: seed {settings.seed}, {sum(result.kills.values())} SIGKILLs, "
         f"{settings.messages} messages, {result.seconds:.0f} s",
         "kills: " + ", ".join(f"{n} {kind}" for kind, n in sorted(result.kills.items())),
-        "held sends: " + (", ".join(f"{n} {kind}" for kind, n in sorted(result.held.items())) or "none"),
+        "at the networks: " + (", ".join(f"{result.held[kind]} {what}" for kind, what in NETWORK_EVENTS.items()
+                                         if result.held[kind]) or "nothing held or cut"),
     ]
     if result.early_exits:
         lines.append(f"FAIL  datacall run exited on its own with codes {result.early_exits}")
@@ -236,10 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--database-url", default="", help="an existing empty database instead of a new one")
     parser.add_argument("--max-wait", type=float, default=60.0, help="seconds a due reply may wait after a restart")
+    parser.add_argument("--mid-send-share", type=float, default=0.5,
+                        help="share of the kills aimed at a reply held on its way (0 to 1)")
     parser.add_argument("--work-dir", type=Path, help="keep the database, config and log here")
     args = parser.parse_args(argv)
-    if args.kills < 0 or args.messages < 1:
-        parser.error("--kills must be 0 or more and --messages 1 or more")
+    if args.kills < 0 or args.messages < 1 or not 0 <= args.mid_send_share <= 1 or args.max_wait <= 0:
+        parser.error("--kills must be 0 or more, --messages 1 or more, --mid-send-share within 0..1, "
+                     "--max-wait above 0")
     with tempfile.TemporaryDirectory(prefix="datacall-crash-") as scratch:
         work = args.work_dir or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
@@ -248,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.database == "postgresql" and not url:
             url, stop_database = postgres_database(Path(scratch))
         settings = Settings(seed=args.seed, kills=args.kills, messages=args.messages, database_url=url,
-                            max_wait_seconds=args.max_wait)
+                            max_wait_seconds=args.max_wait, mid_send_share=args.mid_send_share)
         try:
             result = run(settings, work=work)
         finally:

@@ -22,6 +22,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from werkzeug.exceptions import ClientDisconnected
+
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twitter import FakeX
 
@@ -55,13 +57,13 @@ class Fed:
 
 
 class SendGate:
-    """Holds the next send (on either network) once, when armed; says when one is held."""
+    """Holds the next send (on either network) once, when armed; says when one is held; counts what it saw."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._armed: tuple[str, float] | None = None
         self.held = threading.Event()
-        self.counts: Counter = Counter()  # "late-answer", "slow-accept", "dropped"
+        self.counts: Counter = Counter()  # "late-answer", "slow-accept", "dropped", "cut"
 
     def arm(self, mode: str, seconds: float) -> None:
         with self._lock:
@@ -79,8 +81,16 @@ class SendGate:
             self.counts[armed[0]] += 1
         return armed
 
-    def hold(self, environ, start_response, handle):
-        """Serve one send through `handle`, held as armed (or at once)."""
+    def serve(self, environ, start_response, handle, *, is_send: bool):
+        """Serve one request through `handle`: a send held as armed; one cut by a kill, answered quietly."""
+        try:
+            return self._hold(environ, start_response, handle) if is_send else handle(environ, start_response)
+        except ClientDisconnected:  # the process died while its request was still being uploaded
+            self.counts["cut"] += 1
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"client went away"]
+
+    def _hold(self, environ, start_response, handle):
         armed = self.take()
         if armed is None:
             return handle(environ, start_response)
@@ -125,9 +135,8 @@ class HarnessX(FakeX):
         return self
 
     def _wsgi(self, environ, start_response):
-        if environ["REQUEST_METHOD"] == "POST" and environ.get("PATH_INFO") == "/2/tweets":
-            return self.gate.hold(environ, start_response, super()._wsgi)
-        return super()._wsgi(environ, start_response)
+        is_send = environ["REQUEST_METHOD"] == "POST" and environ.get("PATH_INFO") == "/2/tweets"
+        return self.gate.serve(environ, start_response, super()._wsgi, is_send=is_send)
 
     def replies_per_target(self) -> Counter:
         """How many replies the bot made to each tweet, by tweet id."""
@@ -145,9 +154,8 @@ class HarnessTelegram(FakeTelegram):
     gate: SendGate
 
     def _wsgi(self, environ, start_response):
-        if environ.get("PATH_INFO", "").endswith("/sendMessage"):
-            return self.gate.hold(environ, start_response, super()._wsgi)
-        return super()._wsgi(environ, start_response)
+        is_send = environ.get("PATH_INFO", "").endswith("/sendMessage")
+        return self.gate.serve(environ, start_response, super()._wsgi, is_send=is_send)
 
     def replies_per_target(self) -> Counter:
         """How many messages the bot sent in reply to each message, by "<chat id>:<message id>"."""

@@ -105,3 +105,11 @@ def test_a_wait_counts_from_the_last_restart_and_runs_to_the_end_if_never_sent()
     assert {key: w.seconds for key, w in found.items()} == {1: 3.0, 2: 10.0, 3: 60.0, 4: 1.0}
     assert [found[key].after_restart for key in (1, 2, 3, 4)] == [False, True, True, False]
     assert found[3].still_waiting and not found[2].still_waiting
+
+
+def test_a_run_without_kills_passes_every_check(tmp_path):
+    """The checks can pass: the same harness, no SIGKILL, only the final run that drains and stops on SIGTERM."""
+    settings = crash.Settings(seed=1, kills=0, messages=6)
+    result = crash.run(settings, work=tmp_path, say=lambda _: None)
+    assert result.ok, crash.report(result, settings)
+    assert sum(result.kills.values()) == 0 and len(result.checks) == 5
