@@ -103,10 +103,12 @@ def write_config(folder: Path, networks: Networks, settings: Settings, database_
 
 
 class Worker:
-    """`datacall run` as a child process, its output appended to one log file."""
+    """`datacall run` as a child process, one life at a time, its output appended to one log file."""
 
     def __init__(self, config: Path, environment: dict[str, str], log: Path):
         self.config, self.environment, self.log = config, environment, log
+        self.process: subprocess.Popen | None = None
+        self.starts: list[float] = []  # when each life began, as time.time()
 
     def command(self, *args: str, stdin: str | None = None) -> None:
         """A one-off command (init, classify) that must succeed."""
@@ -118,12 +120,27 @@ class Worker:
             raise RuntimeError(f"datacall {' '.join(args)} failed: {result.stderr.strip()[-500:]}")
 
     def start(self) -> subprocess.Popen:
+        self.starts.append(time.time())
         with self.log.open("a", encoding="utf-8") as out:
-            out.write(f"--- start at {time.time():.3f}\n")
-            return subprocess.Popen(  # the child writes to its own copy of the file descriptor
+            out.write(f"--- start at {self.starts[-1]:.3f}\n")
+            out.flush()
+            self.process = subprocess.Popen(  # the child writes to its own copy of the file descriptor
                 [sys.executable, "-m", "bot", "run", "--config", str(self.config)],
                 stdout=out, stderr=subprocess.STDOUT, env=self.environment, cwd=ROOT,
             )
+        return self.process
+
+    def end(self, how: signal.Signals) -> int:
+        """Send `how` (SIGKILL, or SIGTERM for a clean stop) and wait; the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(how)
+        return self.process.wait(timeout=60)
+
+    def kill_if_alive(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def outbox_empty(sessions, networks: Networks) -> bool:
@@ -134,8 +151,8 @@ def outbox_empty(sessions, networks: Networks) -> bool:
     return stored >= len(networks.fed) and waiting == 0
 
 
-def kill_at_a_moment(process, rng: random.Random, networks: Networks, settings: Settings) -> str:
-    """Wait for the planned moment, SIGKILL; returns what kind of kill it was."""
+def wait_for_the_moment(rng: random.Random, networks: Networks, settings: Settings) -> str:
+    """Wait until the planned moment of the next kill; returns what kind of moment it was."""
     if rng.random() < settings.mid_send_share:
         mode = rng.choice([LATE_ANSWER, SLOW_ACCEPT])
         hold = rng.uniform(*settings.hold_seconds)
@@ -145,58 +162,62 @@ def kill_at_a_moment(process, rng: random.Random, networks: Networks, settings: 
         networks.gate.disarm()
         if reached:
             time.sleep(into)
-        kind = f"mid-send ({mode})" if reached else "mid-send planned, no send came"
-    else:
-        time.sleep(rng.uniform(*settings.life_seconds))
-        kind = "random moment"
-    if process.poll() is None:
-        process.send_signal(signal.SIGKILL)
-    process.wait()
-    return kind
+        return f"mid-send ({mode})" if reached else "mid-send planned, no send came"
+    time.sleep(rng.uniform(*settings.life_seconds))
+    return "random moment"
+
+
+def kill_again_and_again(worker: Worker, networks: Networks, settings: Settings, result: Result,
+                         say: Callable[[str], None]) -> None:
+    """One wave of citizens per life; each life ends with a SIGKILL at a seeded moment."""
+    rng = random.Random(settings.seed)
+    per_wave = max(settings.messages // (settings.kills + 1), 1)
+    for life in range(1, settings.kills + 1):
+        worker.start()
+        networks.wave(min(per_wave, settings.messages - len(networks.fed)))
+        result.kills[wait_for_the_moment(rng, networks, settings)] += 1
+        code = worker.end(signal.SIGKILL)
+        if code != -signal.SIGKILL:
+            result.early_exits.append(code)
+        if life % 10 == 0:
+            say(f"{life} kills, {len(networks.fed)} messages so far")
+
+
+def drain(worker: Worker, sessions, networks: Networks, settings: Settings, result: Result) -> None:
+    """The last wave, then a final run until nothing waits (or the wait limit has passed); SIGTERM."""
+    networks.wave(settings.messages - len(networks.fed))
+    worker.start()
+    deadline = worker.starts[-1] + settings.max_wait_seconds + settings.drain_grace_seconds
+    while time.time() < deadline and not outbox_empty(sessions, networks):
+        time.sleep(0.5)
+    time.sleep(1.0)  # one more sample of the outbox while the last run still lives
+    code = worker.end(signal.SIGTERM)
+    if code != 0:
+        result.early_exits.append(code)
 
 
 def run(settings: Settings, *, work: Path, say: Callable[[str], None] = print) -> Result:
-    rng = random.Random(settings.seed)
     database_url = settings.database_url or f"sqlite:///{work / 'datacall.db'}"
     started = time.time()
+    result = Result(checks=[])
     with Networks(random.Random(settings.seed + 1)) as networks:
-        config = write_config(work, networks, settings, database_url)
-        worker = Worker(config, {**os.environ, **networks.environment()}, work / "datacall.log")
+        worker = Worker(write_config(work, networks, settings, database_url),
+                        {**os.environ, **networks.environment()}, work / "datacall.log")
         worker.command("init")
         worker.command("classify", stdin="warm up the model\n")  # a first use trains it: not under the kills
         engine = make_engine(database_url)
         sessions = make_session_factory(engine)
-        per_wave = max(settings.messages // (settings.kills + 1), 1)
-        result = Result(checks=[])
-        restarts: list[float] = []
         try:
             with OutboxWatch(sessions) as watch:
-                for life in range(settings.kills):
-                    restarts.append(time.time())
-                    process = worker.start()
-                    networks.wave(min(per_wave, settings.messages - len(networks.fed)))
-                    result.kills[kill_at_a_moment(process, rng, networks, settings)] += 1
-                    if process.returncode != -signal.SIGKILL:
-                        result.early_exits.append(process.returncode)
-                    if (life + 1) % 10 == 0:
-                        say(f"{life + 1} kills, {len(networks.fed)} messages so far")
-                networks.wave(settings.messages - len(networks.fed))
-                restarts.append(time.time())
-                process = worker.start()
-                deadline = restarts[-1] + settings.max_wait_seconds + settings.drain_grace_seconds
-                while time.time() < deadline and not outbox_empty(sessions, networks):
-                    time.sleep(0.5)
-                time.sleep(1.0)  # one more sample of the outbox while the last run still lives
-                process.send_signal(signal.SIGTERM)
-                if process.wait(timeout=60) != 0:
-                    result.early_exits.append(process.returncode)
-            end = time.time()
+                kill_again_and_again(worker, networks, settings, result, say)
+                drain(worker, sessions, networks, settings, result)
             result.held = networks.gate.counts
             result.checks = check(
-                sessions, networks.fed, networks.replies_per_target(), waits(watch, restarts, end),
+                sessions, networks.fed, networks.replies_per_target(), waits(watch, worker.starts, time.time()),
                 max_wait_seconds=settings.max_wait_seconds,
             )
         finally:
+            worker.kill_if_alive()  # the harness itself was interrupted
             engine.dispose()
     result.seconds = time.time() - started
     return result
