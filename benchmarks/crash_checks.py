@@ -1,8 +1,8 @@
 """What the crash harness checks after the last run, and how long replies waited after each restart.
 
 `OutboxWatch` samples the outbox from the harness process while `datacall run`
-lives and dies, so the wait of a reply is seen from outside: from the later of
-its creation, its due time and the last restart before it left the outbox,
+lives and dies, so the wait of a reply is seen from outside: from the first
+restart after it was due (or from its due time, if no process died meanwhile)
 until it left the outbox (sent, or handed to an officer as `unknown`/`dead`).
 A reply still waiting at the end waits until the end.
 """
@@ -86,13 +86,20 @@ class Wait:
 
 
 def waits(watch: OutboxWatch, restarts: list[float], end: float) -> list[Wait]:
-    """Each reply's wait since the last restart (or its creation, or its due time) before it left the outbox."""
+    """Each reply's wait until it left the outbox, counted from the first restart after it was due.
+
+    The time before that restart belongs to the life that was killed; from that
+    restart on, the clock runs through any later kills too, so a reply that stays
+    claimed by a dead worker across many short lives is seen waiting all along.
+    Without a restart in between, the wait runs from its due time.
+    """
     found = []
     for reply_id, seen in watch.replies.items():
         left = seen.left_at if seen.left_at is not None else end
-        earlier = [moment for moment in restarts[1:] if seen.created < moment <= left]
-        since = max([seen.created, seen.due, *earlier[-1:]])
-        found.append(Wait(reply_id, max(left - since, 0.0), bool(earlier), seen.left_at is None))
+        due = max(seen.created, seen.due)
+        later = [moment for moment in restarts[1:] if due < moment <= left]
+        since = later[0] if later else due
+        found.append(Wait(reply_id, max(left - since, 0.0), bool(later), seen.left_at is None))
     return found
 
 

@@ -93,16 +93,16 @@ def test_the_fakes_keep_a_repeated_send_as_x_and_telegram_do():
         assert networks.replies_per_target() == {("twitter", tweet): 2, ("telegram", chat): 2}
 
 
-def test_a_wait_counts_from_the_last_restart_and_runs_to_the_end_if_never_sent():
+def test_a_wait_counts_from_the_first_restart_after_it_was_due_and_runs_to_the_end_if_never_sent():
     watch = OutboxWatch(sessions=None)
     watch.replies = {
         1: Seen(created=100.0, due=100.0, left_at=103.0),  # sent in the first life: 3 s
-        2: Seen(created=101.0, due=101.0, left_at=150.0),  # restarts at 110 and 140: 10 s after the last
-        3: Seen(created=101.0, due=101.0, left_at=None),  # never left: from the last restart (140) to the end
-        4: Seen(created=141.0, due=145.0, left_at=146.0),  # retried: from its due time
+        2: Seen(created=101.0, due=101.0, left_at=150.0),  # restarts at 110 and 140: 40 s since the first
+        3: Seen(created=101.0, due=101.0, left_at=None),  # never left: from the first restart (110) to the end
+        4: Seen(created=111.0, due=145.0, left_at=146.0),  # retried after the last restart: from its due time
     }
     found = {w.reply_id: w for w in waits(watch, restarts=[90.0, 110.0, 140.0], end=200.0)}
-    assert {key: w.seconds for key, w in found.items()} == {1: 3.0, 2: 10.0, 3: 60.0, 4: 1.0}
+    assert {key: w.seconds for key, w in found.items()} == {1: 3.0, 2: 40.0, 3: 90.0, 4: 1.0}
     assert [found[key].after_restart for key in (1, 2, 3, 4)] == [False, True, True, False]
     assert found[3].still_waiting and not found[2].still_waiting
 
