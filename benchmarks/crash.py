@@ -158,7 +158,7 @@ def wait_for_the_moment(rng: random.Random, networks: Networks, settings: Settin
         hold = rng.uniform(*settings.hold_seconds)
         into = rng.uniform(0.1, hold - 0.2)
         networks.gate.arm(mode, hold)
-        reached = networks.gate.held.wait(timeout=30)
+        reached = networks.gate.held.wait(timeout=60)
         networks.gate.disarm()
         if reached:
             time.sleep(into)
