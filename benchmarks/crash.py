@@ -8,13 +8,16 @@ scheduler intervals. Citizens write in waves, one wave per life of the process.
 Each life ends with a SIGKILL at a seeded moment: either at a random time, or
 while a reply is held on its way (the network answers late, or takes it only
 if the caller is still there), so that kills land between the claim and the
-answer. After the last kill a final run drains everything, then stops on
-SIGTERM, and the harness checks (benchmarks/crash_checks.py):
+answer. After the last kill a final run drains everything (until nothing
+waits, or nothing moved for the wait limit), then stops on SIGTERM, and the
+harness checks (benchmarks/crash_checks.py):
 
 - every message stored once (by network and id), and classified and routed;
 - no request answered twice on the networks (counted on the fakes, per message);
 - every request answered once: each acknowledgement reached its network;
-- no due reply waited more than `--max-wait` seconds (default 60) after a restart.
+- no reply that a kill caught claimed waited more than `--max-wait` seconds
+  (default 60) after the restart; the longest wait of any due reply, backlog
+  included, is measured and printed, not checked.
 
 It prints a short report and exits 1 if an invariant broke. `--seed` fixes the
 citizens' messages, the kill plan and the held sends; when the kills land
@@ -65,7 +68,7 @@ class Settings:
     mid_send_share: float = 0.5  # of the kills, aimed at a held send
     life_seconds: tuple[float, float] = (1.0, 8.0)  # a random kill lands this long after a start
     hold_seconds: tuple[float, float] = (1.5, 3.0)  # how long a held send is held
-    drain_grace_seconds: float = 10.0  # the final run waits up to max_wait + this for the outbox to empty
+    drain_grace_seconds: float = 10.0  # the final run stops when nothing moved for max_wait + this
     interval_seconds: float = 0.5  # scheduler intervals of `datacall run`
 
 
@@ -167,8 +170,8 @@ def wait_for_the_moment(rng: random.Random, networks: Networks, settings: Settin
     return "random moment"
 
 
-def kill_again_and_again(worker: Worker, networks: Networks, settings: Settings, result: Result,
-                         say: Callable[[str], None]) -> None:
+def kill_again_and_again(worker: Worker, networks: Networks, watch: OutboxWatch, settings: Settings,
+                         result: Result, say: Callable[[str], None]) -> None:
     """One wave of citizens per life; each life ends with a SIGKILL at a seeded moment."""
     rng = random.Random(settings.seed)
     per_wave = max(settings.messages // (settings.kills + 1), 1)
@@ -177,6 +180,7 @@ def kill_again_and_again(worker: Worker, networks: Networks, settings: Settings,
         networks.wave(min(per_wave, settings.messages - len(networks.fed)))
         result.kills[wait_for_the_moment(rng, networks, settings)] += 1
         code = worker.end(signal.SIGKILL)
+        watch.sample(killed_at=time.time())  # the claims this process left
         if code != -signal.SIGKILL:
             result.early_exits.append(code)
         if life % 10 == 0:
@@ -184,16 +188,30 @@ def kill_again_and_again(worker: Worker, networks: Networks, settings: Settings,
 
 
 def drain(worker: Worker, sessions, networks: Networks, settings: Settings, result: Result) -> None:
-    """The last wave, then a final run until nothing waits (or the wait limit has passed); SIGTERM."""
+    """The last wave, then a final run until nothing waits, or nothing moved for the wait limit; SIGTERM."""
     networks.wave(settings.messages - len(networks.fed))
     worker.start()
-    deadline = worker.starts[-1] + settings.max_wait_seconds + settings.drain_grace_seconds
-    while time.time() < deadline and not outbox_empty(sessions, networks):
+    patience = settings.max_wait_seconds + settings.drain_grace_seconds
+    last_move, progress = time.time(), None
+    while time.time() - last_move < patience:
+        if outbox_empty(sessions, networks):
+            break
+        now_progress = outbox_progress(sessions)
+        if now_progress != progress:
+            last_move, progress = time.time(), now_progress
         time.sleep(0.5)
     time.sleep(1.0)  # one more sample of the outbox while the last run still lives
     code = worker.end(signal.SIGTERM)
     if code != 0:
         result.early_exits.append(code)
+
+
+def outbox_progress(sessions) -> tuple[int, int]:
+    """Messages routed and replies out of the outbox: the final run is still draining while these grow."""
+    with sessions() as session:
+        routed = session.scalar(select(func.count()).select_from(Message).where(Message.routed_at.is_not(None)))
+        done = session.scalar(select(func.count()).select_from(Reply).where(Reply.state.not_in(WAITING)))
+    return routed, done
 
 
 def run(settings: Settings, *, work: Path, say: Callable[[str], None] = print) -> Result:
@@ -209,7 +227,7 @@ def run(settings: Settings, *, work: Path, say: Callable[[str], None] = print) -
         sessions = make_session_factory(engine)
         try:
             with OutboxWatch(sessions) as watch:
-                kill_again_and_again(worker, networks, settings, result, say)
+                kill_again_and_again(worker, networks, watch, settings, result, say)
                 drain(worker, sessions, networks, settings, result)
             result.held = networks.gate.counts
             result.checks = check(

@@ -4,7 +4,10 @@
 lives and dies, so the wait of a reply is seen from outside: from the first
 restart after it was due (or from its due time, if no process died meanwhile)
 until it left the outbox (sent, or handed to an officer as `unknown`/`dead`).
-A reply still waiting at the end waits until the end.
+A reply still waiting at the end waits until the end. The limit applies to the
+replies a kill caught claimed (`sending`): whether claims left by a dead worker
+are taken back quickly. Every other due reply's wait is reported too: after
+many short lives it also measures the backlog the final run has to drain.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Seen:
     created: float
     due: float
     left_at: float | None = None  # when it was first seen out of the outbox
+    caught_at: float | None = None  # when a kill first found it claimed (`sending`)
 
 
 @dataclass
@@ -47,6 +51,7 @@ class OutboxWatch:
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="outbox-watch", daemon=True)
 
     def __enter__(self) -> OutboxWatch:
@@ -65,16 +70,20 @@ class OutboxWatch:
             except Exception:  # a busy database: the next sample sees the same rows
                 self.errors += 1
 
-    def sample(self) -> None:
+    def sample(self, *, killed_at: float | None = None) -> None:
+        """Read every reply's state; `killed_at`: the process just died, its claims are caught."""
         now = time.time()
         with self.sessions() as session:
             rows = session.execute(select(Reply.id, Reply.state, Reply.created_at, Reply.next_attempt_at)).all()
-        for reply_id, state, created_at, next_attempt_at in rows:
-            seen = self.replies.setdefault(reply_id, Seen(epoch(created_at), epoch(next_attempt_at)))
-            if state in WAITING:
-                seen.due, seen.left_at = epoch(next_attempt_at), None
-            elif seen.left_at is None:
-                seen.left_at = now
+        with self._lock:
+            for reply_id, state, created_at, next_attempt_at in rows:
+                seen = self.replies.setdefault(reply_id, Seen(epoch(created_at), epoch(next_attempt_at)))
+                if state in WAITING:
+                    seen.due, seen.left_at = epoch(next_attempt_at), None
+                elif seen.left_at is None:
+                    seen.left_at = now
+                if killed_at is not None and state == "sending" and seen.caught_at is None:
+                    seen.caught_at = killed_at
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class Wait:
     seconds: float
     after_restart: bool  # it was there when a killed process was replaced
     still_waiting: bool
+    caught: bool  # claimed by a process that was killed
 
 
 def waits(watch: OutboxWatch, restarts: list[float], end: float) -> list[Wait]:
@@ -97,9 +107,11 @@ def waits(watch: OutboxWatch, restarts: list[float], end: float) -> list[Wait]:
     for reply_id, seen in watch.replies.items():
         left = seen.left_at if seen.left_at is not None else end
         due = max(seen.created, seen.due)
-        later = [moment for moment in restarts[1:] if due < moment <= left]
+        anchor = seen.caught_at if seen.caught_at is not None else due  # a caught claim: from its kill on
+        later = [moment for moment in restarts[1:] if anchor < moment <= left]
         since = later[0] if later else due
-        found.append(Wait(reply_id, max(left - since, 0.0), bool(later), seen.left_at is None))
+        found.append(Wait(reply_id, max(left - since, 0.0), bool(later), seen.left_at is None,
+                          seen.caught_at is not None))
     return found
 
 
@@ -145,8 +157,10 @@ def check(
     unasked = {target: n for target, n in sends.items() if target not in targets}
     not_delivered = {target: state for target, (_, state) in targets.items() if sends.get(target, 0) == 0}
     states = Counter(state for _, state in targets.values())
-    worst = max(wait_list, key=lambda w: w.seconds, default=None)
-    late = [w for w in wait_list if w.seconds > max_wait_seconds]
+    caught = [w for w in wait_list if w.caught]
+    worst = max(caught, key=lambda w: w.seconds, default=None)
+    late = [w for w in caught if w.seconds > max_wait_seconds]
+    slowest = max(wait_list, key=lambda w: w.seconds, default=None)
     return [
         Check(
             "every message stored once",
@@ -173,12 +187,19 @@ def check(
             f"({', '.join(f'{n} {s}' for s, n in sorted(Counter(not_delivered.values()).items())) or 'none'})",
         ),
         Check(
-            f"no reply waited more than {max_wait_seconds:g} s after a restart",
+            f"no reply caught by a kill waited more than {max_wait_seconds:g} s after the restart",
             not late,
-            (f"longest wait {worst.seconds:.1f} s (reply {worst.reply_id}"
-             f"{', still waiting at the end' if worst.still_waiting else ''}); "
-             f"{len(late)} of {len(wait_list)} replies over {max_wait_seconds:g} s, "
-             f"{sum(w.after_restart for w in wait_list)} carried over a restart")
-            if worst else "no replies",
+            (f"{len(caught)} replies were claimed when their process died; longest wait {worst.seconds:.1f} s "
+             f"(reply {worst.reply_id}{', still waiting at the end' if worst.still_waiting else ''}); "
+             f"{len(late)} over {max_wait_seconds:g} s")
+            if worst else "no reply was claimed when a process died",
+        ),
+        Check(
+            "(measured, not checked) longest wait of any due reply after a restart, backlog included",
+            True,
+            (f"{slowest.seconds:.1f} s (reply {slowest.reply_id}); "
+             f"{sum(w.seconds > max_wait_seconds for w in wait_list)} of {len(wait_list)} replies over "
+             f"{max_wait_seconds:g} s, {sum(w.after_restart for w in wait_list)} carried over a restart")
+            if slowest else "no replies",
         ),
     ]
