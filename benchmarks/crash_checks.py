@@ -25,6 +25,8 @@ from benchmarks.crash_networks import Fed
 from storage.models import Message, Reply
 
 WAITING = ("pending", "failed", "sending")
+# Outcomes an officer settles (`datacall reply mark-sent|resend`): not lost, but no automatic answer either.
+FOR_AN_OFFICER = ("unknown", "dead")
 
 
 def epoch(moment: datetime) -> float:
@@ -185,6 +187,13 @@ def check(
             f"{len(targets)} acknowledgements ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))}); "
             f"{len(not_delivered)} never reached the network "
             f"({', '.join(f'{n} {s}' for s, n in sorted(Counter(not_delivered.values()).items())) or 'none'})",
+        ),
+        Check(
+            "no acknowledgement lost silently",
+            all(state in FOR_AN_OFFICER for state in not_delivered.values()),
+            f"of the {len(not_delivered)} that never reached the network, "
+            f"{sum(state in FOR_AN_OFFICER for state in not_delivered.values())} wait for an officer "
+            f"({'/'.join(FOR_AN_OFFICER)}), the others are lost or marked sent",
         ),
         Check(
             f"no reply caught by a kill waited more than {max_wait_seconds:g} s after the restart",

@@ -60,10 +60,17 @@ def test_nothing_stored_twice_lost_or_sent_twice(outcome, name):
     assert item.ok, item.detail
 
 
-def test_every_request_answered_once(outcome):
-    """Needs recovery of claims (point 4): a reply whose send never left must be sent after the restart."""
-    item = checked(outcome, "every request answered once")
+def test_every_acknowledgement_reached_its_network_or_waits_for_an_officer(outcome):
+    """Needs recovery of claims (point 4): nothing stays claimed by a dead worker, nothing is marked sent unsent.
+
+    The harness's stricter check, "every request answered once", is printed and sets its exit code, but is not
+    asserted here: on Telegram a bot cannot read back what it sent, so a reply caught before the network took
+    it goes to an officer as `unknown` instead of being resent (a resend could reach the citizen twice).
+    """
+    item = checked(outcome, "no acknowledgement lost silently")
     assert item.ok, item.detail
+    waiting = checked(outcome, "every request answered once").detail
+    assert not any(state in waiting for state in ("sending", "pending", "failed")), waiting
 
 
 def test_no_reply_caught_by_a_kill_waits_more_than_a_minute_after_the_restart(outcome):
@@ -114,4 +121,4 @@ def test_a_run_without_kills_passes_every_check(tmp_path):
     settings = crash.Settings(seed=1, kills=0, messages=6)
     result = crash.run(settings, work=tmp_path, say=lambda _: None)
     assert result.ok, crash.report(result, settings)
-    assert sum(result.kills.values()) == 0 and len(result.checks) == 6
+    assert sum(result.kills.values()) == 0 and len(result.checks) == 7
