@@ -15,6 +15,8 @@ harness checks (benchmarks/crash_checks.py):
 - every message stored once (by network and id), and classified and routed;
 - no request answered twice on the networks (counted on the fakes, per message);
 - every request answered once: each acknowledgement reached its network;
+  and, weaker, none lost silently: those that did not wait for an officer
+  as `unknown` (what Telegram replies caught mid-send become);
 - no reply that a kill caught claimed waited more than `--max-wait` seconds
   (default 60) after the restart; the longest wait of any due reply, backlog
   included, is measured and printed, not checked.
