@@ -69,7 +69,7 @@ def char_ngrams(words: list[str], low: int, high: int) -> list[str]:
     """
     if not low:
         return []
-    grams = []
+    grams: list[str] = []
     for word in words:
         if len(word) < 3 or not word.isalpha():
             continue
