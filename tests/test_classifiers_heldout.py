@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from classifiers.compare import build
 from classifiers.candidates import MAX_REPEATS, kind_repeats
+from classifiers.compare import build
 from classifiers.heldout import (
     BAND_TARGETS,
     DEFAULT_REGISTER,
@@ -25,7 +25,7 @@ from classifiers.heldout import (
 )
 from tests.test_classifiers import small_records
 
-D, O = "data_request", "off_topic"
+D, O = "data_request", "off_topic"  # noqa: E741 - the two labels
 
 
 def records_with_groups() -> list[dict]:
