@@ -53,8 +53,8 @@ class _Detector:
         self.preferred_set = {i for i, _ in self.preferred}
         # py3langid's automaton as arrays: next state of (row of state, byte), and each state's feature.
         self.nextmove = np.frombuffer(identifier.tk_nextmove, dtype=f"u{identifier.tk_nextmove.itemsize}")
-        self.rowbase = np.asarray(identifier._rowbase, dtype=np.int64)
-        self.output = np.asarray(identifier.tk_output, dtype=np.int64)
+        self.rowbase = np.asarray(identifier._rowbase, dtype=np.int32)
+        self.output = np.asarray(identifier.tk_output, dtype=np.int32)
 
     def probabilities(self, texts: Sequence[bytes]):
         """(n, languages) posterior probabilities, as py3langid's `_decide` with norm_probs,
@@ -93,11 +93,11 @@ class _Detector:
         order = np.argsort(-lengths, kind="stable")  # longest first: the texts still walking are a prefix
         walking = n - np.searchsorted(np.sort(lengths), np.arange(int(lengths.max()) if n else 0), side="right")
         width = int(np.count_nonzero(walking >= min(_SIDE_BY_SIDE, n)))
-        states = np.zeros((width, n), dtype=np.int64)  # state 0 (the start) emits no feature
+        states = np.zeros((width, n), dtype=np.int32)  # state 0 (the start) emits no feature
         if width:
             padded = b"".join(texts[i][:width].ljust(width, b"\0") for i in order)
             columns = np.frombuffer(padded, dtype=np.uint8).reshape(n, width).T.copy()
-            base = np.full(n, self.rowbase[0], dtype=np.int64)
+            base = np.full(n, self.rowbase[0], dtype=np.int32)
             nextmove, rowbase = self.nextmove, self.rowbase
             for c in range(width):
                 k = walking[c]
