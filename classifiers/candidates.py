@@ -3,11 +3,12 @@
 Each is config.cfg's bag of words (word unigrams + bigrams) with one change,
 trained the way `datacall train` trains, so its grouped metric is comparable:
 
-- bow-bigrams-kinds-balanced: "class weights" by kind of message. The two labels are
-  balanced already, but kinds are not (295 `new_dataset` texts, 7
-  `job_application`); spaCy's textcat takes no example weights, so each
-  text of a kind smaller than the median kind of its label is repeated (at
-  most 4 times) until the kind weighs about as much as the median one.
+- bow-bigrams-kinds-balanced: "class weights" by kind of message (`[datacall] balance_kinds`,
+  training.py). The two labels are balanced already, but kinds are not
+  (295 `new_dataset` texts, 7 `job_application`); spaCy's textcat takes no
+  example weights, so each text of a kind smaller than the median kind of
+  its label is repeated (at most 4 times) until the kind weighs about as
+  much as the median one. Kept: config.cfg turns it on.
 - bow-bigrams-e10: 10 epochs instead of 5 (does fitting the corpus longer help or hurt unseen kinds?).
 - bow-bigrams-l2: weight decay 0.1 instead of 0.01 (a smoother model for unseen kinds?).
 
@@ -17,28 +18,12 @@ Other names are passed to classifiers.compare's `build`.
 from __future__ import annotations
 
 import json
-import statistics
-from collections import Counter, defaultdict
 from pathlib import Path
 
 from .model import TextClassifier, load
 from .training import CONFIG_PATH, train
 
-MAX_REPEATS = 4
 VARIANTS = ("bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2")
-
-
-def kind_repeats(records: list[dict]) -> list[int]:
-    """How many times each record is trained on: small kinds repeated up to their label's median kind size."""
-    sizes = Counter((r["label"], r.get("kind") or "legacy") for r in records)
-    by_label: dict[str, list[int]] = defaultdict(list)
-    for (label, _), n in sizes.items():
-        by_label[label].append(n)
-    median = {label: statistics.median(ns) for label, ns in by_label.items()}
-    return [
-        max(1, min(MAX_REPEATS, round(median[r["label"]] / sizes[(r["label"], r.get("kind") or "legacy")])))
-        for r in records
-    ]
 
 
 def _config(variant: str, epochs: int | None):
@@ -47,6 +32,7 @@ def _config(variant: str, epochs: int | None):
     config = load_config(CONFIG_PATH, interpolate=False)
     if epochs:
         config["training"]["max_epochs"] = epochs
+    config["datacall"]["balance_kinds"] = variant == "bow-bigrams-kinds-balanced"
     if variant == "bow-bigrams-e10":
         config["training"]["max_epochs"] = 10
     if variant == "bow-bigrams-l2":
@@ -60,8 +46,6 @@ def build(variant: str, records: list[dict], work: Path, seed: int = 0, *, epoch
         from .compare import build as compare_build
 
         return compare_build(variant, records, work, seed, epochs=epochs)
-    if variant == "bow-bigrams-kinds-balanced":
-        records = [r for r, times in zip(records, kind_repeats(records), strict=True) for _ in range(times)]
     corpus = work / f"{variant}.jsonl"
     corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     config_path = work / f"{variant}.cfg"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from classifiers.candidates import MAX_REPEATS, kind_repeats
 from classifiers.compare import build
+from classifiers.corpus import split_records
 from classifiers.heldout import (
     BAND_TARGETS,
     DEFAULT_REGISTER,
@@ -23,6 +23,7 @@ from classifiers.heldout import (
     report_of,
     write_card_blocks,
 )
+from classifiers.training import MAX_KIND_REPEATS, balanced_for_fitting, kind_repeats
 from tests.test_classifiers import small_records
 
 D, O = "data_request", "off_topic"  # noqa: E741 - the two labels
@@ -133,5 +134,17 @@ def test_kind_repeats_lift_small_kinds_towards_the_median():
     records += [{"text": f"m{i}", "label": D, "kind": "mid"} for i in range(10)]
     records += [{"text": f"s{i}", "label": D, "kind": "small"} for i in range(1)]
     records += [{"text": f"o{i}", "label": O, "kind": "other"} for i in range(5)]
-    repeats = dict(zip((r["kind"] for r in records), kind_repeats(records), strict=False))
-    assert repeats == {"big": 1, "mid": 1, "small": MAX_REPEATS, "other": 1}
+    records += [{"text": "an officer's decision", "label": D}]  # no kind: never repeated
+    repeats = dict(zip((r.get("kind") for r in records), kind_repeats(records), strict=False))
+    assert repeats == {"big": 1, "mid": 1, "small": MAX_KIND_REPEATS, "other": 1, None: 1}
+
+
+def test_balancing_repeats_train_and_dev_texts_as_repeating_the_corpus_would():
+    """What the held-out comparison measured (the corpus with small kinds repeated, then split by text
+    hash) is what training fits (the splits with small kinds repeated); test is left alone."""
+    records = [{**r, "kind": "rare" if i in (3, 30) else r["kind"]} for i, r in enumerate(records_with_groups())]
+    repeated = [r for r, times in zip(records, kind_repeats(records), strict=True) for _ in range(times)]
+    assert len(repeated) > len(records)
+    fitted, by_hash = balanced_for_fitting(split_records(records)), split_records(repeated)
+    assert fitted["train"] == by_hash["train"] and fitted["dev"] == by_hash["dev"]
+    assert fitted["test"] == split_records(records)["test"]
