@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import tempfile
 import time
@@ -326,10 +327,15 @@ def markdown_kind_errors(result: dict, limit: int = 12) -> str:
     return "\n".join(rows)
 
 
+def _block_filler(body: str):
+    def fill(match: re.Match) -> str:
+        return match.group(1) + body + "\n" + match.group(2)
+
+    return fill
+
+
 def write_card_blocks(card: Path, report: dict, variant: str) -> None:
     """Rewrite the card's `heldout_band_options` and `heldout_kinds` blocks from `variant`'s result."""
-    import re
-
     result = report["variants"][variant]
     text = card.read_text(encoding="utf-8")
     for name, body in (("heldout_band_options", markdown_band_options(result)),
@@ -337,7 +343,7 @@ def write_card_blocks(card: Path, report: dict, variant: str) -> None:
         pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.DOTALL)
         if not pattern.search(text):
             raise KeyError(f"{card.name} has no block {name!r}")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+        text = pattern.sub(_block_filler(body), text)
     card.write_text(text, encoding="utf-8")
 
 
