@@ -48,6 +48,8 @@ class DatabaseConfig(Section):
     @field_validator("url")
     @classmethod
     def _supported(cls, url: str) -> str:
+        if url == cls.model_fields["url"].default:
+            return url  # known good: commands that never open the database (classify) need not import SQLAlchemy
         from storage.database import DatabaseError, check_url  # storage owns what a database URL may be
 
         try:

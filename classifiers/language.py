@@ -8,9 +8,10 @@ the model finds no feature at all ("ok", "Hola") is "und": no evidence is not
 evidence for French.
 
 Speed: `datacall classify` detects the language of every line, so this module
-reimplements py3langid's scoring for batches (one numpy product per batch
-instead of one per text) and caches its byte automaton per word. Results are
-the same as py3langid's `rank` (tests/test_classifiers.py checks it).
+reimplements py3langid's scoring for batches: the byte automaton walks all
+texts of a batch side by side (one numpy step per byte position), and one
+pass of numpy sums each text's features. Results are the same as
+py3langid's `rank` (tests/test_classifiers.py checks it on the whole corpus).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ CANDIDATES = (
 )
 PREFERRED = {"fr": 3.0, "en": 3.0}  # prior odds multiplier over other candidates (see MODEL_CARD.md)
 MIN_LETTERS = 2
-_WORD_CACHE_SIZE = 50_000  # (automaton state, word) entries; cleared when full
+# Below this many texts still being read, one numpy step costs more than Python byte by byte.
+_SIDE_BY_SIDE = 32
 
 
 class _Detector:
@@ -49,24 +51,26 @@ class _Detector:
         self.prior = identifier.nb_pc.astype(np.float32)
         self.preferred = [(self.classes.index(lang), boost) for lang, boost in PREFERRED.items()]
         self.preferred_set = {i for i, _ in self.preferred}
-        self._words: dict[tuple[int, bytes], tuple[tuple[int, ...], int]] = {}
+        # py3langid's automaton as arrays: next state of (row of state, byte), and each state's feature.
+        self.nextmove = np.frombuffer(identifier.tk_nextmove, dtype=f"u{identifier.tk_nextmove.itemsize}")
+        self.rowbase = np.asarray(identifier._rowbase, dtype=np.int32)
+        self.output = np.asarray(identifier.tk_output, dtype=np.int32)
 
     def probabilities(self, texts: Sequence[bytes]):
         """(n, languages) posterior probabilities, as py3langid's `_decide` with norm_probs,
         and which texts had any feature at all."""
         np = self.np
-        found: list[int] = []
-        sizes = np.asarray([self._features(data, found) for data in texts], dtype=np.int64)
-        feats = np.asarray(found, dtype=np.int64)
+        rows, feats = self._features(texts)
         # Count each (text, feature) pair once: unique over text * F + feature.
-        keys, counts = np.unique(np.repeat(np.arange(len(texts)), sizes) * len(self.table) + feats, return_counts=True)
+        keys, counts = np.unique(rows * len(self.table) + feats, return_counts=True)
         rows, feats = np.divmod(keys, len(self.table))
         scores = np.zeros((len(texts), len(self.classes)), dtype=np.float32)
-        has_features = sizes > 0
+        has_features = np.zeros(len(texts), dtype=bool)
         if len(keys):
             weighted = np.log1p(counts.astype(np.float32))[:, None] * self.table[feats]
             starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
             scores[rows[starts]] = np.add.reduceat(weighted, starts, axis=0) + self.prior
+            has_features[rows[starts]] = True
         lengths = np.fromiter(map(len, texts), dtype=np.float32, count=len(texts))
         scores /= np.sqrt(np.maximum(lengths, 1.0))[:, None]
         scores -= scores.max(axis=1, keepdims=True)
@@ -74,42 +78,55 @@ class _Detector:
         scores /= scores.sum(axis=1, keepdims=True)
         return scores, has_features
 
-    def _features(self, data: bytes, found: list[int]) -> int:
-        """Append the feature ids of `data` to `found`, walking cached space-separated pieces;
-        return how many.
+    def _features(self, texts: Sequence[bytes]):
+        """(text index, feature id) of every feature py3langid's automaton emits on each text.
 
-        The automaton is deterministic, so (state, piece) always gives the same
-        features and end state: caching it is exact, and most words recur.
+        The automaton reads one byte at a time, so the texts are walked side by
+        side: step c moves every text longer than c by its c-th byte, in one
+        numpy gather. When only a few long texts are left, a step costs more
+        than walking them byte by byte in Python, which finishes them. The
+        states visited are py3langid's own, in the same order.
         """
-        before, state, words = len(found), 0, self._words
-        pieces = data.split(b" ")
-        last = len(pieces) - 1
-        for number, chunk in enumerate(pieces):
-            piece = chunk if number == last else chunk + b" "
-            if piece:
-                hit = words.get((state, piece)) or self._walk(state, piece)
-                found.extend(hit[0])
-                state = hit[1]
-        return len(found) - before
+        np = self.np
+        n = len(texts)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+        order = np.argsort(-lengths, kind="stable")  # longest first: the texts still walking are a prefix
+        walking = n - np.searchsorted(np.sort(lengths), np.arange(int(lengths.max()) if n else 0), side="right")
+        width = int(np.count_nonzero(walking >= min(_SIDE_BY_SIDE, n)))
+        states = np.zeros((width, n), dtype=np.int32)  # state 0 (the start) emits no feature
+        if width:
+            padded = b"".join(texts[i][:width].ljust(width, b"\0") for i in order)
+            columns = np.frombuffer(padded, dtype=np.uint8).reshape(n, width).T.copy()
+            base = np.full(n, self.rowbase[0], dtype=np.int32)
+            nextmove, rowbase = self.nextmove, self.rowbase
+            for c in range(width):
+                k = walking[c]
+                state = states[c, :k] = nextmove[base[:k] + columns[c, :k]]
+                base[:k] = rowbase[state]
+        found = self.output[states]
+        step, column = np.nonzero(found >= 0)
+        rows, feats = [order[column]], [found[step, column]]
+        for j in range(int(walking[width]) if width < len(walking) else 0):  # the long texts' ends
+            tail = self._walk(states[width - 1, j] if width else 0, texts[order[j]][width:])
+            rows.append(np.full(len(tail), order[j], dtype=np.int64))
+            feats.append(np.asarray(tail, dtype=np.int64))
+        return np.concatenate(rows), np.concatenate(feats)
 
-    def _walk(self, state: int, piece: bytes) -> tuple[tuple[int, ...], int]:
-        """py3langid's automaton over one piece from `state`: (feature ids, end state), cached."""
+    def _walk(self, state: int, data: bytes) -> list[int]:
+        """py3langid's automaton over `data` from `state`, in Python: the feature ids."""
         nextmove, rowbase, output = self.identifier.tk_nextmove, self.identifier._rowbase, self.identifier.tk_output
-        feats, s = [], state
-        for byte in piece:
-            s = nextmove[rowbase[s] + byte]
-            f = output[s]
-            if f >= 0:
-                feats.append(f)
-        if len(self._words) >= _WORD_CACHE_SIZE:
-            self._words.clear()
-        hit = self._words[(state, piece)] = (tuple(feats), s)
-        return hit
+        found = []
+        for byte in data:
+            state = nextmove[rowbase[state] + byte]
+            feature = output[state]
+            if feature >= 0:
+                found.append(feature)
+        return found
 
     def detect(self, texts: Sequence[str]) -> list[str]:
         np = self.np
         cleaned = [for_language_id(t) for t in texts]
-        readable = [i for i, c in enumerate(cleaned) if sum(map(str.isalpha, c)) >= MIN_LETTERS]
+        readable = [i for i, c in enumerate(cleaned) if _readable(c)]
         out = [UNKNOWN] * len(texts)
         if not readable:
             return out
@@ -125,6 +142,17 @@ class _Detector:
             if has_features[row]:
                 out[i] = self.classes[best[row]]
         return out
+
+
+def _readable(text: str) -> bool:
+    """At least MIN_LETTERS letters (stops counting there: most texts answer on their first word)."""
+    letters = 0
+    for char in text:
+        if char.isalpha():
+            letters += 1
+            if letters >= MIN_LETTERS:
+                return True
+    return False
 
 
 @cache

@@ -37,6 +37,43 @@ RETRAIN_TOLERANCE = 0.01
 MIN_BAND_EXAMPLES = 30
 
 
+# "Class weights" by kind of message (config.cfg's [datacall] balance_kinds): spaCy's
+# textcat takes no example weights, so a text of a kind smaller than the median kind
+# of its label is repeated, at most this many times, until its kind weighs about as
+# much as the median one. Chosen on the held-out metric (MODEL_CARD.md).
+MAX_KIND_REPEATS = 4
+
+
+def kind_repeats(records: list[dict]) -> list[int]:
+    """How many times each record is trained on when kinds are balanced (1 for a record without a kind,
+    such as an officer's decision)."""
+    from collections import Counter, defaultdict
+    from statistics import median
+
+    sizes = Counter((r["label"], r["kind"]) for r in records if r.get("kind"))
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for (label, _), n in sizes.items():
+        by_label[label].append(n)
+    middle = {label: median(ns) for label, ns in by_label.items()}
+    return [
+        max(1, min(MAX_KIND_REPEATS, round(middle[r["label"]] / sizes[(r["label"], r["kind"])])))
+        if r.get("kind") else 1
+        for r in records
+    ]
+
+
+def balanced_for_fitting(splits: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Train and dev with small kinds repeated (sizes measured over the whole corpus); test untouched."""
+    everything = [r for name in ("train", "dev", "test") for r in splits[name]]
+    times = dict(zip(map(id, everything), kind_repeats(everything), strict=True))
+    repeat = lambda records: [r for r in records for _ in range(times[id(r)])]  # noqa: E731
+    return {**splits, "train": repeat(splits["train"]), "dev": repeat(splits["dev"])}
+
+
+def _balance_kinds(config) -> bool:
+    return bool((config.get("datacall") or {}).get("balance_kinds"))
+
+
 def _write_docbin(records: list[dict], path: Path, ngrams: tuple[int, int]) -> None:
     from spacy.tokens import Doc, DocBin
     from spacy.vocab import Vocab
@@ -214,7 +251,8 @@ def train(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        model = _fit(splits, work, seed, config_path)
+        fitting = balanced_for_fitting(splits) if _balance_kinds(_load_config(config_path)) else splits
+        model = _fit(fitting, work, seed, config_path)
         version = f"textcat-{files_digest(model)}"
         meta_file = model / "meta.json"
         meta = json.loads(meta_file.read_text(encoding="utf-8"))

@@ -370,28 +370,73 @@ def test_other_languages_do_not_come_out_as_french_or_english():
     assert sum(d == r["lang"] for r, d in zip(records, detected, strict=False)) / len(records) >= 0.9
 
 
-def test_batched_detection_matches_py3langid():
-    """The batch scorer is py3langid's own ranking, except that no feature at all means "und"."""
+def py3langid_reference(text: str) -> str:
+    """What detect_language promises: py3langid's own ranking of the cleaned text, the fr/en prior,
+    and "und" for fewer than two letters or when py3langid finds no feature at all."""
+    from py3langid.langid import visit_counts
+
     from classifiers.language import MIN_LETTERS, PREFERRED, _identifier
 
-    def reference(text: str) -> str:
-        cleaned = for_language_id(text)
-        if sum(map(str.isalpha, cleaned)) < MIN_LETTERS:
-            return classifiers.UNKNOWN
-        ranked = _identifier().rank(cleaned)
-        top, top_p = ranked[0]
-        if top in PREFERRED:
-            return top
-        probs = dict(ranked)
-        preferred = max(PREFERRED, key=lambda lang: probs[lang] * PREFERRED[lang])
-        return preferred if probs[preferred] * PREFERRED[preferred] > top_p else top
+    cleaned, identifier = for_language_id(text), _identifier()
+    if sum(map(str.isalpha, cleaned)) < MIN_LETTERS:
+        return classifiers.UNKNOWN
+    if not visit_counts(identifier.tk_nextmove, identifier._rowbase, identifier.tk_output, identifier._encode(cleaned)):
+        return classifiers.UNKNOWN
+    ranked = identifier.rank(cleaned)
+    top, top_p = ranked[0]
+    if top in PREFERRED:
+        return top
+    probs = dict(ranked)
+    preferred = max(PREFERRED, key=lambda lang: probs[lang] * PREFERRED[lang])
+    return preferred if probs[preferred] * PREFERRED[preferred] > top_p else top
 
+
+def test_batched_detection_matches_py3langid():
+    """The batch scorer is py3langid's own ranking (no feature at all: "und", where py3langid ranks evenly)."""
     texts = [r["text"] for r in small_records()] + [
         "Bitte veröffentlichen Sie die Fahrpläne", "¿Dónde están los datos?", "merci", "thx", "données   bus ?",
         "DATA PLEASE", "  leading and trailing  ", "Спасибо за вашу работу!", "能否公开公交车时刻表的开放数据？",
+        "x" * 3000 + " données",  # one long text among short ones: walked to its end
     ]
-    assert detect_languages(texts * 2) == [reference(t) for t in texts] * 2  # cold, then cached words
+    assert detect_languages(texts * 2) == [py3langid_reference(t) for t in texts] * 2
     assert detect_languages(["ok", "Hola"]) == [classifiers.UNKNOWN] * 2  # py3langid finds no feature here
+
+
+def test_batched_detection_matches_py3langid_on_every_corpus_text():
+    """The whole corpus and the other-language set, in batches of several sizes (side-by-side walks
+    of texts of very different lengths, and the few longest finished byte by byte)."""
+    corpus = classifiers.default_corpus_path()
+    texts = [r["text"] for r in read_jsonl(corpus)]
+    texts += [r["text"] for r in read_jsonl(corpus.with_name("languages.jsonl"), labelled=False)]
+    expected = [py3langid_reference(t) for t in texts]
+    for size in (1000, 256, 7):
+        got = [lang for start in range(0, len(texts), size) for lang in detect_languages(texts[start : start + size])]
+        assert got == expected, size
+
+
+def _for_language_id_by_runs(text: str) -> str:
+    """for_language_id as first written, with regular expressions over runs of characters."""
+    import re
+    import unicodedata
+
+    from classifiers.text import _HASHTAG, _links_and_mentions
+
+    def marks_and_punctuation(match: re.Match) -> str:
+        return "".join(c if unicodedata.category(c)[0] in "MP" else " " for c in match.group())
+
+    text = unicodedata.normalize("NFC", _links_and_mentions(text, " ", " "))
+    if "#" in text:
+        text = _HASHTAG.sub(" ", text)
+    text = re.sub(r"[^\w\s]+", marks_and_punctuation, text)
+    return re.sub(r"\s+", " ", re.sub(r"[\d_]+", " ", text)).strip()
+
+
+def test_language_id_text_is_the_same_as_by_runs_of_characters():
+    """The one-pass translate table decides each character as the run-by-run regexes did."""
+    texts = [r["text"] for r in read_jsonl(classifiers.default_corpus_path())]
+    sweep = [chr(c) for c in range(0x3400)] + [chr(c) for c in range(0x1F300, 0x1FB00)] + ["\u00a0", "\u2028", "\u3000"]
+    texts += [f"a{c}b {c}{c} 1{c}_x" for c in sweep if not 0xD800 <= ord(c) < 0xE000]
+    assert [for_language_id(t) for t in texts] == [_for_language_id_by_runs(t) for t in texts]
 
 
 def test_detect_languages_matches_single_calls():

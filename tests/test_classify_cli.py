@@ -115,3 +115,29 @@ def test_train_writes_a_model_and_metrics(tmp_path, monkeypatch):
     measured = band["dev"] if band["source"] == "held_out_groups" else band[band["source"]]
     assert 0.0 <= measured["share_in_band"] <= 1.0
     assert "review band" in result.output
+
+
+def test_classify_imports_neither_spacy_nor_the_database_layer(tmp_path):
+    """Start-up of a one-line `classify` stays short: no spaCy (the bag of words is scored in numpy), no
+    SQLAlchemy (the default database URL is not checked by importing it), no web or network code."""
+    import subprocess
+    import sys
+
+    import classifiers
+
+    model = classifiers.ensure_model(None)
+    config = tmp_path / "datacall.toml"
+    config.write_text(f'[classifier]\nmodel_path = "{model.as_posix()}"\n', encoding="utf-8")
+    probe = (
+        "import sys\n"
+        "from bot.cli.app import main\n"
+        "sys.argv = ['datacall', 'classify', '--config', sys.argv[1]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'spacy', 'thinc', 'sqlalchemy', 'starlette', "
+        "'tweepy', 'mastodon', 'telegram'})\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(config)], input="Publiez les horaires des bus\n",
+                          capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert json.loads(done.stdout)["label"] in ("data_request", "off_topic")
+    assert "HEAVY []" in done.stderr, done.stderr

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import tempfile
 import time
@@ -42,6 +43,8 @@ LEGACY_KIND = "legacy"
 MIN_REGISTER_TEXTS = 30
 SCHEMES = ("kinds", "registers", "random")
 GROUPED = ("kinds", "registers")
+# Precision targets whose bands are reported side by side, so the cost of each promise is visible.
+BAND_TARGETS = (0.97, 0.95, 0.90)
 
 class Scorer(Protocol):
     def scores(self, texts: list[str]) -> list[float]: ...
@@ -164,6 +167,23 @@ def report_of(records: list[dict], pooled: list[tuple[int, float]], *, threshold
     return report
 
 
+def band_options(records: list[dict], pooled: list[tuple[int, float]], targets: Sequence[float] = BAND_TARGETS) -> list:
+    """The band each precision target needs on the pooled out-of-group scores, and what it sends to officers."""
+    scores, labels = [s for _, s in pooled], [records[i]["label"] for i, _ in pooled]
+    return [find_review_band(scores, labels, target=target) for target in targets]
+
+
+def per_kind_errors(records: list[dict], pooled: list[tuple[int, float]], *, threshold: float = 0.5) -> dict:
+    """Per kind of message: its label, how many out-of-group scores, how many on the wrong side of the threshold."""
+    kinds: dict[str, dict] = {}
+    for i, score in pooled:
+        record = records[i]
+        entry = kinds.setdefault(kind_of(record), {"label": record["label"], "n": 0, "errors": 0})
+        entry["n"] += 1
+        entry["errors"] += label_for(score, threshold) != record["label"]
+    return dict(sorted(kinds.items(), key=lambda kv: (-kv[1]["errors"] / kv[1]["n"], kv[0])))
+
+
 def held_out_evaluation(
     build: Builder,
     records: list[dict],
@@ -190,6 +210,8 @@ def held_out_evaluation(
         result["grouped"] = report_of(records, grouped)
         band = find_review_band([s for _, s in grouped], [records[i]["label"] for i, _ in grouped], target=target)
         result["band"] = band
+        result["band_options"] = band_options(records, grouped)
+        result["per_kind"] = per_kind_errors(records, grouped)
         for scheme in schemes:
             pooled = sorted(per_scheme[scheme].items())
             if pooled:
@@ -198,6 +220,10 @@ def held_out_evaluation(
                 )
     _, registers = register_folds(records, min_register)
     result["held_out_registers"] = registers
+    # Each text's out-of-group scores, so bands and error studies can be redone without retraining.
+    result["scores"] = {
+        scheme: [[i, round(s, 6)] for i, s in sorted(scores.items())] for scheme, scores in per_scheme.items()
+    }
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
@@ -213,11 +239,11 @@ def evaluate_variants(
     out: Path | None = None,
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
 ) -> dict:
-    """held_out_evaluation of each variant of tools.compare on `corpus`.
+    """held_out_evaluation of each variant (tools.compare's or tools.candidates') on `corpus`.
 
     With `out`, the report is written after each variant, so a long run keeps what it measured.
     """
-    from .compare import build
+    from .candidates import build
 
     records = read_jsonl(corpus)
     report: dict[str, Any] = {
@@ -282,17 +308,66 @@ def markdown_tables(report: dict) -> str:
     return "\n".join(rows)
 
 
+def markdown_band_options(result: dict) -> str:
+    """One row per precision target: the band it needs and the share of messages it sends to officers."""
+    rows = [
+        "| precision target (each side) | band | to officers | automatic data_request (precision) "
+        "| automatic off_topic (precision) |",
+        "|---|---|---|---|---|",
+    ]
+    for band in result["band_options"]:
+        low, high = band["band"]
+        rows.append(
+            f"| {band['target_precision']:.0%} | [{low:.3f}, {high:.3f}] | {band['share_in_band']:.0%} | "
+            f"{band['auto_data_request']} ({_f(band['precision_above'])}) | "
+            f"{band['auto_off_topic']} ({_f(band['precision_below'])}) |"
+        )
+    return "\n".join(rows)
+
+
+def markdown_kind_errors(result: dict, limit: int = 12) -> str:
+    """The kinds of message most often misread when unseen (grouped scores), worst first."""
+    rows = ["| kind | label | out-of-group scores | wrong side of 0.5 |", "|---|---|---|---|"]
+    for kind, entry in list(result["per_kind"].items())[:limit]:
+        rows.append(f"| `{kind}` | {entry['label']} | {entry['n']} | {entry['errors'] / entry['n']:.0%} |")
+    return "\n".join(rows)
+
+
+def _block_filler(body: str):
+    def fill(match: re.Match) -> str:
+        return match.group(1) + body + "\n" + match.group(2)
+
+    return fill
+
+
+def write_card_blocks(card: Path, report: dict, variant: str) -> None:
+    """Rewrite the card's `heldout_band_options` and `heldout_kinds` blocks from `variant`'s result."""
+    result = report["variants"][variant]
+    text = card.read_text(encoding="utf-8")
+    for name, body in (("heldout_band_options", markdown_band_options(result)),
+                       ("heldout_kinds", markdown_kind_errors(result))):
+        pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.DOTALL)
+        if not pattern.search(text):
+            raise KeyError(f"{card.name} has no block {name!r}")
+        text = pattern.sub(_block_filler(body), text)
+    card.write_text(text, encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import candidates
     from .compare import VARIANTS
 
     parser = argparse.ArgumentParser(prog="python -m tools.heldout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=default_corpus_path())
-    parser.add_argument("--variants", default="bow-bigrams", help="comma-separated, from: " + ", ".join(VARIANTS))
+    known = ", ".join((*VARIANTS, *candidates.VARIANTS))
+    parser.add_argument("--variants", default="bow-bigrams", help="comma-separated, from: " + known)
     parser.add_argument("--folds", type=int, default=5, help="K for the kinds and random schemes")
     parser.add_argument("--schemes", default=",".join(SCHEMES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, help="train each fold for this many epochs (default: config.cfg's)")
     parser.add_argument("--out", type=Path, help="write the full report as JSON here")
+    parser.add_argument("--card", type=Path, help="rewrite this model card's band-options and kinds blocks")
+    parser.add_argument("--card-variant", default="bow-bigrams", help="the variant those blocks describe")
     args = parser.parse_args(argv)
     schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
     unknown = set(schemes) - set(SCHEMES)
@@ -303,6 +378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         k=args.folds, schemes=schemes, seed=args.seed, epochs=args.epochs, out=args.out,
     )
     print(markdown_tables(report))
+    if args.card and args.card_variant in report["variants"]:
+        write_card_blocks(args.card, report, args.card_variant)
     return 0
 
 
