@@ -2,15 +2,17 @@
 
 It powers `datacall demo` and the end-to-end tests: citizens' messages are
 injected with `say`, and what the bot posted is read back with `timeline`.
+
+SQLAlchemy and the models are imported where the timeline is read, not at the top: the config
+imports this module for `SandboxConfig`, and `datacall classify` loads the config without
+needing any database code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from bot.config import NetworkConfig
 from bot.networks.base import (
@@ -24,7 +26,11 @@ from bot.networks.base import (
     PostRef,
     ReplyTarget,
 )
-from storage.models import SandboxEntry
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from storage.models import SandboxEntry
 
 BOT_ID = "0"
 BOT_HANDLE = "@datacall"
@@ -68,6 +74,10 @@ class SandboxConnector(Connector):
         return self._publish(text, idempotency_key=idempotency_key)
 
     def fetch(self, cursor: str | None, *, state: dict, watched: Sequence[str] = ()) -> Batch:
+        from sqlalchemy import select
+
+        from storage.models import SandboxEntry
+
         after = int(cursor or 0)
         with self.sessions() as session:
             entries = session.scalars(
@@ -100,6 +110,8 @@ class SandboxConnector(Connector):
 
     def poll_results(self, external_id: str) -> PollResult:
         """Close the poll (no vote counts after its end) and return its votes."""
+        from storage.models import SandboxEntry
+
         with self.sessions() as session, session.begin():
             entry = session.get(SandboxEntry, int(external_id), with_for_update=True)
             if entry is None or entry.poll is None:
@@ -109,6 +121,10 @@ class SandboxConnector(Connector):
 
     def find_own_reply(self, target: ReplyTarget, *, since: datetime, known: Collection[str] = ()) -> Lookup:
         """The bot's timeline entries answering `target` since `since`, oldest first."""
+        from sqlalchemy import select
+
+        from storage.models import SandboxEntry
+
         with self.sessions() as session:
             entry_id = session.scalar(
                 select(SandboxEntry.id)
@@ -123,11 +139,19 @@ class SandboxConnector(Connector):
         return Lookup(checked=True, found=PostRef(str(entry_id), entry_url(entry_id))) if entry_id else NOT_FOUND
 
     def whoami(self) -> str:
+        from sqlalchemy import select
+
+        from storage.models import SandboxEntry
+
         with self.sessions() as session:
             session.scalar(select(SandboxEntry.id).limit(1))  # the timeline table is reachable
         return BOT_HANDLE
 
     def _publish(self, text, *, idempotency_key, in_reply_to_id=None, is_private=False, poll=None) -> PostRef:
+        from sqlalchemy import select
+
+        from storage.models import SandboxEntry
+
         if len(text) > self.max_length:
             raise ValueError(f"sandbox post of {len(text)} characters exceeds {self.max_length}")
         with self.sessions() as session, session.begin():
@@ -177,6 +201,8 @@ def say(
     is_private: bool = False,
 ) -> SandboxEntry:
     """A citizen writes on the sandbox network (the caller commits)."""
+    from storage.models import SandboxEntry
+
     entry = SandboxEntry(
         author_id=f"u-{handle.lstrip('@').lower()}",
         handle=handle,
@@ -191,6 +217,8 @@ def say(
 
 def vote(session: Session, entry_id: int, option_index: int, voters: int = 1) -> None:
     """Citizens vote in a poll the bot posted (the caller commits); a closed poll takes no vote."""
+    from storage.models import SandboxEntry
+
     entry = session.get(SandboxEntry, entry_id, with_for_update=True)
     if entry is None or entry.poll is None or entry.poll["closed"]:
         return
@@ -202,6 +230,10 @@ def vote(session: Session, entry_id: int, option_index: int, voters: int = 1) ->
 
 def timeline(session: Session, *, from_bot: bool | None = None) -> list[SandboxEntry]:
     """Everything on the sandbox network, oldest first."""
+    from sqlalchemy import select
+
+    from storage.models import SandboxEntry
+
     query = select(SandboxEntry).order_by(SandboxEntry.id)
     if from_bot is not None:
         query = query.where(SandboxEntry.from_bot.is_(from_bot))
