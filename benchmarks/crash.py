@@ -47,7 +47,6 @@ from sqlalchemy import func, select
 
 from benchmarks.crash_checks import WAITING, Check, OutboxWatch, check, waits
 from benchmarks.crash_networks import LATE_ANSWER, SLOW_ACCEPT, Networks
-from bot.config import SchedulerConfig
 from storage.database import make_engine, make_session_factory
 from storage.models import Message, Reply
 
@@ -88,16 +87,14 @@ class Result:
 
 
 def write_config(folder: Path, networks: Networks, settings: Settings, database_url: str) -> Path:
-    """A config aimed at the fakes; a worker name and a short claim lease where this version has them."""
+    """A config aimed at the fakes, with one worker name (each life takes back its own claims) and a short lease."""
     interval = settings.interval_seconds
     scheduler = (
         f"poll_interval_seconds = {interval}\nclassify_interval_seconds = {interval}\n"
         f"send_interval_seconds = {interval}\npost_interval_seconds = 5\nstop_timeout_seconds = 10\n"
+        'worker_name = "crash-harness"\n'
+        f"claim_lease_seconds = {min(30.0, settings.max_wait_seconds / 2):g}\n"
     )
-    if "worker_name" in SchedulerConfig.model_fields:  # claims that outlive a crash are taken back by name
-        scheduler += 'worker_name = "crash-harness"\n'
-    if "claim_lease_seconds" in SchedulerConfig.model_fields:
-        scheduler += f"claim_lease_seconds = {min(30.0, settings.max_wait_seconds / 2):g}\n"
     path = folder / "datacall.toml"
     path.write_text(
         f'[database]\nurl = "{database_url}"\n{networks.config()}\n'

@@ -18,10 +18,9 @@ import pytest
 from benchmarks import crash
 from benchmarks.crash_checks import OutboxWatch, Seen, waits
 from benchmarks.crash_networks import LATE_ANSWER, SLOW_ACCEPT, Networks
-from bot.config import TelegramConfig, TwitterConfig
 from bot.networks.base import ReplyTarget
-from bot.networks.telegram import TelegramConnector
-from bot.networks.twitter import TwitterConnector
+from bot.networks.telegram import TelegramConfig, TelegramConnector
+from bot.networks.twitter import TwitterConfig, TwitterConnector
 
 # Seeds whose kill plans mix random kills with both kinds of mid-send kill.
 QUICK = {
