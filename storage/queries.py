@@ -151,20 +151,6 @@ def paused_networks(session: Session, *, now: datetime) -> set[str]:
     return set(session.scalars(select(NetworkCursor.network).where(NetworkCursor.paused_until > now)))
 
 
-def due_replies(session: Session, *, networks: Sequence[str], now: datetime, limit: int) -> Sequence[Reply]:
-    return session.scalars(
-        select(Reply)
-        .where(
-            Reply.state.in_(("pending", "failed")),
-            reply_allowed(),
-            Reply.next_attempt_at <= now,
-            Reply.network.in_(networks),
-        )
-        .order_by(Reply.next_attempt_at, Reply.id)
-        .limit(limit)
-    ).all()
-
-
 def due_posts(session: Session, *, networks: Sequence[str], now: datetime, limit: int) -> Sequence[Post]:
     return session.scalars(
         select(Post)
