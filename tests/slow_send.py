@@ -25,12 +25,12 @@ def slow_down(delay: float) -> None:
     real_reply = SandboxConnector.reply
 
     def reply(self, target, text, *, idempotency_key):
-        print(STARTED, idempotency_key, flush=True)
+        print(f"{STARTED} {idempotency_key}", flush=True)  # one write: another thread's log line cannot split it
         time.sleep(delay)
         if getattr(self, "closed", False):
             raise ConnectionError("connector closed during the send")
         ref = real_reply(self, target, text, idempotency_key=idempotency_key)
-        print(FINISHED, idempotency_key, flush=True)
+        print(f"{FINISHED} {idempotency_key}", flush=True)
         return ref
 
     def close(self):

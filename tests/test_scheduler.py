@@ -42,14 +42,15 @@ def start(config_path, *, send_delay: float | None = None):
     )
     process.lines = []
     process.exit_wait = load_config(Path(config_path)).scheduler.stop_timeout_seconds + EXIT_MARGIN
-    threading.Thread(target=lambda: process.lines.extend(process.stdout), daemon=True).start()
+    process.reader = threading.Thread(target=lambda: process.lines.extend(process.stdout), daemon=True)
+    process.reader.start()
     return process
 
 
 def stop(process) -> str:
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=process.exit_wait)  # the running jobs get the stop timeout, then the process exits
-    time.sleep(0.2)  # let the reader thread take the last lines
+    process.reader.join(timeout=EXIT_MARGIN)  # the reader ends at the end of the output: every line is in
     return "".join(process.lines)
 
 
@@ -136,6 +137,7 @@ def test_sigterm_during_a_send_lets_it_finish_then_closes_the_connectors(
     assert "finishing running jobs" in output and "datacall stopped" in output
     key = in_flight(process)
     # The send in flight finished before the connectors were closed, and was recorded.
+    assert f"slow send finished: {key}" in output and "sandbox connector closed" in output, output
     assert output.index(f"slow send finished: {key}") < output.index("sandbox connector closed")
     with sessions() as session:
         replies = {reply.idempotency_key: reply.state for reply in session.scalars(select(Reply))}
