@@ -21,21 +21,28 @@ FINISHED = "slow send finished:"
 CLOSED = "sandbox connector closed"
 
 
+def say(line: str) -> None:
+    # One write, newline included: print() writes the text and its newline separately, and a log
+    # line of another thread can land between them.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def slow_down(delay: float) -> None:
     real_reply = SandboxConnector.reply
 
     def reply(self, target, text, *, idempotency_key):
-        print(f"{STARTED} {idempotency_key}", flush=True)  # one write: another thread's log line cannot split it
+        say(f"{STARTED} {idempotency_key}")
         time.sleep(delay)
         if getattr(self, "closed", False):
             raise ConnectionError("connector closed during the send")
         ref = real_reply(self, target, text, idempotency_key=idempotency_key)
-        print(f"{FINISHED} {idempotency_key}", flush=True)
+        say(f"{FINISHED} {idempotency_key}")
         return ref
 
     def close(self):
         self.closed = True
-        print(CLOSED, flush=True)
+        say(CLOSED)
 
     SandboxConnector.reply = reply
     SandboxConnector.close = close
