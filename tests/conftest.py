@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import os
 import shlex
-import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 from bot.cli.app import app
-from storage.database import make_engine, make_session_factory
-from storage.migrate import upgrade
 
-# Fixtures shared across files: the web app on each database, and the recording network.
-pytest_plugins = ["tests.web_support", "tests.fakes.recording"]
+# Fixtures shared across files: both databases, the web app on each, and the recording network.
+pytest_plugins = ["tests.databases", "tests.web_support", "tests.fakes.recording"]
 
 
 # Fuzz tests (tests/test_fuzz.py and other @given tests): a quick run by default, and
@@ -34,45 +30,6 @@ def pytest_configure(config):
     if not os.environ.get("DATACALL_CACHE_DIR"):
         cache = Path(config.rootpath) / ".pytest_cache" / "datacall-models"
         os.environ["DATACALL_CACHE_DIR"] = str(cache)
-
-
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
-    """A real PostgreSQL 16 from the pgserver wheel. Absent is a failure, never a skip."""
-    import pgserver
-
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    """A fresh, empty database of each kind."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'datacall.db'}"
-    server = request.getfixturevalue("postgres_server")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server.get_uri().replace("postgresql://", "postgresql+psycopg://"),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = sa.engine.make_url(server.get_uri().replace("postgresql://", "postgresql+psycopg://"))
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine):
-    return make_session_factory(engine)
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from bot.pipeline.route import open_request
 from bot.runtime import Runtime
 from bot.web import create_app
 from bot.web.accounts import create_user
-from storage.migrate import upgrade
 from storage.models import Campaign, Message, Requester, utcnow
+from tests.databases import bring_to_head
 
 PASSWORD = "correct horse battery"
 XSS = "<script>alert(1)</script>"
@@ -35,9 +35,9 @@ def cheap_hashes(monkeypatch):
 
 
 @pytest.fixture
-def runtime(config_file):
+def runtime(config_file, db_url, request):
+    bring_to_head(db_url, request)
     rt = Runtime.from_config(load_config(config_file), say=lambda text: None)
-    upgrade(rt.engine)
     yield rt
     rt.close()
 
