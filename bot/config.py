@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -338,8 +338,13 @@ class Config(Section):
         return data
 
 
-def load_config(path: Path | None = None) -> Config:
-    """Read `path`, or ./datacall.toml if it exists, or fall back to the defaults."""
+def load_config(path: Path | None = None, *, sections: Collection[str] | None = None) -> Config:
+    """Read `path`, or ./datacall.toml if it exists, or fall back to the defaults.
+
+    `sections` limits the checks to the tables a command reads (the others keep their defaults):
+    `datacall classify` needs `[classifier]`, not the database URL nor the networks' secrets, so
+    it runs on a deployment's config on a laptop without importing their libraries.
+    """
     explicit = path is not None
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     if not path.exists():
@@ -352,11 +357,17 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    if sections is not None:
+        unknown = [key for key in data if key not in Config.model_fields or key == "source"]
+        if unknown:  # a misspelt table is still named, whichever command reads the file
+            raise ConfigError(f"{path}: {unknown[0]}: unknown key")
+        data = {key: value for key, value in data.items() if key in sections}
     try:
         config = Config.model_validate(data).model_copy(update={"source": path.resolve()})
     except ValidationError as exc:
         raise ConfigError(_first_error(path, exc)) from None
-    check_secrets(config, path)
+    if sections is None or "networks" in sections:
+        check_secrets(config, path)
     return config
 
 

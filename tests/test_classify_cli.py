@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 
+import pytest
 from typer.testing import CliRunner
 
 from bot.cli.app import app
@@ -117,9 +119,13 @@ def test_train_writes_a_model_and_metrics(tmp_path, monkeypatch):
     assert "review band" in result.output
 
 
-def test_classify_imports_neither_spacy_nor_the_database_layer(tmp_path):
+def test_classify_imports_neither_spacy_nor_the_database_layer(tmp_path, monkeypatch):
     """Start-up of a one-line `classify` stays short: no spaCy (the bag of words is scored in numpy), no
-    SQLAlchemy (the default database URL is not checked by importing it), no web or network code."""
+    SQLAlchemy, no web or network code, even on a deployment's config: it reads `[classifier]` only,
+    and runs where the networks' secrets are not set."""
+    for variable in [name for name in os.environ if name.startswith("DATACALL_")]:
+        if variable != "DATACALL_CACHE_DIR":
+            monkeypatch.delenv(variable)
     import subprocess
     import sys
 
@@ -127,7 +133,15 @@ def test_classify_imports_neither_spacy_nor_the_database_layer(tmp_path):
 
     model = classifiers.ensure_model(None)
     config = tmp_path / "datacall.toml"
-    config.write_text(f'[classifier]\nmodel_path = "{model.as_posix()}"\n', encoding="utf-8")
+    # A deployment's config: every network on, their secrets not in this environment, PostgreSQL.
+    config.write_text(
+        f'[classifier]\nmodel_path = "{model.as_posix()}"\n'
+        '[database]\nurl = "postgresql+psycopg://datacall@db.internal/datacall"\n'
+        '[networks.twitter]\nenabled = true\nusername = "city"\n'
+        '[networks.mastodon]\nenabled = true\napi_base_url = "https://social.example"\n'
+        '[networks.telegram]\nenabled = true\n',
+        encoding="utf-8",
+    )
     probe = (
         "import sys\n"
         "from bot.cli.app import main\n"
@@ -141,3 +155,19 @@ def test_classify_imports_neither_spacy_nor_the_database_layer(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, check=True)
     assert json.loads(done.stdout)["label"] in ("data_request", "off_topic")
     assert "HEAVY []" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[clasifier]\nthreshold = 0.6\n', "clasifier: unknown key"),
+        ('[classifier]\nthreshold = "high"\n', "classifier.threshold"),
+    ],
+)
+def test_classify_still_names_a_bad_key_of_the_config(tmp_path, monkeypatch, text, expected):
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "datacall.toml"
+    config.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["classify", "--config", str(config)], input="Publiez les horaires\n")
+    assert result.exit_code == 2
+    assert f"{config}: {expected}" in result.output

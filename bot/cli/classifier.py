@@ -18,7 +18,7 @@ from bot.paths import configured_model_path
 
 
 def _model(config_path: Path | None) -> tuple[classifiers.TextClassifier, float, int]:
-    config = config_or_exit(config_path)
+    config = config_or_exit(config_path, sections=("classifier",))  # only what classify reads
     path = configured_model_path(config)
     try:
         model_dir = classifiers.ensure_model(path, on_train=lambda text: errors.print(text, markup=False))
@@ -193,7 +193,7 @@ def evaluate(
         records = classifiers.read_jsonl(file)
     except classifiers.CorpusError as exc:
         fail(str(exc), 2)
-    band = config_or_exit(config).classifier.review_band or classifier.review_band
+    band = config_or_exit(config, sections=("classifier",)).classifier.review_band or classifier.review_band
     report = classifiers.evaluate(classifier, records, threshold=threshold, review_band=band)
     _print_metrics(report, title=str(file))
     if report.get("review_band"):

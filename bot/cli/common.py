@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -37,9 +37,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def config_or_exit(path: Path | None) -> Config:
+def config_or_exit(path: Path | None, *, sections: Collection[str] | None = None) -> Config:
     try:
-        return load_config(path)
+        return load_config(path, sections=sections)
     except ConfigError as exc:
         fail(str(exc), 2)
 
