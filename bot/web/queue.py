@@ -210,7 +210,7 @@ def queue_page_rows(db: Session, filters: Filters, window: Window) -> Page:
 
 
 def _parts(filters: Filters) -> list[Part]:
-    """The queue's order as parts, one after another: to review and new, to review, new, then the rest."""
+    """The queue's order as parts, one after another: to review and new, to review, new, then (all) the rest."""
     review, settled = Message.needs_review.is_(True), Message.needs_review.is_(False)
     new, other = Request.status == "received", or_(Request.id.is_(None), Request.status != "received")
     parts = [Part((review, new)), Part((review, other)), Part((settled, new), skip_ids=_settled_new_ids(filters))]
