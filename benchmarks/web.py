@@ -297,6 +297,7 @@ def pages(rt: Runtime) -> tuple[list[tuple[str, str, dict | None]], dict[str, in
 
 def measure(url: str, requests: int, messages: int, repeat: int, warmup: int, say=print) -> dict:
     from bot.web import accounts, create_app, queue
+    from bot.web.pager import Window
     from bot.web.views import MAX_PAGE
 
     config = Config(database=DatabaseConfig(url=url))
@@ -347,7 +348,7 @@ def measure(url: str, requests: int, messages: int, repeat: int, warmup: int, sa
                             if chosen.sort:
                                 queue.sorted_page_rows(session, chosen, page)
                             else:
-                                queue.queue_page_rows(session, chosen, page, after, before)
+                                queue.queue_page_rows(session, chosen, Window(page, after, before))
 
                     row["query"] = timed(query, max(5, repeat // 2), min(warmup, 2))
                 results["pages"][name] = row

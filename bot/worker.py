@@ -13,7 +13,6 @@ import os
 import socket
 import threading
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Config
@@ -45,10 +44,7 @@ class Heartbeat:
 
     def start(self) -> int:
         """Beat once and free this worker's claims left by its previous life; returns how many."""
-        try:
-            released = self._register()
-        except IntegrityError:  # another process registered this name at the same moment: its row exists now
-            released = self._register()
+        released = self._register()
         if released:
             log.info("worker %s: %d claim(s) left by its previous run taken back", self.name, released)
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{self.name}", daemon=True)

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -126,3 +127,9 @@ def describe(engine: Engine) -> str:
     if url.get_backend_name() == "sqlite":
         return str(Path(url.database or ":memory:").resolve())
     return url.render_as_string(hide_password=True)
+
+
+def dialect_insert(session: Session, model: type) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of the session's database that can say what to do ON CONFLICT (both backends speak it)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)

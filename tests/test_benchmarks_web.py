@@ -16,6 +16,7 @@ from benchmarks import web as bench
 from bot.config import Config, DatabaseConfig
 from bot.runtime import Runtime
 from bot.web import queue
+from bot.web.pager import Page, Window
 from storage.migrate import upgrade
 from storage.models import Message, Request
 from storage.support import support_count
@@ -77,6 +78,17 @@ def reference_rows(db, filters: queue.Filters, page: int):
     return rows[:queue.PAGE_SIZE], len(rows) > queue.PAGE_SIZE
 
 
+def ids_of(shown: Page) -> list[tuple[int, int | None]]:
+    return [(message.id, request.id if request else None) for message, request in shown.rows]
+
+
+def cursor_of(row) -> str:
+    """A row's cursor worked out from its fields, as the links say it: part.id (parts: see queue._parts)."""
+    message, request = row
+    new = request is not None and request.status == "received"
+    return f"{(0 if message.needs_review else 2) + (0 if new else 1)}.{message.id}"
+
+
 @pytest.mark.parametrize("filters", [
     queue.Filters(), queue.Filters(scope="all"), queue.Filters(network="mastodon"),
     queue.Filters(scope="all", q="canteen"), queue.Filters(scope="all", status="none"),
@@ -95,21 +107,25 @@ def test_queue_parts_give_the_same_pages(tmp_path, filters):
             page, after, seen = 1, None, {}
             while True:
                 expected = reference_rows(db, filters, page)
-                by_offset = queue.queue_page_rows(db, filters, page)
-                by_cursor = queue.queue_page_rows(db, filters, page, after)
-                for rows, has_next in (by_offset, by_cursor):
-                    assert ([(m.id, r.id if r else None) for m, r in rows], has_next) == expected, page
-                seen[page] = (expected, by_cursor[0])
+                by_offset = queue.queue_page_rows(db, filters, Window(page))
+                by_cursor = queue.queue_page_rows(db, filters, Window(page, after=after))
+                for shown in (by_offset, by_cursor):
+                    assert (ids_of(shown), shown.next is not None) == expected, page
+                    assert shown.previous == (queue.parse_cursor(cursor_of(shown.rows[0]), filters.scope)
+                                              if page > 2 else None)
+                seen[page] = (expected, by_cursor)
                 if not expected[1]:
                     break
-                after = queue.parse_cursor(queue.cursor(*by_cursor[0][-1]), filters.scope)
+                assert by_cursor.next == by_offset.next == queue.parse_cursor(cursor_of(by_cursor.rows[-1]),
+                                                                              filters.scope)
+                after = queue.parse_cursor(str(by_cursor.next), filters.scope)
                 page += 1
             if filters in (queue.Filters(), queue.Filters(scope="all")):
                 assert page > 1  # the cursor was followed across pages and parts
             for number in range(2, page + 1):  # back from each page to the one before it
-                before = queue.parse_cursor(queue.cursor(*seen[number][1][0]), filters.scope)
-                rows, has_next = queue.queue_page_rows(db, filters, number - 1, before=before)
-                assert ([(m.id, r.id if r else None) for m, r in rows], has_next) == seen[number - 1][0]
+                before = queue.parse_cursor(cursor_of(seen[number][1].rows[0]), filters.scope)
+                shown = queue.queue_page_rows(db, filters, Window(number - 1, before=before))
+                assert (ids_of(shown), shown.next is not None) == seen[number - 1][0]
     finally:
         rt.close()
 
@@ -162,7 +178,8 @@ def test_sorts_and_mine_read_from_indexes_give_the_same_pages(tmp_path, filters)
                 if filters.sort:
                     rows, has_next = queue.sorted_page_rows(db, filters, page)
                 else:
-                    rows, has_next = queue.queue_page_rows(db, filters, page)
+                    shown = queue.queue_page_rows(db, filters, Window(page))
+                    rows, has_next = shown.rows, shown.next is not None
                 assert has_next == (len(expected) > page * queue.PAGE_SIZE), page
                 pages += [m.id for m, _ in rows]
             assert pages == expected

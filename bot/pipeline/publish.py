@@ -11,8 +11,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.pipeline.suggest import _insert
 from classifiers import matching
+from storage.database import dialect_insert
 from storage.erasure import ERASED_TEXT
 from storage.models import CatalogueDataset, Message, Request, Suggestion, utcnow
 
@@ -47,7 +47,7 @@ def suggest_publish(session: Session, *, after_dataset_id: int) -> int:
     if not rows:
         return 0
     return len(session.scalars(
-        _insert(session, Suggestion).values(rows)
+        dialect_insert(session, Suggestion).values(rows)
         .on_conflict_do_nothing(index_elements=["request_id", "kind", "target"])
         .returning(Suggestion.id)
     ).all())

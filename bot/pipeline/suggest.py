@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifiers import matching
 from storage import match_terms
-from storage.database import reading
+from storage.database import dialect_insert, reading
 from storage.erasure import ERASED_TEXT
 from storage.models import AppSetting, CatalogueDataset, Message, Request, Requester, Suggestion, utcnow
 
@@ -160,18 +159,12 @@ def suggestions_for(session: Session, *, request_id: int) -> list[Suggestion]:
 # ---------------------------------------------------------------------------
 
 
-def _insert(session: Session, model):
-    """A dialect INSERT that can skip rows already there (both backends speak ON CONFLICT)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
-
-
 def _setting(session: Session, key: str) -> str | None:
     return session.scalar(select(AppSetting.value).where(AppSetting.key == key))
 
 
 def _set_setting(session: Session, key: str, value: str, *, only_if_missing: bool = False) -> None:
-    statement = _insert(session, AppSetting).values(key=key, value=value)
+    statement = dialect_insert(session, AppSetting).values(key=key, value=value)
     if only_if_missing:
         session.execute(statement.on_conflict_do_nothing())
     else:
@@ -185,7 +178,7 @@ def _read_mark(session: Session) -> int:
 
 def _lock_mark(session: Session) -> int:
     """The last request id done, locked until this transaction ends (PostgreSQL; SQLite serialises writers)."""
-    session.execute(_insert(session, AppSetting).values(key=MARK_KEY, value="0").on_conflict_do_nothing())
+    session.execute(dialect_insert(session, AppSetting).values(key=MARK_KEY, value="0").on_conflict_do_nothing())
     value = session.scalar(select(AppSetting.value).where(AppSetting.key == MARK_KEY).with_for_update())
     try:
         return int(value or 0)
@@ -319,7 +312,7 @@ def _suggest(session: Session, request: Request, rows: list[dict]) -> int:
         {"request_id": request.id, "url": None, "answer": None, "created_at": now, **row} for row in rows
     ]
     inserted = session.scalars(
-        _insert(session, Suggestion)
+        dialect_insert(session, Suggestion)
         .values(values)
         .on_conflict_do_nothing(index_elements=["request_id", "kind", "target"])
         .returning(Suggestion.id)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, text
 from sqlalchemy.orm import Session, aliased, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
@@ -20,6 +20,7 @@ from starlette.routing import Route
 from bot.overdue import OverdueRule, overdue_among, today_utc
 from bot.web import decisions, versions
 from bot.web.acting import act
+from bot.web.pager import Cursor, Page, Part, Window, page_of, read_page, rows_by_id
 from bot.web.suggestions import shown_for
 from bot.web.support import support_counts
 from bot.web.views import Ctx, page_number, parse_id, view
@@ -147,7 +148,7 @@ def _least_sure(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Me
         select(Message, Request).outerjoin(Request, Message.request_id == Request.id)
         .options(joinedload(Message.requester))
     )
-    return _rows_by_id(db, base, ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]), len(ids) >= wanted
+    return rows_by_id(db, base, ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]), len(ids) >= wanted
 
 
 def _most_supported(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
@@ -177,21 +178,14 @@ def _most_supported(db: Session, filters: Filters, page: int) -> tuple[list[tupl
     return [found[message_id] for message_id in shown if message_id in found], len(first_ids) > PAGE_SIZE
 
 
-def queue_page_rows(
-    db: Session, filters: Filters, page: int, after: tuple[int, int] | None = None,
-    before: tuple[int, int] | None = None,
-) -> tuple[list[tuple[Message, Request | None]], bool]:
-    """One page, uncertain messages first, then new requests, oldest first; and whether more follow.
+def queue_page_rows(db: Session, filters: Filters, window: Window) -> Page:
+    """One page, uncertain messages first, then new requests, oldest first; and the cursors of its links.
 
     The order has three keys, two of them on different tables, so no index can
-    serve it whole: the queue is read as its parts in that order (`_parts`),
-    each a walk of an index by message id, and the page is taken across them.
-    `after` (a part and a message id, see `cursor`) starts the page right after
-    that row, and `before` ends it right before that row, instead of counting
-    `page - 1` pages from the top: the links to the next and previous pages
-    carry them, so a deep page costs no more than the first.
+    serve it whole: the queue is read as its parts in that order (`_parts`), each
+    a walk of an index by message id, and `read_page` takes the page across them.
     """
-    base = (
+    rows = (
         select(Message, Request)
         .outerjoin(Request, Message.request_id == Request.id)
         .options(joinedload(Message.requester))
@@ -200,67 +194,36 @@ def queue_page_rows(
     if filters.assignee not in ("", "none"):
         # One officer's requests are few: sort the ids of their messages in one ORDER BY (from the assignee
         # index, read from indexes alone) rather than walk every message in id order looking for theirs;
-        # then read the page's rows.
+        # then read the page's rows. The links carry cursors as everywhere else; this reading ignores them.
         officer = filters.me if filters.assignee == "me" else parse_id(filters.assignee)
-        ids = list(db.scalars(
+        their_ids = list(db.scalars(
             select(Message.id).join(Request, Message.request_id == Request.id)
             .where(Request.assignee_id == officer, *replace(filters, assignee="").where())
-            .order_by(*_queue_order()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+            .order_by(*_queue_order()).limit(PAGE_SIZE + 1).offset((window.page - 1) * PAGE_SIZE)
         ))
-        return _rows_by_id(db, base, ids[:PAGE_SIZE]), len(ids) > PAGE_SIZE
-    parts = _parts(filters.scope)
-    if before is not None:
-        rows = _walk_back(db, base, parts, before, PAGE_SIZE)
-        if len(rows) == PAGE_SIZE:
-            rows.reverse()
-            return rows, bool(_walk(db, base, filters, parts, _position(*rows[-1]), 0, 1))
-        # Fewer rows above than a page (the queue changed since): count from the top instead.
-    offset = 0 if after is not None else (page - 1) * PAGE_SIZE
-    rows = _walk(db, base, filters, parts, after, offset, PAGE_SIZE + 1)
-    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+        shown = rows_by_id(db, rows, their_ids[:PAGE_SIZE])
+        return page_of([(_position(*row), row) for row in shown], more=len(their_ids) > PAGE_SIZE,
+                       number=window.page)
+    ids = select(Message.id).outerjoin(Request, Message.request_id == Request.id).where(
+        *replace(filters, scope="all").where())
+    return read_page(db, _parts(filters), window, PAGE_SIZE, rows=rows, ids=ids)
 
 
-def _rows_by_id(db: Session, base, ids: list[int]) -> list[tuple[Message, Request | None]]:
-    """The rows of these message ids, in that order."""
-    found = {message.id: (message, request) for message, request in db.execute(base.where(Message.id.in_(ids)))}
-    return [found[message_id] for message_id in ids if message_id in found]
+def _parts(filters: Filters) -> list[Part]:
+    """The queue's order as parts, one after another: to review and new, to review, new, then (all) the rest."""
+    review, settled = Message.needs_review.is_(True), Message.needs_review.is_(False)
+    new, other = Request.status == "received", or_(Request.id.is_(None), Request.status != "received")
+    parts = [Part((review, new)), Part((review, other)), Part((settled, new), skip_ids=_settled_new_ids(filters))]
+    if filters.scope != "todo":
+        parts.append(Part((settled, other)))
+    return parts
 
 
-def _walk(db: Session, base, filters: Filters, parts: list[tuple], after: tuple[int, int] | None, offset: int,
-          wanted: int) -> list[tuple[Message, Request | None]]:
-    """`wanted` rows in the queue's order, after the row `after` (or the top) and `offset` rows more."""
-    rows: list[tuple[Message, Request | None]] = []
-    for index, part in enumerate(parts):
-        if wanted <= 0:
-            break
-        if after is not None and index < after[0]:
-            continue
-        if after is not None and index == after[0]:
-            part = (*part, Message.id > after[1])
-        part_ids = (
-            select(Message.id).outerjoin(Request, Message.request_id == Request.id)
-            .where(*replace(filters, scope="all").where(), *part)
-        )
-        if not offset:
-            query = base.where(*part).order_by(Message.id)
-            found = [(message, request) for message, request in db.execute(query.limit(wanted))]
-        else:  # a typed deep page: ids first (the longest part from the new requests' side), then their rows
-            ids = _settled_new_ids(filters) if index == SETTLED_NEW else part_ids.order_by(Message.id)
-            found = _rows_by_id(db, base, list(db.scalars(ids.limit(wanted).offset(offset))))
-            if found:
-                offset = 0
-            else:  # this whole part lies before the page: skip its rows
-                offset -= db.scalar(select(func.count()).select_from(part_ids.limit(offset).subquery())) or 0
-        rows.extend(found)
-        wanted -= len(found)
-    return rows
+def _settled_new_ids(filters: Filters) -> Select[int]:
+    """The ids of the new requests' messages not to review, in id order, from the requests' side.
 
-
-def _settled_new_ids(filters: Filters):
-    """The ids of the new requests' messages not to review (`SETTLED_NEW`), in id order, from the requests' side.
-
-    Skipping `offset` rows of a walk of every message in id order costs ~1 s at a million
-    messages; the new requests' messages are a tenth of them, read from the index by
+    The longest part: skipping rows of a walk of every message in id order costs ~1 s at a
+    million messages; the new requests' messages are a tenth of them, read from the index by
     request (to review or not, and id) and sorted. Written so that no index serves the
     message filter or the order (`coalesce(needs_review)`, `-id DESC`): SQLite, without
     planner statistics, would otherwise still walk every message by id.
@@ -273,58 +236,21 @@ def _settled_new_ids(filters: Filters):
     )
 
 
-def _walk_back(db: Session, base, parts: list[tuple], before: tuple[int, int],
-               wanted: int) -> list[tuple[Message, Request | None]]:
-    """Up to `wanted` rows right before the row `before`, nearest first."""
-    rows: list[tuple[Message, Request | None]] = []
-    for index in range(before[0], -1, -1):
-        part = parts[index]
-        if index == before[0]:
-            part = (*part, Message.id < before[1])
-        query = base.where(*part).order_by(Message.id.desc()).limit(wanted - len(rows))
-        rows.extend((message, request) for message, request in db.execute(query))
-        if len(rows) >= wanted:
-            break
-    return rows
-
-
-def _position(message: Message, request: Request | None) -> tuple[int, int]:
-    """Where a row sits in the queue's order: its part (see `_parts`) and its id."""
+def _position(message: Message, request: Request | None) -> Cursor:
+    """Where a row sits in the queue's order (its part in `_parts`, and its id), for rows not read by parts."""
     part = (0 if message.needs_review else 2) + (0 if request is not None and request.status == "received" else 1)
-    return part, message.id
+    return Cursor(part, message.id)
 
 
-def cursor(message: Message, request: Request | None) -> str:
-    """A row's place in the queue's order, as `after=` and `before=` say it: part.id."""
-    part, message_id = _position(message, request)
-    return f"{part}.{message_id}"
-
-
-def parse_cursor(value: str | None, scope: str) -> tuple[int, int] | None:
-    part, _, message_id = (value or "").partition(".")
-    part_number, message_number = parse_id(part), parse_id(message_id)
-    if part_number is not None and message_number is not None and part_number < len(_parts(scope)):
-        return part_number, message_number
-    return None
+def parse_cursor(value: str | None, scope: str) -> Cursor | None:
+    """The cursor an `after=` or `before=` names in the queue of this scope, or None."""
+    return Cursor.parse(value, len(_parts(Filters(scope=scope))))
 
 
 def _queue_order() -> tuple:
     """The queue's order as one ORDER BY: needs review, then new requests, then message id."""
     return (case((Message.needs_review.is_(True), 0), else_=1),
             case((Request.status == "received", 0), else_=1), Message.id)
-
-
-SETTLED_NEW = 2  # the part of `_parts` with the new requests' messages not to review: the longest
-
-
-def _parts(scope: str) -> list[tuple]:
-    """The queue's order (needs review first, then new requests, then message id) as parts, one after another."""
-    review, settled = Message.needs_review.is_(True), Message.needs_review.is_(False)
-    new, other = Request.status == "received", or_(Request.id.is_(None), Request.status != "received")
-    parts = [(review, new), (review, other), (settled, new)]
-    if scope != "todo":
-        parts.append((settled, other))
-    return parts
 
 
 def todo_count(db: Session) -> int:
@@ -371,14 +297,14 @@ def queue_page(ctx: Ctx):
     if filters.sort:
         rows, has_next = sorted_page_rows(ctx.db, filters, page)
     else:
-        rows, has_next = queue_page_rows(
-            ctx.db, filters, page, parse_cursor(params.get("after"), filters.scope),
-            parse_cursor(params.get("before"), filters.scope) if page > 1 else None,
-        )
-        if has_next:
-            ctx.next_page = {"page": page + 1, "after": cursor(*rows[-1])}
-        if page > 2 and rows:  # page 1 needs no cursor: it is the top
-            ctx.prev_page = {"page": page - 1, "before": cursor(*rows[0])}
+        window = Window(page, after=parse_cursor(params.get("after"), filters.scope),
+                        before=parse_cursor(params.get("before"), filters.scope) if page > 1 else None)
+        shown = queue_page_rows(ctx.db, filters, window)
+        rows, has_next = shown.rows, shown.next is not None
+        if shown.next is not None:
+            ctx.next_page = {"page": page + 1, "after": str(shown.next)}
+        if shown.previous is not None:
+            ctx.prev_page = {"page": page - 1, "before": str(shown.previous)}
     requests = [request for _, request in rows if request is not None]
     todo = ctx.cache.get("queue.todo", TODO_TTL, lambda: todo_count(ctx.db))
     campaigns = dict(ctx.db.execute(select(Campaign.id, Campaign.slug)).all())
