@@ -14,6 +14,7 @@ import sys
 import time
 
 from bot.cli.app import main
+from bot.networks.base import Connector
 from bot.networks.sandbox import SandboxConnector
 
 STARTED = "slow send started:"
@@ -38,6 +39,7 @@ def slow_down(delay: float) -> None:
         print(CLOSED, flush=True)
 
     SandboxConnector.reply = reply
+    SandboxConnector.reply_all = Connector.reply_all  # each reply through the slowed `reply`
     SandboxConnector.close = close
 
 
