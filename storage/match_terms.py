@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,18 @@ TERM_LENGTH = 64  # the column's size; longer words are cut, alike when stored a
 RARE_LIMIT = 100
 # Candidates scored per text at most: a duplicate shares most of its terms, so it ranks first.
 CANDIDATE_LIMIT = 100
+
+
+_TERMS = MatchTerm.metadata.tables[MatchTerm.__tablename__]
+# The most recent holders of one term: one index range. Core statements built once and run with
+# parameters, since a suggestion pass runs one for every term of every new request.
+_HOLDERS = (
+    select(_TERMS.c.ref_id)
+    .where(_TERMS.c.term == bindparam("term"), _TERMS.c.kind == bindparam("kind"))
+    .order_by(_TERMS.c.ref_id.desc())
+    .limit(bindparam("rows"))
+)
+_HOLDERS_BELOW = _HOLDERS.where(_TERMS.c.ref_id < bindparam("below"))
 
 
 def _key(term: str) -> str:
@@ -73,11 +85,14 @@ def candidates(
     """
     shared: Counter[int] = Counter()
     common: Counter[int] = Counter()
+    connection = session.connection()
     for term in sorted({_key(t) for t in terms}):
-        query = select(MatchTerm.ref_id).where(MatchTerm.term == term, MatchTerm.kind == kind)
-        if below is not None:
-            query = query.where(MatchTerm.ref_id < below)
-        holders = list(session.scalars(query.order_by(MatchTerm.ref_id.desc()).limit(rare_limit + 1)))
+        if below is None:
+            found = connection.execute(_HOLDERS, {"term": term, "kind": kind, "rows": rare_limit + 1})
+        else:
+            found = connection.execute(_HOLDERS_BELOW, {"term": term, "kind": kind, "rows": rare_limit + 1,
+                                                        "below": below})
+        holders = list(found.scalars())
         (shared if len(holders) <= rare_limit else common).update(holders[:rare_limit])
     if shared:
         shared.update({ref: n for ref, n in common.items() if n >= 2 or ref in shared})
