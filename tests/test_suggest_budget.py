@@ -74,3 +74,16 @@ def test_the_suggest_job_keeps_to_its_budget_and_to_a_stop(sessions, write_confi
     assert mark(sessions) is None
     suggest_job(sessions, write_config, db_url, seconds=0)  # no limit
     assert mark(sessions) == "250"
+
+
+def test_candidates_of_a_text_with_more_terms_than_one_statement_takes(sessions):
+    """Terms are looked up a hundred at a time; holders of any of them are found, each within its own range."""
+    from storage import match_terms
+
+    many = [f"word{n:03d}" for n in range(2 * match_terms.TERMS_PER_STATEMENT + 5)]
+    with sessions() as session, session.begin():
+        match_terms.replace_terms(session, kind="request", terms_by_ref={1: many[:3], 2: many[-2:], 3: ["other"]})
+    with sessions() as session:
+        assert match_terms.candidates(session, kind="request", terms=many) == {1, 2}
+        assert match_terms.candidates(session, kind="request", terms=many, below=2) == {1}
+        assert match_terms.candidates(session, kind="request", terms=[]) == set()
