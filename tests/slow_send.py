@@ -22,21 +22,27 @@ FINISHED = "slow send finished:"
 CLOSED = "sandbox connector closed"
 
 
+def say(line: str) -> None:
+    """One line in one write: the log lines of other threads share the output and never land inside it."""
+    sys.stdout.write(f"{line}\n")
+    sys.stdout.flush()
+
+
 def slow_down(delay: float) -> None:
     real_reply = SandboxConnector.reply
 
     def reply(self, target, text, *, idempotency_key):
-        print(STARTED, idempotency_key, flush=True)
+        say(f"{STARTED} {idempotency_key}")
         time.sleep(delay)
         if getattr(self, "closed", False):
             raise ConnectionError("connector closed during the send")
         ref = real_reply(self, target, text, idempotency_key=idempotency_key)
-        print(FINISHED, idempotency_key, flush=True)
+        say(f"{FINISHED} {idempotency_key}")
         return ref
 
     def close(self):
         self.closed = True
-        print(CLOSED, flush=True)
+        say(CLOSED)
 
     SandboxConnector.reply = reply
     SandboxConnector.reply_all = Connector.reply_all  # each reply through the slowed `reply`
