@@ -273,7 +273,7 @@ def _plan(session: Session, batch: list[Request], rules: Sequence[Rule], default
     known = _known(session, [request.id for request in batch])
     plans: list[_Plan] = []
     earlier: dict[int, tuple[frozenset[str], _Known]] = {}
-    read: dict[int, _Known] = {}  # candidates read so far in this session: new requests share many
+    read: dict[int, _Known] = {}  # candidates already read for this batch: new requests share many
     for request in batch:
         mine = known[request.id]
         rows: list[dict] = []
