@@ -279,9 +279,10 @@ def run_once(url: str, total: int, model: Path, folder: Path) -> dict:
     engine = make_engine(url)
     try:
         complete = done(make_session_factory(engine), total)
+        waiting = awaiting_suggestions(make_session_factory(engine))
     finally:
         engine.dispose()
-    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "complete": complete}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "complete": complete, "awaiting_suggestions": waiting}
 
 
 def _children_cpu() -> float:

@@ -236,6 +236,8 @@ class SchedulerConfig(Section):
     worker_name: Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9._:@-]*$")] = ""
     # A claim of a worker whose heartbeat is older than this is taken back by the others.
     claim_lease_seconds: Annotated[float, Field(ge=3, le=3600)] = 30.0
+    # A suggestion pass starts no new batch after this many seconds (0: no limit); the next pass goes on.
+    suggest_seconds_per_pass: Annotated[float, Field(ge=0)] = 10.0
 
 
 class WebConfig(Section):

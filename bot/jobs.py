@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -137,11 +138,15 @@ def _classify(runtime: Runtime) -> None:
 
 
 def suggest(runtime: Runtime) -> int:
-    """Duplicate, catalogue and scope suggestions for the requests opened since the last pass."""
+    """Duplicate, catalogue and scope suggestions for the requests opened since the last pass, for at most
+    `[scheduler] suggest_seconds_per_pass` (or until a stop): the next pass goes on from there."""
+    budget = runtime.config.scheduler.suggest_seconds_per_pass
+    deadline = time.monotonic() + budget
     return suggest_new(
         runtime.sessions,
         rules=rules_from_config(runtime.config.scope),
         default_language=runtime.config.campaigns.default_language,
+        stop=lambda: runtime.stopping.is_set() or (budget > 0 and time.monotonic() > deadline),
     )
 
 

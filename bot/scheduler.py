@@ -15,6 +15,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.jobs import Job, build_jobs, run_job
@@ -100,8 +101,10 @@ def run_forever(runtime: Runtime) -> bool:
         log.info("received %s: finishing running jobs (at most %.0f s), then stopping", name, timeout)
         jobs.stop()
         runtime.stopping.set()  # a send job ends its batch after the reply on its way
-        if scheduler.running:
-            scheduler.shutdown(wait=False)  # no new run; the running ones go on in their threads
+        # No new run; the running ones go on in their threads. From another thread: this handler may
+        # run in the middle of the scheduler's own loop (same thread, its locks already held), where
+        # a shutdown would empty the job list under it and end `start()` with an error.
+        threading.Thread(target=_shut_down, args=(scheduler,), name="stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -114,3 +117,17 @@ def run_forever(runtime: Runtime) -> bool:
         return False
     runtime.say("datacall stopped")
     return True
+
+
+def _shut_down(scheduler: BlockingScheduler) -> None:
+    """Stop the scheduler's loop once it is between two passes (it holds its job store lock during one).
+
+    A signal that came while it was starting finds it not running yet: try again until it runs (a
+    scheduler never started leaves this daemon thread waiting, which ends with the process).
+    """
+    while True:
+        try:
+            scheduler.shutdown(wait=False)
+            return
+        except SchedulerNotRunningError:
+            time.sleep(0.05)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
-from sqlalchemy import delete, select
+from sqlalchemy import CompoundSelect, bindparam, delete, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,34 @@ TERM_LENGTH = 64  # the column's size; longer words are cut, alike when stored a
 RARE_LIMIT = 100
 # Candidates scored per text at most: a duplicate shares most of its terms, so it ranks first.
 CANDIDATE_LIMIT = 100
+# Terms looked up per statement (SQLite takes at most 500 members in one UNION), in statements of these sizes.
+TERMS_PER_STATEMENT = 100
+STATEMENT_SIZES = (8, 16, 32, 64, TERMS_PER_STATEMENT)
+
+
+_TERMS = MatchTerm.metadata.tables[MatchTerm.__tablename__]
+
+
+@lru_cache(maxsize=256)
+def _holders(terms: int, below: bool) -> CompoundSelect:
+    """The most recent holders of each of `terms` terms: one index range per term, all in one statement.
+
+    Built once per number of terms (Core, run with parameters), since a suggestion pass runs one for
+    every new request.
+    """
+    parts = []
+    for index in range(terms):
+        part = select(_TERMS.c.term, _TERMS.c.ref_id).where(
+            _TERMS.c.term == bindparam(f"term{index}"), _TERMS.c.kind == bindparam("kind")
+        )
+        if below:
+            part = part.where(_TERMS.c.ref_id < bindparam("below"))
+        # Each part in its own subquery: SQLite takes no ORDER BY or LIMIT on a member of a UNION.
+        parts.append(select(part.order_by(_TERMS.c.ref_id.desc()).limit(bindparam("rows")).subquery()))
+    return union_all(*parts)
+
+
+_NO_TERM = "~" * (TERM_LENGTH + 1)  # longer than any stored key
 
 
 def _key(term: str) -> str:
@@ -73,12 +102,23 @@ def candidates(
     """
     shared: Counter[int] = Counter()
     common: Counter[int] = Counter()
-    for term in sorted({_key(t) for t in terms}):
-        query = select(MatchTerm.ref_id).where(MatchTerm.term == term, MatchTerm.kind == kind)
+    keys = sorted({_key(t) for t in terms})
+    holders: dict[str, list[int]] = {key: [] for key in keys}
+    for start in range(0, len(keys), TERMS_PER_STATEMENT):
+        chunk = keys[start : start + TERMS_PER_STATEMENT]
+        # A few statement sizes, so that a process compiles a few statements, not one per number of terms;
+        # the slots left over look up a term no text holds.
+        size = next(size for size in STATEMENT_SIZES if size >= len(chunk))
+        chunk += [_NO_TERM] * (size - len(chunk))
+        parameters: dict[str, object] = {f"term{index}": key for index, key in enumerate(chunk)}
+        parameters.update(kind=kind, rows=rare_limit + 1)
         if below is not None:
-            query = query.where(MatchTerm.ref_id < below)
-        holders = list(session.scalars(query.order_by(MatchTerm.ref_id.desc()).limit(rare_limit + 1)))
-        (shared if len(holders) <= rare_limit else common).update(holders[:rare_limit])
+            parameters["below"] = below
+        for term, ref_id in session.connection().execute(_holders(size, below is not None), parameters):
+            holders[term].append(ref_id)
+    for held in holders.values():
+        held.sort(reverse=True)  # the most recent first
+        (shared if len(held) <= rare_limit else common).update(held[:rare_limit])
     if shared:
         shared.update({ref: n for ref, n in common.items() if n >= 2 or ref in shared})
     else:  # only common terms ("bus timetables"): their most recent holders

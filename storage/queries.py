@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, Executable, String, and_, case, cast, func, literal, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -195,13 +208,48 @@ def claim_due_replies(
 def mark_send_started(session: Session, reply_id: int, *, worker: str | None, now: datetime) -> bool:
     """Record, before the network call, that this claimed reply is about to leave; False if it is not ours
     any more (dropped by an erasure or /stop, taken back) or its requester may no longer be written to."""
-    return changed_rows(
-        session,
+    return reply_id in mark_sends_started(session, [reply_id], worker=worker, now=now)
+
+
+def mark_sends_started(session: Session, ids: Sequence[int], *, worker: str | None, now: datetime) -> set[int]:
+    """`mark_send_started` for several claimed replies in one statement: the ids that may leave now."""
+    if not ids:
+        return set()
+    return set(session.scalars(
         update(Reply)
-        .where(Reply.id == reply_id, Reply.state == SENDING, _claimed_by(Reply, worker), reply_allowed())
+        .where(Reply.id.in_(ids), Reply.state == SENDING, _claimed_by(Reply, worker), reply_allowed())
         .values(send_started_at=now)
-        .execution_options(synchronize_session=False),
-    ) == 1
+        .returning(Reply.id)
+        .execution_options(synchronize_session=False)
+    ))
+
+
+def unmark_sends_started(session: Session, ids: Sequence[int], *, worker: str | None) -> None:
+    """Replies marked as started that this worker knows it never handed to the network: safe to send again."""
+    if ids:
+        session.execute(
+            update(Reply)
+            .where(Reply.id.in_(ids), Reply.state == SENDING, _claimed_by(Reply, worker))
+            .values(send_started_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def record_sent_replies(session: Session, sent: Sequence[tuple[int, str]], *, now: datetime) -> None:
+    """Replies the network took, as (id, external id): `sent`, in one statement run once per row.
+
+    Whatever happened to a row meanwhile (a drop by an erasure or /stop), the truth wins: it went out.
+    """
+    if not sent:
+        return
+    table = Reply.metadata.tables[Reply.__tablename__]  # Core executemany, not the ORM bulk-by-primary-key
+    session.execute(
+        update(table).where(table.c.id == bindparam("reply_id")).values(
+            state="sent", external_id=bindparam("ref"), sent_at=now, last_error=None,
+            attempts=table.c.attempts + 1, claimed_by=None,
+        ),
+        [{"reply_id": reply_id, "ref": ref} for reply_id, ref in sent],
+    )
 
 
 def release_claims(session: Session, model, ids: Sequence[int], *, worker: str | None, now: datetime) -> int:

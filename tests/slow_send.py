@@ -14,6 +14,7 @@ import sys
 import time
 
 from bot.cli.app import main
+from bot.networks.base import Connector
 from bot.networks.sandbox import SandboxConnector
 
 STARTED = "slow send started:"
@@ -22,9 +23,8 @@ CLOSED = "sandbox connector closed"
 
 
 def say(line: str) -> None:
-    # One write, newline included: print() writes the text and its newline separately, and a log
-    # line of another thread can land between them.
-    sys.stdout.write(line + "\n")
+    """One line in one write: the log lines of other threads share the output and never land inside it."""
+    sys.stdout.write(f"{line}\n")
     sys.stdout.flush()
 
 
@@ -45,6 +45,7 @@ def slow_down(delay: float) -> None:
         say(CLOSED)
 
     SandboxConnector.reply = reply
+    SandboxConnector.reply_all = Connector.reply_all  # each reply through the slowed `reply`
     SandboxConnector.close = close
 
 

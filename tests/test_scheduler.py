@@ -31,6 +31,10 @@ post_interval_seconds = 0.2
 SLOW_SEND = Path(__file__).parent / "slow_send.py"
 # After `[scheduler] stop_timeout_seconds`, what a loaded machine may take to close and exit.
 EXIT_MARGIN = 15.0
+# What a loaded machine may take to start `datacall run`, load the model and reach the first send.
+START_WAIT = 180.0
+# What a loaded machine may take to hand the last lines of an exited process to the reader thread.
+READ_WAIT = 30.0
 
 
 def start(config_path, *, send_delay: float | None = None):
@@ -50,7 +54,10 @@ def start(config_path, *, send_delay: float | None = None):
 def stop(process) -> str:
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=process.exit_wait)  # the running jobs get the stop timeout, then the process exits
-    process.reader.join(timeout=EXIT_MARGIN)  # the reader ends at the end of the output: every line is in
+    # Every line it wrote: the reader reaches the end of its output once it has exited (on a loaded
+    # machine a fixed pause was sometimes too short, and the last lines were missing).
+    process.reader.join(timeout=READ_WAIT)
+    assert not process.reader.is_alive(), "the process's output did not end"
     return "".join(process.lines)
 
 
@@ -130,7 +137,7 @@ def test_sigterm_during_a_send_lets_it_finish_then_closes_the_connectors(
     citizens_reply(sessions, to=None)  # two data requests: two acknowledgements to send
     process = start(config, send_delay=3)
     try:
-        assert wait_for(lambda: in_flight(process)), "no send started"
+        assert wait_for(lambda: in_flight(process), timeout=START_WAIT), "no send started"
     finally:
         output = stop(process)  # SIGTERM while the first acknowledgement is on its way
     assert process.returncode == 0, output
@@ -155,7 +162,7 @@ def test_a_send_longer_than_the_stop_timeout_is_left_to_recovery_not_cut(
     citizens_reply(sessions, to=None, citizens=[("@camille_velo", "Could you publish the bike counts per hour?")])
     process = start(config, send_delay=60)
     try:
-        assert wait_for(lambda: in_flight(process)), "no send started"
+        assert wait_for(lambda: in_flight(process), timeout=START_WAIT), "no send started"
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=process.exit_wait)  # the stop timeout (1 s), not the send (60 s)
     finally:
@@ -175,3 +182,35 @@ def test_a_send_longer_than_the_stop_timeout_is_left_to_recovery_not_cut(
     with sessions() as session:
         assert session.scalars(select(Reply)).one().state == "sent"
     assert sends_per_reply(sessions) == {in_flight(process): 1}
+
+
+def test_a_signal_in_the_middle_of_the_scheduler_s_own_pass_stops_it_cleanly(
+    initialised, write_config, db_url, monkeypatch
+):
+    """SIGTERM handled while the scheduler's loop is updating its job list (its handler runs on that
+    same thread): the loop ends cleanly instead of failing on a job list emptied under it."""
+    from apscheduler.jobstores.memory import MemoryJobStore
+
+    from bot.runtime import Runtime
+    from bot.scheduler import run_forever
+
+    real_update = MemoryJobStore.update_job
+    signalled = []
+
+    def update_then_signal(self, job):
+        if not signalled:
+            signalled.append(job.id)
+            os.kill(os.getpid(), signal.SIGTERM)  # handled here, in the middle of the loop's pass
+            time.sleep(0.1)
+        return real_update(self, job)
+
+    monkeypatch.setattr(MemoryJobStore, "update_job", update_then_signal)
+    runtime = Runtime.from_config(load_config(write_config(f'[database]\nurl = "{db_url}"\n{FAST}')), say=print)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert run_forever(runtime) is True  # every job finished, nothing raised
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        runtime.close()
+    assert signalled and runtime.stopping.is_set()

@@ -9,7 +9,7 @@ blocking; asyncio libraries are driven from inside their connector.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -86,6 +86,15 @@ class ReplyTarget:
     is_private: bool = False
     conversation_id: str | None = None
     visibility: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingReply:
+    """One reply to send: `Connector.reply`'s arguments."""
+
+    target: ReplyTarget
+    text: str
+    idempotency_key: str
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,27 @@ class Connector(ABC):
     @abstractmethod
     def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
         """Answer `target` in its thread, privately if it was private."""
+
+    def reply_all(
+        self, replies: Sequence[OutgoingReply], *, stop: Callable[[], bool] = lambda: False
+    ) -> list[PostRef | Exception]:
+        """Send `replies` in order, as `reply` does; each one's outcome (its PostRef, or what `reply` raised).
+
+        Shorter than `replies` when it stopped early, leaving the rest untried: `stop()` said so
+        between two sends, or the network said slow down. A network that can take several replies
+        in one call overrides this.
+        """
+        outcomes: list[PostRef | Exception] = []
+        for outgoing in replies:
+            if outcomes and stop():
+                break
+            try:
+                outcomes.append(self.reply(outgoing.target, outgoing.text, idempotency_key=outgoing.idempotency_key))
+            except Exception as exc:  # noqa: BLE001 - the caller records every failure on its row
+                outcomes.append(exc)
+                if isinstance(exc, NetworkError) and exc.retry_after:
+                    break
+        return outcomes
 
     def post_poll(
         self, question: str, options: Sequence[str], *, duration_seconds: int, idempotency_key: str

@@ -10,7 +10,7 @@ needing any database code.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from bot.networks.base import (
     Incoming,
     Lookup,
     NetworkError,
+    OutgoingReply,
     PollResult,
     PostRef,
     ReplyTarget,
@@ -96,6 +97,47 @@ class SandboxConnector(Connector):
             in_reply_to_id=int(target.external_id),
             is_private=target.is_private,
         )
+
+    def reply_all(
+        self, replies: Sequence[OutgoingReply], *, stop: Callable[[], bool] = lambda: False
+    ) -> list[PostRef | Exception]:
+        """Every reply in one transaction: the timeline takes the whole group at once (or, if it fails, none)."""
+        from sqlalchemy import insert, select
+
+        from storage.models import SandboxEntry
+
+        outcomes: list[PostRef | Exception | None] = [None] * len(replies)
+        fresh: dict[str, int] = {}  # idempotency key -> index of the first reply that publishes it
+        for index, outgoing in enumerate(replies):
+            if len(outgoing.text) > self.max_length:
+                outcomes[index] = ValueError(f"sandbox post of {len(outgoing.text)} characters exceeds "
+                                             f"{self.max_length}")
+            else:
+                fresh.setdefault(outgoing.idempotency_key, index)
+        try:
+            with self.sessions() as session, session.begin():
+                existing = dict(session.execute(
+                    select(SandboxEntry.idempotency_key, SandboxEntry.id)
+                    .where(SandboxEntry.idempotency_key.in_(list(fresh)))
+                ).all()) if fresh else {}
+                new = [index for key, index in fresh.items() if key not in existing]
+                ids = session.scalars(insert(SandboxEntry).returning(SandboxEntry.id, sort_by_parameter_order=True), [
+                    {"author_id": BOT_ID, "handle": BOT_HANDLE, "text": replies[index].text,
+                     "in_reply_to_id": int(replies[index].target.external_id),
+                     "is_private": replies[index].target.is_private, "from_bot": True,
+                     "idempotency_key": replies[index].idempotency_key, "poll": None}
+                    for index in new
+                ]).all() if new else []
+        except Exception as exc:  # noqa: BLE001 - nothing was published: every reply failed alike
+            return [exc if outcome is None else outcome for outcome in outcomes]
+        # A key published before, or twice in this group: the network keeps one entry.
+        entries = dict(existing)
+        entries.update((replies[index].idempotency_key, entry_id) for index, entry_id in zip(new, ids, strict=True))
+        return [
+            PostRef(str(entries[outgoing.idempotency_key]), entry_url(entries[outgoing.idempotency_key]))
+            if outcome is None else outcome
+            for outcome, outgoing in zip(outcomes, replies, strict=True)
+        ]
 
     def post_poll(
         self, question: str, options: Sequence[str], *, duration_seconds: int, idempotency_key: str

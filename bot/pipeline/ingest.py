@@ -10,7 +10,7 @@ import logging
 import random
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,7 +95,8 @@ def ensure_cursor_row(sessions: sessionmaker[Session], network: str) -> None:
 def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...]) -> int:
     """Add the messages not stored yet (unique by network and external id).
 
-    Requesters and campaigns are looked up once per batch, not once per message.
+    Requesters and campaigns are looked up once per batch, not once per message, and the batch is
+    written in a few statements (Core inserts: no ORM object per message).
     """
     if not incoming:
         return 0
@@ -113,54 +114,68 @@ def store_messages(session: Session, network: str, incoming: tuple[Incoming, ...
     requesters = _requesters(session, network, fresh)
     ours = _our_posts(session, network, fresh)
     fresh = [item for item in fresh if not _is_vote(session, item, ours, requesters)]
+    if not fresh:
+        return 0
     latest_campaign = queries.latest_campaign_id(session)
-    session.add_all(
-        Message(
-            network=network,
-            external_id=item.external_id,
-            requester=requesters[item.author_id],
-            campaign_id=next(
+    now = utcnow()
+    session.execute(insert(Message), [
+        {
+            "network": network,
+            "external_id": item.external_id,
+            "requester_id": requesters[item.author_id],
+            "campaign_id": next(
                 (ours[ref].campaign_id for ref in (item.in_reply_to_id, item.conversation_id) if ref in ours),
                 latest_campaign,
             ),
-            post_id=next((ours[ref].id for ref in (item.in_reply_to_id, item.conversation_id) if ref in ours), None),
-            text=item.text,
-            lang=item.lang,
-            url=item.url,
-            in_reply_to_id=item.in_reply_to_id,
-            conversation_id=item.conversation_id,
-            is_private=item.is_private,
-            visibility=item.visibility,
-            sent_at=item.sent_at,
-        )
+            "post_id": next((ours[ref].id for ref in (item.in_reply_to_id, item.conversation_id) if ref in ours),
+                            None),
+            "text": item.text,
+            "lang": item.lang,
+            "url": item.url,
+            "in_reply_to_id": item.in_reply_to_id,
+            "conversation_id": item.conversation_id,
+            "is_private": item.is_private,
+            "visibility": item.visibility,
+            "sent_at": item.sent_at,
+            "received_at": now,
+            "needs_review": False,
+        }
         for item in fresh
-    )
-    session.flush()
+    ])
     store_reuse_answers(session, network, fresh)
     return len(fresh)
 
 
-def _requesters(session: Session, network: str, items: list[Incoming]) -> dict[str, Requester]:
-    """The requester of each author, created if new, with their latest handle (people rename themselves)."""
-    author_ids = {item.author_id for item in items}
+def _requesters(session: Session, network: str, items: list[Incoming]) -> dict[str, int]:
+    """The requester id of each author, created if new, with their latest handle (people rename themselves)."""
+    handles = {item.author_id: item.author_handle for item in items}  # the latest message's handle wins
     found = {
-        requester.external_user_id: requester
-        for requester in session.scalars(
-            select(Requester)
-            .where(Requester.network == network, Requester.external_user_id.in_(author_ids))
+        external_user_id: (requester_id, handle)
+        for external_user_id, requester_id, handle in session.execute(
+            select(Requester.external_user_id, Requester.id, Requester.handle)
+            .where(Requester.network == network, Requester.external_user_id.in_(handles))
             # An erasure running now finishes first; its tombstone then matches no author id.
             .with_for_update()
         )
     }
-    for item in items:
-        requester = found.get(item.author_id)
-        if requester is None:
-            requester = found[item.author_id] = Requester(
-                network=network, external_user_id=item.author_id, opted_out=False
-            )
-            session.add(requester)
-        requester.handle = item.author_handle
-    return found
+    renamed = [{"requester_id": requester_id, "new_handle": handles[author]}
+               for author, (requester_id, handle) in found.items() if handle != handles[author]]
+    if renamed:
+        table = Requester.metadata.tables[Requester.__tablename__]
+        session.execute(
+            update(table).where(table.c.id == bindparam("requester_id")).values(handle=bindparam("new_handle")),
+            renamed,
+        )
+    ids = {author: requester_id for author, (requester_id, _) in found.items()}
+    new = [author for author in handles if author not in found]
+    if new:
+        created = session.scalars(insert(Requester).returning(Requester.id, sort_by_parameter_order=True), [
+            {"network": network, "external_user_id": author, "handle": handles[author], "opted_out": False,
+             "consented_public": False, "created_at": utcnow()}
+            for author in new
+        ]).all()
+        ids.update(zip(new, created, strict=True))
+    return ids
 
 
 def _our_posts(session: Session, network: str, items: list[Incoming]) -> dict[str, Post]:
@@ -174,12 +189,12 @@ def _our_posts(session: Session, network: str, items: list[Incoming]) -> dict[st
     return {post.external_id: post for post in posts if post.external_id}
 
 
-def _is_vote(session: Session, item: Incoming, ours: dict[str, Post], requesters: dict[str, Requester]) -> bool:
+def _is_vote(session: Session, item: Incoming, ours: dict[str, Post], requesters: dict[str, int]) -> bool:
     """A "+N" answer to a survey post is a vote, counted at once, not a message to classify."""
     post = ours.get(item.in_reply_to_id or "")
     if post is None or post.kind != "survey" or not survey.VOTE.match(item.text):
         return False
-    survey.record_votes(session, post=post, requester=requesters[item.author_id],
+    survey.record_votes(session, post=post, requester=session.get_one(Requester, requesters[item.author_id]),
                         external_id=item.external_id, text=item.text)
     return True
 

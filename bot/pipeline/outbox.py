@@ -1,10 +1,14 @@
 """Send: deliver due replies and posts, each claim naming its worker.
 
 Replies are claimed a batch at a time in one statement, which re-checks consent
-too. Right before each network call the reply is marked as started, in the same
-short transaction that records the previous reply's outcome; so a claimed reply
-that never left is known to be safe to send, and one that may have left is
-known to need a look first.
+too. Right before the network calls a group of replies is marked as started,
+in the same short transaction that records the previous group's outcomes; so a
+claimed reply that never left is known to be safe to send, and one that may
+have left is known to need a look first. A group is one reply, except on a
+network that drops a repeated send, where a crash mid-group costs nothing but
+sending the group again: there it holds up to 50 replies (and sends for at
+most a second, so none leaves long after its consent check), and the sandbox
+takes the whole group in one call.
 
 A claim belongs to a worker (`claimed_by`), alive while its heartbeat is fresh
 (`bot/worker.py`). A worker that restarts frees its own claims at once; the
@@ -25,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +39,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.campaigns import survey
 from bot.campaigns.publishing import Publisher, Skip, skip_passed
-from bot.networks.base import CANNOT_TELL, Connector, Lookup, NetworkError, PostRef, ReplyTarget
+from bot.networks.base import CANNOT_TELL, Connector, Lookup, NetworkError, OutgoingReply, PostRef, ReplyTarget
 from storage import queries
 from storage.database import reading
 from storage.models import Message, Post, Reply, utcnow
@@ -50,6 +55,10 @@ NO_CONSENT = "the requester was erased or opted out before it was sent"
 MAX_RETRY_DELAY = timedelta(hours=1)
 # Clock difference allowed between this host and the network when looking for our own reply.
 LOOKUP_SKEW = timedelta(minutes=1)
+# On a network that drops a repeated send, replies start a group at a time (one transaction per
+# group); the group's sends stop after this long, so none leaves long after its consent check.
+SEND_GROUP = 50
+SEND_GROUP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,8 @@ def _claim_replies(sessions, *, networks, due_before, limit, worker) -> list[int
 
 def _send_batch(sessions, connectors, batch: list[int], waiting: set[str], *, claims: Claims, stopping,
                 retry: dict) -> int:
-    """Send each claimed reply; each outcome is recorded together with the next reply's start mark."""
+    """Send the claimed replies a group at a time: one short transaction records a group's outcomes and
+    marks the next group as started; the network calls happen between two of them, holding no lock."""
     with reading(sessions) as session:
         rows = {
             reply.id: reply for reply in session.scalars(
@@ -115,53 +125,84 @@ def _send_batch(sessions, connectors, batch: list[int], waiting: set[str], *, cl
                 .options(selectinload(Reply.message).selectinload(Message.requester))
             )
         }
-        targets = {reply.id: reply_target(reply.message) for reply in rows.values()}
+        outgoing = {
+            reply.id: OutgoingReply(reply_target(reply.message), reply.text, reply.idempotency_key)
+            for reply in rows.values()
+        }
     queue = [reply_id for reply_id in batch if reply_id in rows]
     sent = 0
+    outcomes: dict[int, PostRef | Exception] = {}
+    untried: list[int] = []
     try:
-        with sessions() as session, session.begin():
-            current = _start_next(session, queue, rows, waiting, claims)
-        while current is not None:
-            reply = rows[current]
-            connector = connectors[reply.network]
-            try:
-                ref, error = connector.reply(targets[current], reply.text, idempotency_key=reply.idempotency_key), None
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
-                ref, error = None, exc
-                if isinstance(exc, NetworkError) and exc.retry_after:
-                    waiting.add(reply.network)
+        while True:
             with sessions() as session, session.begin():
-                row = session.get(Reply, current, with_for_update=True)
-                if error is None:
-                    row.state, row.external_id, row.sent_at, row.last_error = "sent", ref.external_id, utcnow(), None
-                    row.attempts += 1
-                    row.claimed_by = None
-                    sent += 1
-                else:
-                    _record_failure(row, error, idempotent=connector.idempotent_sends,
-                                    finds_own=connector.finds_own_replies, **retry)
-                current = None if stopping() else _start_next(session, queue, rows, waiting, claims)
+                sent += _record_outcomes(session, outcomes, rows, connectors, retry)
+                queries.unmark_sends_started(session, untried, worker=claims.worker)
+                group = [] if stopping() else _start_group(session, queue, rows, connectors, waiting, claims)
+            if not group:
+                break
+            network = rows[group[0]].network
+            connector = connectors[network]
+            outcomes = _send_group(connector, [outgoing[reply_id] for reply_id in group], group, stopping)
+            untried = [reply_id for reply_id in group if reply_id not in outcomes]
+            queue[:0] = untried  # not handed to the network: started again, consent checked again, or released
+            if any(isinstance(outcome, NetworkError) and outcome.retry_after for outcome in outcomes.values()):
+                waiting.add(network)
     finally:
         # What the batch still holds: skipped (a network said slow down, a stop came, a requester
-        # said stop) or, after an error here, a reply whose outcome was not recorded.
+        # said stop) or, after an error here, replies whose outcome was not recorded.
         with contextlib.suppress(Exception), sessions() as session, session.begin():
             queries.release_claims(session, Reply, batch, worker=claims.worker, now=utcnow())
     return sent
 
 
-def _start_next(session, queue: list[int], rows, waiting: set[str], claims: Claims) -> int | None:
-    """Mark the next sendable claimed reply as started (in the caller's transaction); its id, or None.
+def _start_group(session, queue: list[int], rows, connectors, waiting: set[str], claims: Claims) -> list[int]:
+    """Take the next group off the queue and mark it as started (in the caller's transaction); its ids.
 
-    One that cannot start (its network said slow down, it was dropped meanwhile, its
-    requester said stop) stays unstarted, and is released at the end of the batch.
+    A group is one network's: up to SEND_GROUP replies where the network drops a repeated send
+    (a crash mid-group is made good by sending the group again), else one reply, so that a crash
+    leaves at most one reply whose fate must be looked up or handed to an officer. A reply that
+    cannot start (its network said slow down, it was dropped meanwhile, its requester said stop)
+    stays unstarted, and is released at the end of the batch.
     """
     while queue:
-        candidate = queue.pop(0)
-        if rows[candidate].network not in waiting and queries.mark_send_started(
-            session, candidate, worker=claims.worker, now=utcnow()
-        ):
-            return candidate
-    return None
+        network = rows[queue[0]].network
+        if network in waiting:
+            queue.pop(0)
+            continue
+        size = SEND_GROUP if connectors[network].idempotent_sends else 1
+        group = [reply_id for reply_id in queue if rows[reply_id].network == network][:size]
+        taken = set(group)
+        queue[:] = [reply_id for reply_id in queue if reply_id not in taken]
+        started = queries.mark_sends_started(session, group, worker=claims.worker, now=utcnow())
+        if started:
+            return [reply_id for reply_id in group if reply_id in started]
+    return []
+
+
+def _send_group(connector: Connector, replies: list[OutgoingReply], ids: list[int], stopping) -> dict:
+    """Hand a started group to the network; the outcome of each reply tried, by id.
+
+    Sending stops between two replies when a stop comes or the group has taken SEND_GROUP_SECONDS,
+    so that no reply leaves much later than the consent check of its start mark.
+    """
+    deadline = time.monotonic() + SEND_GROUP_SECONDS
+    results = connector.reply_all(replies, stop=lambda: stopping() or time.monotonic() > deadline)
+    return dict(zip(ids, results, strict=False))
+
+
+def _record_outcomes(session, outcomes: dict[int, PostRef | Exception], rows, connectors, retry: dict) -> int:
+    """Record a group's outcomes in the caller's transaction: every success in one statement,
+    each failure on its row; returns how many were sent."""
+    done = [(reply_id, outcome.external_id) for reply_id, outcome in outcomes.items()
+            if isinstance(outcome, PostRef)]
+    queries.record_sent_replies(session, done, now=utcnow())
+    for reply_id, outcome in outcomes.items():
+        if isinstance(outcome, Exception):
+            connector = connectors[rows[reply_id].network]
+            _record_failure(session.get(Reply, reply_id, with_for_update=True), outcome,
+                            idempotent=connector.idempotent_sends, finds_own=connector.finds_own_replies, **retry)
+    return len(done)
 
 
 def reply_target(message: Message) -> ReplyTarget:

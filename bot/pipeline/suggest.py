@@ -18,7 +18,7 @@ request twice and a crash redoes at most one uncommitted batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -69,16 +69,19 @@ def suggest_new(
     rules: Sequence[Rule] = (),
     default_language: str = "fr",
     batch_size: int = 100,
+    stop: Callable[[], bool] = lambda: False,
 ) -> int:
     """Suggestions for every request not looked at yet, one committed batch at a time; returns how many.
 
     Each batch is computed in a reading session (no write lock: the other jobs go
     on), then written in a short transaction that first checks the mark has not
     moved, so a batch another worker committed meanwhile is dropped, not doubled.
+    When `stop()` says so between two batches, the pass ends; the mark keeps where
+    it stopped, so the next pass begins there and no request is left out.
     """
     rebuild_index_if_stale(sessions)
     added = 0
-    while True:
+    while not stop():
         with reading(sessions) as session:
             mark = _read_mark(session)
             batch = _next_batch(session, mark, batch_size)
@@ -94,6 +97,7 @@ def suggest_new(
             match_terms.replace_terms(session, kind="request", terms_by_ref={p.request.id: p.terms for p in plans})
             _move_mark(session, batch[-1].id)
             _set_setting(session, INDEX_KEY, INDEX_VERSION, only_if_missing=True)
+    return added
 
 
 def index_datasets(session: Session, datasets: Iterable[CatalogueDataset]) -> None:
@@ -262,24 +266,27 @@ def _plan(session: Session, batch: list[Request], rules: Sequence[Rule], default
     known = _known(session, [request.id for request in batch])
     plans: list[_Plan] = []
     earlier: dict[int, tuple[frozenset[str], _Known]] = {}
+    read: dict[int, _Known] = {}  # candidates already read for this batch: new requests share many
     for request in batch:
         mine = known[request.id]
         rows: list[dict] = []
         if request.status not in CLOSED:
-            rows = _suggestions(session, request.id, mine, earlier, rules, default)
+            rows = _suggestions(session, request.id, mine, earlier, rules, default, read)
         terms = _request_terms(mine.text, mine.title)
         plans.append(_Plan(request, rows, terms))
         earlier[request.id] = (terms, mine)  # not in the index until this batch commits
     return plans
 
 
-def _suggestions(session: Session, request_id: int, mine: _Known, earlier: dict, rules, default: str) -> list[dict]:
+def _suggestions(session: Session, request_id: int, mine: _Known, earlier: dict, rules, default: str,
+                 read: dict[int, _Known]) -> list[dict]:
     text = mine.text
     wanted = matching.index_terms(text)
     rows = []
     # Earlier open requests only (the newer request is the one that joins the older), sharing a term.
     ids = match_terms.candidates(session, kind="request", terms=wanted, below=request_id)
-    others = _known(session, sorted(ids))
+    read.update(_known(session, sorted(ids - read.keys())))
+    others = {rid: read[rid] for rid in ids if rid in read}
     others.update({rid: known for rid, (terms, known) in earlier.items() if terms & wanted})
     candidates = [(rid, others[rid].text) for rid in sorted(others) if others[rid].status not in CLOSED]
     for other, score in matching.best_matches(text, candidates, limit=LIMIT):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import bot.networks.registry
-from bot.networks.base import PostRef, ReplyTarget
+from bot.networks.base import Connector, PostRef, ReplyTarget
 from bot.networks.sandbox import BOT_HANDLE, BOT_ID, SandboxConnector, entry_url
 from storage.models import SandboxEntry
 
@@ -57,6 +57,8 @@ class RecordingConnector(SandboxConnector):
     # Like Telegram it cannot list what it sent; a test sets this True to play X, whose own
     # timeline is searched (the sandbox's timeline table here) before a taken-back reply is resent.
     finds_own_replies = False
+    # One reply at a time through `reply` (which tests wrap), not the sandbox's one-transaction group.
+    reply_all = Connector.reply_all
 
     def __init__(self, sessions, *, log: SendLog, barrier: threading.Barrier | None = None, **kwargs):
         super().__init__(sessions, **kwargs)
