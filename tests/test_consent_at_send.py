@@ -21,7 +21,7 @@ from tests.web_support import login, post
 
 CITIZENS = [
     ("@camille_velo", "Please publish the bike counts per counter and per hour"),
-    ("@data_dev_ana", "Is there an open dataset of real-time bus positions?"),
+    ("@data_dev_ana", "Is there an API for real-time bus positions? A GTFS-RT feed would be great."),
 ]
 
 

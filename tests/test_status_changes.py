@@ -21,7 +21,7 @@ def two_requests(cli, sessions, recording):
     cli("init")
     with sessions() as session, session.begin():
         say(session, "@camille_velo", "Please publish the bike counts per counter and per hour")
-        say(session, "@data_dev_ana", "Is there an open dataset of real-time bus positions?")
+        say(session, "@data_dev_ana", "Is there an API for real-time bus positions? A GTFS-RT feed would be great.")
     cli("run --once")
     return sessions
 

@@ -5,10 +5,11 @@ trained the way `datacall train` trains, so its grouped metric is comparable:
 
 - bow-bigrams-kinds-balanced: "class weights" by kind of message (`[datacall] balance_kinds`,
   training.py). The two labels are balanced already, but kinds are not
-  (295 `new_dataset` texts, 7 `job_application`); spaCy's textcat takes no
+  (295 `new_dataset` texts, 20 `service_request`); spaCy's textcat takes no
   example weights, so each text of a kind smaller than the median kind of
   its label is repeated (at most 4 times) until the kind weighs about as
-  much as the median one. Kept: config.cfg turns it on.
+  much as the median one. The default at 4,921 texts; no better than plain
+  bigrams at 5,501 (MODEL_CARD.md, "Choice"), so config.cfg turns it off.
 - bow-bigrams-e10: 10 epochs instead of 5 (does fitting the corpus longer help or hurt unseen kinds?).
 - bow-bigrams-l2: weight decay 0.1 instead of 0.01 (a smoother model for unseen kinds?).
 
