@@ -141,7 +141,9 @@ def test_keyboard_and_phone(cli, config_file, sessions, browser):
         page.keyboard.press("Tab")
         expect(page.locator(":focus")).to_have_text("Aller au contenu")
         page.goto(f"{base}/login")
-        page.keyboard.type("alice")  # the name field has the focus
+        # The name field takes the focus by itself (autofocus, applied once the page has rendered).
+        expect(page.get_by_label("Nom", exact=True)).to_be_focused()
+        page.keyboard.type("alice")
         page.keyboard.press("Tab")
         page.keyboard.type(PASSWORD)
         page.keyboard.press("Enter")
