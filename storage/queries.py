@@ -181,7 +181,7 @@ def claim_due_replies(
     Consent is re-checked in the same statement, so a /stop or an erasure committed
     a moment ago is honoured. On PostgreSQL concurrent workers skip each other's
     locked rows and take the next batch; SQLite serialises writers. None is
-    marked as started: `mark_send_started` does that right before each send.
+    marked as started: `mark_sends_started` does that right before they are sent.
     """
     due = (
         select(Reply.id)
@@ -205,14 +205,12 @@ def claim_due_replies(
     return [row_id for row_id, _ in sorted(claimed, key=lambda row: (row[1], row[0]))]
 
 
-def mark_send_started(session: Session, reply_id: int, *, worker: str | None, now: datetime) -> bool:
-    """Record, before the network call, that this claimed reply is about to leave; False if it is not ours
-    any more (dropped by an erasure or /stop, taken back) or its requester may no longer be written to."""
-    return reply_id in mark_sends_started(session, [reply_id], worker=worker, now=now)
-
-
 def mark_sends_started(session: Session, ids: Sequence[int], *, worker: str | None, now: datetime) -> set[int]:
-    """`mark_send_started` for several claimed replies in one statement: the ids that may leave now."""
+    """Record, before the network calls, that these claimed replies are about to leave; the ids that may.
+
+    One is left out when it is not ours any more (dropped by an erasure or /stop, taken back)
+    or its requester may no longer be written to.
+    """
     if not ids:
         return set()
     return set(session.scalars(

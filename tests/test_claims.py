@@ -58,7 +58,7 @@ def claim_as(sessions, worker: str, *, started: int = 1, sent_by: RecordingConne
     with sessions() as session, session.begin():
         workers.beat(session, worker, now=utcnow(), starting=True)
         for reply_id in ids[:started]:
-            assert queries.mark_send_started(session, reply_id, worker=worker, now=utcnow())
+            assert reply_id in queries.mark_sends_started(session, [reply_id], worker=worker, now=utcnow())
     if sent_by is not None:
         with sessions() as session:
             sends = [(outbox.reply_target(reply.message), reply.text, reply.idempotency_key)
@@ -330,7 +330,7 @@ def test_a_taken_back_x_reply_is_looked_for_on_the_timeline_before_any_resend(se
     [reply_id] = outbox._claim_replies(sessions, networks=["twitter"], due_before=utcnow(), limit=100, worker="w1")
     with sessions() as session, session.begin():
         workers.beat(session, "w1", now=utcnow(), starting=True)
-        assert queries.mark_send_started(session, reply_id, worker="w1", now=utcnow())
+        assert reply_id in queries.mark_sends_started(session, [reply_id], worker="w1", now=utcnow())
         reply = session.get(Reply, reply_id)
         target, text, key = outbox.reply_target(reply.message), reply.text, reply.idempotency_key
     posted = x.reply(target, text, idempotency_key=key).external_id if went_out else None  # then w1 is killed

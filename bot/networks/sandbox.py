@@ -109,10 +109,8 @@ class SandboxConnector(Connector):
         outcomes: list[PostRef | Exception | None] = [None] * len(replies)
         fresh: dict[str, int] = {}  # idempotency key -> index of the first reply that publishes it
         for index, outgoing in enumerate(replies):
-            if len(outgoing.text) > self.max_length:
-                outcomes[index] = ValueError(f"sandbox post of {len(outgoing.text)} characters exceeds "
-                                             f"{self.max_length}")
-            else:
+            outcomes[index] = self._too_long(outgoing.text)
+            if outcomes[index] is None:
                 fresh.setdefault(outgoing.idempotency_key, index)
         try:
             with self.sessions() as session, session.begin():
@@ -189,13 +187,19 @@ class SandboxConnector(Connector):
             session.scalar(select(SandboxEntry.id).limit(1))  # the timeline table is reachable
         return BOT_HANDLE
 
+    def _too_long(self, text: str) -> ValueError | None:
+        """The error of a post over the sandbox's length limit, or None."""
+        if len(text) > self.max_length:
+            return ValueError(f"sandbox post of {len(text)} characters exceeds {self.max_length}")
+        return None
+
     def _publish(self, text, *, idempotency_key, in_reply_to_id=None, is_private=False, poll=None) -> PostRef:
         from sqlalchemy import select
 
         from storage.models import SandboxEntry
 
-        if len(text) > self.max_length:
-            raise ValueError(f"sandbox post of {len(text)} characters exceeds {self.max_length}")
+        if error := self._too_long(text):
+            raise error
         with self.sessions() as session, session.begin():
             existing = session.scalar(
                 select(SandboxEntry).where(SandboxEntry.idempotency_key == idempotency_key)
