@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -204,6 +205,8 @@ class Message(Base):
         # Counts from the index alone: the queue's new requests, the dashboard's requests per network.
         Index("ix_messages_request_id_needs_review_network", "request_id", "needs_review", "network"),
         Index("ix_messages_network_request_id", "network", "request_id"),
+        # A part of the queue by id, however deep the page (see `queue_part`).
+        Index("ix_messages_queue_part_id", "queue_part", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -235,6 +238,10 @@ class Message(Base):
     request: Mapped[Request | None] = relationship(back_populates="messages")
     # Our post this message answers or comments (call, reminder, survey...): which post brought what.
     post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), index=True)
+    # Its part of the officers' queue: 0 to review on a new request, 1 to review, 2 on a new request,
+    # 3 the rest (NULL while needs_review is). Written by database triggers from `needs_review` and the
+    # request's status (migration 0014_queue_part), never by this code: read it, do not set it.
+    queue_part: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class StatusEvent(Base):

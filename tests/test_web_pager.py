@@ -33,14 +33,9 @@ def store(sessions, sizes: tuple[int, ...], *, french: str = "") -> None:
                                 network=network, lang="fr" if network == french else "en")
 
 
-def parts(*, skip_ids: bool = False) -> list[Part]:
-    """One part per network; with `skip_ids`, each also reads its ids for a typed page in a roundabout order."""
-    def ids_of(network: str):
-        return select(Message.id).where(Message.network == network, Message.lang == "en").order_by(
-            (-Message.id).desc())
-
-    return [Part((Message.network == network,), skip_ids=ids_of(network) if skip_ids else None)
-            for network in NETWORKS]
+def parts() -> list[Part]:
+    """One part per network."""
+    return [Part((Message.network == network,)) for network in NETWORKS]
 
 
 def expected(sessions) -> list[Cursor]:
@@ -50,7 +45,7 @@ def expected(sessions) -> list[Cursor]:
     return sorted(Cursor(NETWORKS.index(network), message_id) for network, message_id in rows)
 
 
-def page(sessions, window: Window, *, skip_ids: bool = False, statements: list[str] | None = None) -> Page:
+def page(sessions, window: Window, *, statements: list[str] | None = None) -> Page:
     """The page `window` asks for; the SQL it ran (bound values written in) goes to `statements`."""
     with sessions() as session:
         if statements is not None:
@@ -60,7 +55,7 @@ def page(sessions, window: Window, *, skip_ids: bool = False, statements: list[s
         rows = (select(Message, Request).outerjoin(Request, Message.request_id == Request.id)
                 .where(Message.lang == "en"))
         ids = select(Message.id).outerjoin(Request, Message.request_id == Request.id).where(Message.lang == "en")
-        return read_page(session, parts(skip_ids=skip_ids), window, SIZE, rows=rows, ids=ids)
+        return read_page(session, parts(), window, SIZE, rows=rows, ids=ids)
 
 
 def places(shown: Page) -> list[Cursor]:
@@ -80,13 +75,12 @@ def test_every_page_by_number_next_and_previous(sessions, sizes, french):
     pages = [listed[start:start + SIZE] for start in range(0, len(listed), SIZE)] or [[]]
     shown = {}
     for number, rows in enumerate(pages, start=1):
-        for skip_ids in (False, True):
-            statements: list[str] = []
-            typed = page(sessions, Window(number), skip_ids=skip_ids, statements=statements)
-            assert any(re.search(r"OFFSET [1-9]", sql) for sql in statements) == (number > 1)  # counted from the top
-            assert places(typed) == rows, (number, skip_ids)
-            assert typed.next == (rows[-1] if number < len(pages) else None)
-            assert typed.previous == (rows[0] if number > 2 else None)  # page 1 is the top: no cursor
+        statements: list[str] = []
+        typed = page(sessions, Window(number), statements=statements)
+        assert any(re.search(r"OFFSET [1-9]", sql) for sql in statements) == (number > 1)  # counted from the top
+        assert places(typed) == rows, number
+        assert typed.next == (rows[-1] if number < len(pages) else None)
+        assert typed.previous == (rows[0] if number > 2 else None)  # page 1 is the top: no cursor
         shown[number] = typed
     assert page(sessions, Window(len(pages) + 1)).rows == []  # past the end: an empty page, no links
     for number in range(2, len(pages) + 1):  # forward through each "next" link

@@ -1,9 +1,9 @@
 """Paging a list made of parts shown one after another, each part in message id order.
 
-The queue's order sorts on two tables, so no index serves it whole; each of its parts
-is one index walk by message id. `read_page` takes a page across the parts: from the
-top and a page number (a typed URL), or from a cursor (the pager's links), which costs
-a few short index walks however deep the page is.
+Each part is one index walk by message id (the queue's parts: a stored part number and
+the id). `read_page` takes a page across the parts: from the top and a page number (a
+typed URL: the rows above it are passed as ids, in the index), or from a cursor (the
+pager's links), which costs a few short index walks however deep the page is.
 """
 
 from __future__ import annotations
@@ -54,9 +54,6 @@ class Part:
     """One stretch of the list: the rows matching `where`, in message id order."""
 
     where: tuple[ColumnElement[bool], ...]
-    # For a typed deep page: the part's message ids in id order, written to be read faster than a
-    # walk by id when many rows are skipped (see the queue's new requests). None: the plain walk.
-    skip_ids: Select[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,8 +108,7 @@ def read_page(db: Session, parts: Sequence[Part], window: Window, size: int, *,
             read += [(Cursor(index, message.id), (message, request)) for message, request in db.execute(query)]
             continue
         # A typed deep page: pass the skipped rows as ids only, then read the rows of the ids kept.
-        ordered = part.skip_ids if part.skip_ids is not None else ids.where(*where).order_by(Message.id)
-        kept = list(db.scalars(ordered.limit(wanted).offset(skip)))
+        kept = list(db.scalars(ids.where(*where).order_by(Message.id).limit(wanted).offset(skip)))
         if kept:
             skip = 0
             read += [(Cursor(index, message.id), (message, request)) for message, request in rows_by_id(db, rows, kept)]

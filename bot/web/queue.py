@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, text
+from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import Session, aliased, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
@@ -38,6 +38,8 @@ PAGE_SIZE = 25
 NO_REQUEST = "none"
 TODO_TTL = 10.0  # seconds the headline count may lag changes made outside this app (the pipeline)
 OPTIONS_TTL = 60.0  # the networks and languages seen so far
+# `Message.queue_part` 0-2 wait for a decision (to review, or on a new request); 3 is the rest.
+LAST_TODO_PART = 2
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Filters:
         if self.sort == "score":
             clauses.append(Message.score.is_not(None))
         if self.scope == "todo":
-            clauses.append(or_(Message.needs_review.is_(True), Request.status == "received"))
+            clauses.append(Message.queue_part <= LAST_TODO_PART)
         if self.campaign:
             clauses.append(Message.campaign_id.in_(select(Campaign.id).where(Campaign.slug == self.campaign)))
         if self.network:
@@ -199,10 +201,10 @@ def queue_page_rows(db: Session, filters: Filters, window: Window) -> Page:
         their_ids = list(db.scalars(
             select(Message.id).join(Request, Message.request_id == Request.id)
             .where(Request.assignee_id == officer, *replace(filters, assignee="").where())
-            .order_by(*_queue_order()).limit(PAGE_SIZE + 1).offset((window.page - 1) * PAGE_SIZE)
+            .order_by(Message.queue_part, Message.id).limit(PAGE_SIZE + 1).offset((window.page - 1) * PAGE_SIZE)
         ))
         shown = rows_by_id(db, rows, their_ids[:PAGE_SIZE])
-        return page_of([(_position(*row), row) for row in shown], more=len(their_ids) > PAGE_SIZE,
+        return page_of([(_position(row[0]), row) for row in shown], more=len(their_ids) > PAGE_SIZE,
                        number=window.page)
     ids = select(Message.id).outerjoin(Request, Message.request_id == Request.id).where(
         *replace(filters, scope="all").where())
@@ -210,36 +212,19 @@ def queue_page_rows(db: Session, filters: Filters, window: Window) -> Page:
 
 
 def _parts(filters: Filters) -> list[Part]:
-    """The queue's order as parts, one after another: to review and new, to review, new, then (all) the rest."""
-    review, settled = Message.needs_review.is_(True), Message.needs_review.is_(False)
-    new, other = Request.status == "received", or_(Request.id.is_(None), Request.status != "received")
-    parts = [Part((review, new)), Part((review, other)), Part((settled, new), skip_ids=_settled_new_ids(filters))]
-    if filters.scope != "todo":
-        parts.append(Part((settled, other)))
-    return parts
+    """The queue's order as parts, one after another: each a value of `Message.queue_part`, walked by id.
 
-
-def _settled_new_ids(filters: Filters) -> Select[int]:
-    """The ids of the new requests' messages not to review, in id order, from the requests' side.
-
-    The longest part: skipping rows of a walk of every message in id order costs ~1 s at a
-    million messages; the new requests' messages are a tenth of them, read from the index by
-    request (to review or not, and id) and sorted. Written so that no index serves the
-    message filter or the order (`coalesce(needs_review)`, `-id DESC`): SQLite, without
-    planner statistics, would otherwise still walk every message by id.
+    To review on a new request, to review, on a new request, then (all) the rest; the
+    database keeps each message's part (migration 0014_queue_part), so every part, and a
+    page number typed by hand, is a walk of one index.
     """
-    return (
-        select(Message.id).join(Request, Message.request_id == Request.id)
-        .where(*replace(filters, scope="all").where(), func.coalesce(Message.needs_review, False).is_(False),
-               Request.status == "received")
-        .order_by((-Message.id).desc())
-    )
+    last = LAST_TODO_PART if filters.scope == "todo" else LAST_TODO_PART + 1
+    return [Part((Message.queue_part == part,)) for part in range(last + 1)]
 
 
-def _position(message: Message, request: Request | None) -> Cursor:
-    """Where a row sits in the queue's order (its part in `_parts`, and its id), for rows not read by parts."""
-    part = (0 if message.needs_review else 2) + (0 if request is not None and request.status == "received" else 1)
-    return Cursor(part, message.id)
+def _position(message: Message) -> Cursor:
+    """Where a row sits in the queue's order, for rows not read by parts."""
+    return Cursor(message.queue_part or 0, message.id)
 
 
 def parse_cursor(value: str | None, scope: str) -> Cursor | None:
@@ -247,24 +232,9 @@ def parse_cursor(value: str | None, scope: str) -> Cursor | None:
     return Cursor.parse(value, len(_parts(Filters(scope=scope))))
 
 
-def _queue_order() -> tuple:
-    """The queue's order as one ORDER BY: needs review, then new requests, then message id."""
-    return (case((Message.needs_review.is_(True), 0), else_=1),
-            case((Request.status == "received", 0), else_=1), Message.id)
-
-
 def todo_count(db: Session) -> int:
-    """What waits for a decision (needs review, or a new request): the headline of the queue.
-
-    Counted as its two disjoint parts, each from an index: the messages to review,
-    and the other messages of new requests (from the requests' status).
-    """
-    review = db.scalar(select(func.count()).select_from(Message).where(Message.needs_review.is_(True)))
-    new = db.scalar(select(func.count()).select_from(Message).where(
-        Message.needs_review.is_(False),
-        Message.request_id.in_(select(Request.id).where(Request.status == "received")),
-    ))
-    return (review or 0) + (new or 0)
+    """What waits for a decision (needs review, or a new request): the headline of the queue, from one index."""
+    return db.scalar(select(func.count()).select_from(Message).where(Message.queue_part <= LAST_TODO_PART)) or 0
 
 
 def _distinct(db: Session, column: str) -> list[str]:
