@@ -8,13 +8,14 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
 from bot.networks.base import Incoming
 from bot.networks.sandbox import SandboxConnector, say
 from bot.pipeline.ingest import store_messages
 from storage.database import DatabaseError, make_engine
-from storage.migrate import head_revision, require_current, upgrade
+from storage.migrate import MIGRATIONS, current_revision, head_revision, require_current, upgrade
 from storage.models import Base, Message, Request, Requester
 
 
@@ -26,6 +27,14 @@ def test_migrations_build_exactly_the_models(engine):
 def test_upgrade_twice_changes_nothing(engine):
     assert upgrade(engine) == (head_revision(), head_revision())
     require_current(engine)
+
+
+def test_the_revisions_read_without_alembic_are_alembics(engine):
+    """`require_current` reads the head from the files and the revision with one query: the same as Alembic's."""
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    with engine.connect() as connection:
+        assert current_revision(engine) == MigrationContext.configure(connection).get_current_revision()
+    assert current_revision(engine) == head_revision()
 
 
 def test_require_current_on_an_empty_database(db_url):
