@@ -540,10 +540,10 @@ class RequestNote(Base):
 
 # The queue's "least sure first" sort walks the scores of the messages to review, from 0.5 up and down.
 Index("ix_messages_needs_review_score", Message.needs_review, Message.score)
-# A request's messages, to review or not, in id order, from the index alone (PostgreSQL too): the officer's
+# A request's messages by queue part, in id order, from the index alone (PostgreSQL too): the officer's
 # own requests ("mine"), each request's first message in the "most supported" sort. Replaces the index on
 # request_id alone.
-Index("ix_messages_request_id_needs_review_id", Message.request_id, Message.needs_review, Message.id)
+Index("ix_messages_request_id_queue_part_id", Message.request_id, Message.queue_part, Message.id)
 # Overdue requests (the dashboard's count): `received` by date, `accepted` by expected date, from the index alone.
 Index("ix_requests_status_created_at_expected_at", Request.status, Request.created_at, Request.expected_at)
 # The dashboard's requests per status, campaign and network: one walk of this index, no table read.

@@ -94,6 +94,9 @@ def upgrade() -> None:
     op.execute(f"UPDATE messages SET queue_part = {_part('needs_review', _status_of('messages.request_id'))}")
     # A page of one part by id, or a page number typed by hand: a walk of this index alone.
     op.create_index("ix_messages_queue_part_id", "messages", ["queue_part", "id"])
+    # A request's messages by part and id, from the index alone: "mine", "most supported" (was by needs_review).
+    op.create_index("ix_messages_request_id_queue_part_id", "messages", ["request_id", "queue_part", "id"])
+    op.drop_index("ix_messages_request_id_needs_review_id", table_name="messages")
     postgresql = op.get_bind().dialect.name == "postgresql"
     for statement in POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS:
         op.execute(statement)
@@ -103,6 +106,8 @@ def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     for statement in POSTGRESQL_DROPS if postgresql else SQLITE_DROPS:
         op.execute(statement)
+    op.create_index("ix_messages_request_id_needs_review_id", "messages", ["request_id", "needs_review", "id"])
+    op.drop_index("ix_messages_request_id_queue_part_id", table_name="messages")
     op.drop_index("ix_messages_queue_part_id", table_name="messages")
     with op.batch_alter_table("messages") as batch:
         batch.drop_column("queue_part")
