@@ -100,6 +100,8 @@ def upgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     for statement in POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS:
         op.execute(statement)
+    if postgresql:  # statistics for the new column, so the planner uses its index from the first query
+        op.execute("ANALYZE messages")
 
 
 def downgrade() -> None:
