@@ -91,6 +91,9 @@ def test_the_part_follows_the_message_and_its_request(sessions):
         assert parts(session) == {"one": 0, "two": 1, "three": 3}
 
 
+DIGITS = " UNION ALL ".join(f"SELECT {n} AS n" for n in range(100))
+
+
 def test_upgrading_fills_the_part_of_every_message(db_url):
     engine = make_engine(db_url)
     command.upgrade(alembic_config(engine), "0013_recovery")
@@ -107,8 +110,19 @@ def test_upgrading_fills_the_part_of_every_message(db_url):
             run(f"INSERT INTO messages (id, network, external_id, requester_id, text, is_private, received_at, "
                 f"needs_review, request_id) VALUES ({message_id}, 'sandbox', 'm-{message_id}', 1, 'x', false, "
                 f"CURRENT_TIMESTAMP, {needs_review}, {request_id})")
+        # Enough rows for an index built over the UPDATE's dead copies to show it (PostgreSQL).
+        run("INSERT INTO messages (id, network, external_id, requester_id, text, is_private, received_at, "
+            "needs_review, request_id) SELECT n, 'sandbox', 'bulk-' || n, 1, 'x', false, CURRENT_TIMESTAMP, "
+            "false, 1 FROM (SELECT 100 + a.n * 100 + b.n AS n FROM (" + DIGITS + ") a, (" + DIGITS + ") b) ids")
     upgrade(engine)
     with engine.connect() as connection:
-        stored = dict(connection.execute(sa.text("SELECT id, queue_part FROM messages")).all())
+        stored = dict(connection.execute(sa.text("SELECT id, queue_part FROM messages WHERE id < 100")).all())
+        bulk = set(connection.scalars(sa.text("SELECT DISTINCT queue_part FROM messages WHERE id >= 100")))
+        if engine.dialect.name == "postgresql":
+            size = "SELECT pg_relation_size('ix_messages_queue_part_id')"
+            built = connection.scalar(sa.text(size))
+            connection.execute(sa.text("REINDEX INDEX ix_messages_queue_part_id"))
+            assert built == connection.scalar(sa.text(size))  # built without the dead copies
     engine.dispose()
     assert stored == {1: 0, 2: 2, 3: 1, 4: 3, 5: 3}
+    assert bulk == {2}
