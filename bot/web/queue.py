@@ -183,9 +183,9 @@ def _most_supported(db: Session, filters: Filters, page: int) -> tuple[list[tupl
 def queue_page_rows(db: Session, filters: Filters, window: Window) -> Page:
     """One page, uncertain messages first, then new requests, oldest first; and the cursors of its links.
 
-    The order has three keys, two of them on different tables, so no index can
-    serve it whole: the queue is read as its parts in that order (`_parts`), each
-    a walk of an index by message id, and `read_page` takes the page across them.
+    The order is each message's stored part (`Message.queue_part`), then its id: the
+    queue is read as its parts in that order (`_parts`), each a walk of the
+    (queue_part, id) index, and `read_page` takes the page across them.
     """
     rows = (
         select(Message, Request)
@@ -201,7 +201,8 @@ def queue_page_rows(db: Session, filters: Filters, window: Window) -> Page:
         their_ids = list(db.scalars(
             select(Message.id).join(Request, Message.request_id == Request.id)
             .where(Request.assignee_id == officer, *replace(filters, assignee="").where())
-            .order_by(Message.queue_part, Message.id).limit(PAGE_SIZE + 1).offset((window.page - 1) * PAGE_SIZE)
+            # `+ 0`: no index serves this order, or PostgreSQL walks every message in order looking for theirs.
+            .order_by(Message.queue_part + 0, Message.id).limit(PAGE_SIZE + 1).offset((window.page - 1) * PAGE_SIZE)
         ))
         shown = rows_by_id(db, rows, their_ids[:PAGE_SIZE])
         return page_of([(_position(row[0]), row) for row in shown], more=len(their_ids) > PAGE_SIZE,
