@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
+from bot.web import queue
 from bot.web.queue import PAGE_SIZE
 from storage.models import LabelDecision, Message, Reply, Request, StatusEvent
 from tests.web_support import XSS, add_message, login, post, seed
@@ -172,3 +174,15 @@ def test_bulk_off_topic_merge_and_confirm(client, users):
         assert session.scalar(select(func.count()).where(Message.request_id == targets[0])) == 3
     post(client, "/queue/bulk", {"action": "off_topic", "step": "apply"})
     assert "Select at least one message." in flashes(client)
+
+
+@pytest.mark.parametrize("filters", [
+    queue.Filters(), queue.Filters(scope="all"), queue.Filters(network="mastodon", language="fr", label="off_topic"),
+    queue.Filters(status="none"), queue.Filters(status="accepted"), queue.Filters(q="bus"),
+    queue.Filters(assignee="none"), queue.Filters(assignee="me", me=1), queue.Filters(assignee="7"),
+    queue.Filters(campaign="2027-q1", sort="unsure"), queue.Filters(sort="score"),
+])
+def test_the_queue_joins_requests_only_when_a_filter_reads_them(filters):
+    """Without a join its filters do not need, PostgreSQL walks a part's index for a typed page (BENCHMARKS.md)."""
+    froms = select(Message.id).where(*filters.where()).get_final_froms()
+    assert filters.reads_requests() == (Request.__table__ in froms)
