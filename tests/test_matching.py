@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifiers import matching
 from classifiers.matching import (
@@ -175,3 +177,17 @@ def test_entry_point_prints_precision_and_recall(capsys):
     out = capsys.readouterr().out
     assert "duplicates, measure (the figures to quote)" in out and "catalogue, tune (lexicon" in out
     assert f"threshold {DUPLICATE_THRESHOLD:.2f}: precision" in out and "recall" in out
+
+
+@settings(max_examples=300, deadline=None)
+@given(word=st.text("abcdeé_", min_size=1, max_size=9),
+       others=st.lists(st.text("abcdeé_", min_size=1, max_size=9), max_size=6))
+def test_a_word_matches_as_the_spelling_rule_says(word, others):
+    """One rapidfuzz call per word gives the same answer as comparing it with each other word in turn."""
+    from rapidfuzz import fuzz
+
+    expected = word in others or (
+        not word.startswith("_") and len(word) >= 5
+        and any(not o.startswith("_") and len(o) >= 5 and fuzz.ratio(word, o) >= matching.WORD_MATCH for o in others)
+    )
+    assert matching._matches(word, tuple(others)) == expected
