@@ -17,9 +17,12 @@ harness checks (benchmarks/crash_checks.py):
 - every request answered once: each acknowledgement reached its network;
   and, weaker, none lost silently: those that did not wait for an officer
   as `unknown` (what Telegram replies caught mid-send become);
-- no reply that a kill caught claimed waited more than `--max-wait` seconds
-  (default 60) after the restart; the longest wait of any due reply, backlog
-  included, is measured and printed, not checked.
+- every claim a kill caught (a reply `sending` when its process died) is
+  released within `--max-wait` seconds (default 60) of the first restart
+  after that kill: the reply is no longer `sending`, or claimed otherwise.
+  How long those replies, and any due reply, waited after the restart until
+  they left the outbox is measured and printed, not checked: after many short
+  lives it mostly measures the backlog.
 
 It prints a short report and exits 1 if an invariant broke. `--seed` fixes the
 citizens' messages, the kill plan and the held sends; when the kills land
@@ -45,7 +48,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from benchmarks.crash_checks import WAITING, Check, OutboxWatch, check, waits
+from benchmarks.crash_checks import WAITING, Check, OutboxWatch, check, releases, waits
 from benchmarks.crash_networks import LATE_ANSWER, SLOW_ACCEPT, Networks
 from storage.database import make_engine, make_session_factory
 from storage.models import Message, Reply
@@ -83,7 +86,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return all(item.ok for item in self.checks) and not self.early_exits
+        return all(item.ok for item in self.checks if item.checked) and not self.early_exits
 
 
 def write_config(folder: Path, networks: Networks, settings: Settings, database_url: str) -> Path:
@@ -229,8 +232,10 @@ def run(settings: Settings, *, work: Path, say: Callable[[str], None] = print) -
                 kill_again_and_again(worker, networks, watch, settings, result, say)
                 drain(worker, sessions, networks, settings, result)
             result.held = networks.gate.counts
+            end = time.time()
             result.checks = check(
-                sessions, networks.fed, networks.replies_per_target(), waits(watch, worker.starts, time.time()),
+                sessions, networks.fed, networks.replies_per_target(),
+                waits(watch, worker.starts, end), releases(watch, worker.starts, end),
                 max_wait_seconds=settings.max_wait_seconds,
             )
         finally:
@@ -250,8 +255,14 @@ def report(result: Result, settings: Settings) -> str:
     ]
     if result.early_exits:
         lines.append(f"FAIL  datacall run exited on its own with codes {result.early_exits}")
-    lines += [f"{'ok  ' if item.ok else 'FAIL'}  {item.name}: {item.detail}" for item in result.checks]
+    lines += [f"{mark(item)}  {item.name}: {item.detail}" for item in result.checks]
     return "\n".join(lines)
+
+
+def mark(item: Check) -> str:
+    if not item.checked:
+        return "info"
+    return "ok  " if item.ok else "FAIL"
 
 
 def new_database(server_uri: str) -> str:
@@ -280,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--database-url", default="", help="an existing empty database instead of a new one")
-    parser.add_argument("--max-wait", type=float, default=60.0, help="seconds a due reply may wait after a restart")
+    parser.add_argument("--max-wait", type=float, default=60.0,
+                        help="seconds within which a claim a kill caught must be released after the restart")
     parser.add_argument("--mid-send-share", type=float, default=0.5,
                         help="share of the kills aimed at a reply held on its way (0 to 1)")
     parser.add_argument("--work-dir", type=Path, help="keep the database, config and log here")

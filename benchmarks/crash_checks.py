@@ -1,13 +1,21 @@
-"""What the crash harness checks after the last run, and how long replies waited after each restart.
+"""What the crash harness checks after the last run, and how long claims and replies waited after each restart.
 
 `OutboxWatch` samples the outbox from the harness process while `datacall run`
-lives and dies, so the wait of a reply is seen from outside: from the first
-restart after it was due (or from its due time, if no process died meanwhile)
-until it left the outbox (sent, or handed to an officer as `unknown`/`dead`).
-A reply still waiting at the end waits until the end. The limit applies to the
-replies a kill caught claimed (`sending`): whether claims left by a dead worker
-are taken back quickly. Every other due reply's wait is reported too: after
-many short lives it also measures the backlog the final run has to drain.
+lives and dies, so everything is seen from outside. Two clocks, both started
+at the first restart after the moment that matters:
+
+- the release of a claim a kill caught (a reply `sending` when its process
+  died): until the claim changes hands, that is until the reply is first seen
+  no longer `sending`, or with another claim (its `claimed_by`, `claimed_at`
+  or `send_started_at` changed: freed by the restarted worker, or claimed
+  again). This is what the limit applies to: whether claims left by a dead
+  worker are taken back quickly, whatever the backlog;
+- the wait of a reply: from the first restart after it was due (or caught)
+  until it left the outbox (sent, or handed to an officer as `unknown`/`dead`).
+  Measured and reported: after many short lives it mostly measures the
+  backlog the final run has to drain.
+
+A claim still held, or a reply still waiting, at the end is counted until the end.
 """
 
 from __future__ import annotations
@@ -43,18 +51,31 @@ class Seen:
 
 
 @dataclass
+class Catch:
+    """A claim a kill found: the reply was `sending` when its process died, claimed as `claim` says."""
+
+    reply_id: int
+    killed_at: float
+    claim: tuple  # (claimed_by, claimed_at, send_started_at) as the dead process left them
+    released_at: float | None = None  # when it was first seen no longer `sending`, or claimed otherwise
+
+
+@dataclass
 class OutboxWatch:
     """A thread that samples every reply's state every `interval` seconds."""
 
     sessions: sessionmaker[Session]
     interval: float = 0.25
     replies: dict[int, Seen] = field(default_factory=dict)
+    catches: list[Catch] = field(default_factory=list)
     errors: int = 0
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="outbox-watch", daemon=True)
+        self._held: dict[int, Catch] = {}  # caught claims not released yet, by reply
+        self._read_at = 0.0  # when the newest applied sample was read: an older one is stale
 
     def __enter__(self) -> OutboxWatch:
         self._thread.start()
@@ -76,9 +97,20 @@ class OutboxWatch:
         """Read every reply's state; `killed_at`: the process just died, its claims are caught."""
         now = time.time()
         with self.sessions() as session:
-            rows = session.execute(select(Reply.id, Reply.state, Reply.created_at, Reply.next_attempt_at)).all()
+            rows = session.execute(select(
+                Reply.id, Reply.state, Reply.created_at, Reply.next_attempt_at,
+                Reply.claimed_by, Reply.claimed_at, Reply.send_started_at,
+            )).all()
+        self.apply(rows, now=now, killed_at=killed_at)
+
+    def apply(self, rows, *, now: float, killed_at: float | None = None) -> None:
+        """One sample's rows (id, state, created_at, next_attempt_at, claimed_by, claimed_at, send_started_at)."""
         with self._lock:
-            for reply_id, state, created_at, next_attempt_at in rows:
+            if killed_at is None and now < self._read_at:
+                return  # the watch thread read before a newer sample (a kill's) was applied: stale
+            self._read_at = max(self._read_at, now)  # a kill's sample is never skipped: it records the catches
+            for reply_id, state, created_at, next_attempt_at, *claim in rows:
+                self._observe(reply_id, state, tuple(claim), now)
                 seen = self.replies.setdefault(reply_id, Seen(epoch(created_at), epoch(next_attempt_at)))
                 if state in WAITING:
                     seen.due, seen.left_at = epoch(next_attempt_at), None
@@ -86,6 +118,16 @@ class OutboxWatch:
                     seen.left_at = now
                 if killed_at is not None and state == "sending" and seen.caught_at is None:
                     seen.caught_at = killed_at
+                if killed_at is not None and state == "sending" and reply_id not in self._held:
+                    self._held[reply_id] = Catch(reply_id, killed_at, tuple(claim))
+                    self.catches.append(self._held[reply_id])
+
+    def _observe(self, reply_id: int, state: str, claim: tuple, now: float) -> None:
+        """A caught claim is released once its reply is no longer `sending`, or is claimed otherwise."""
+        held = self._held.get(reply_id)
+        if held is not None and (state != "sending" or claim != held.claim):
+            held.released_at = now
+            del self._held[reply_id]
 
 
 @dataclass(frozen=True)
@@ -118,10 +160,28 @@ def waits(watch: OutboxWatch, restarts: list[float], end: float) -> list[Wait]:
 
 
 @dataclass(frozen=True)
+class Release:
+    reply_id: int
+    seconds: float  # from the first restart after the kill until the claim changed hands (or the end)
+    released: bool  # False: still held as the dead process left it at the end
+
+
+def releases(watch: OutboxWatch, restarts: list[float], end: float) -> list[Release]:
+    """Each caught claim's release, counted from the first restart after its kill, through later kills."""
+    found = []
+    for catch in watch.catches:
+        since = next((moment for moment in restarts if moment > catch.killed_at), end)
+        released = catch.released_at if catch.released_at is not None else end
+        found.append(Release(catch.reply_id, max(released - since, 0.0), catch.released_at is not None))
+    return found
+
+
+@dataclass(frozen=True)
 class Check:
     name: str
-    ok: bool
+    ok: bool  # whether it holds
     detail: str
+    checked: bool = True  # False: measured and reported only, the harness's exit code ignores it
 
 
 def check(
@@ -129,6 +189,7 @@ def check(
     fed: list[Fed],
     sends: dict[tuple[str, str], int],
     wait_list: list[Wait],
+    release_list: list[Release],
     *,
     max_wait_seconds: float,
 ) -> list[Check]:
@@ -159,6 +220,8 @@ def check(
     unasked = {target: n for target, n in sends.items() if target not in targets}
     not_delivered = {target: state for target, (_, state) in targets.items() if sends.get(target, 0) == 0}
     states = Counter(state for _, state in targets.values())
+    slowest_release = max(release_list, key=lambda r: r.seconds, default=None)
+    late_releases = [r for r in release_list if r.seconds > max_wait_seconds]
     caught = [w for w in wait_list if w.caught]
     worst = max(caught, key=lambda w: w.seconds, default=None)
     late = [w for w in caught if w.seconds > max_wait_seconds]
@@ -196,12 +259,24 @@ def check(
             f"({'/'.join(FOR_AN_OFFICER)}), the others are lost or marked sent",
         ),
         Check(
-            f"no reply caught by a kill waited more than {max_wait_seconds:g} s after the restart",
+            f"every claim a kill caught is released within {max_wait_seconds:g} s of the restart",
+            not late_releases,
+            (f"{len(release_list)} claims caught ({len({r.reply_id for r in release_list})} replies), "
+             f"{len(release_list) - len(late_releases)} released within {max_wait_seconds:g} s; "
+             f"longest {slowest_release.seconds:.1f} s (reply {slowest_release.reply_id}"
+             f"{', still held at the end' if not slowest_release.released else ''}); "
+             f"{sum(not r.released for r in release_list)} still held at the end")
+            if slowest_release else "no reply was claimed when a process died",
+        ),
+        Check(
+            f"(measured, not checked) no reply caught by a kill waited more than {max_wait_seconds:g} s "
+            "after the restart to leave the outbox",
             not late,
             (f"{len(caught)} replies were claimed when their process died; longest wait {worst.seconds:.1f} s "
              f"(reply {worst.reply_id}{', still waiting at the end' if worst.still_waiting else ''}); "
              f"{len(late)} over {max_wait_seconds:g} s")
             if worst else "no reply was claimed when a process died",
+            checked=False,
         ),
         Check(
             "(measured, not checked) longest wait of any due reply after a restart, backlog included",
@@ -210,5 +285,6 @@ def check(
              f"{sum(w.seconds > max_wait_seconds for w in wait_list)} of {len(wait_list)} replies over "
              f"{max_wait_seconds:g} s, {sum(w.after_restart for w in wait_list)} carried over a restart")
             if slowest else "no replies",
+            checked=False,
         ),
     ]

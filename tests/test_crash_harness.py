@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from datetime import datetime
 
 import pytest
 
 from benchmarks import crash
-from benchmarks.crash_checks import OutboxWatch, Seen, waits
+from benchmarks.crash_checks import OutboxWatch, Seen, releases, waits
 from benchmarks.crash_networks import LATE_ANSWER, SLOW_ACCEPT, Networks
 from bot.networks.base import ReplyTarget
 from bot.networks.telegram import TelegramConfig, TelegramConnector
@@ -72,9 +73,17 @@ def test_every_acknowledgement_reached_its_network_or_waits_for_an_officer(outco
     assert not any(state in waiting for state in ("sending", "pending", "failed")), waiting
 
 
-def test_no_reply_caught_by_a_kill_waits_more_than_a_minute_after_the_restart(outcome):
-    """Needs recovery of claims (point 4): today a claim left by a killed worker waits ten minutes."""
-    item = checked(outcome, "no reply caught by a kill waited more than 60 s")
+def test_every_claim_caught_by_a_kill_is_released_within_a_minute_of_the_restart(outcome):
+    """Needs recovery of claims (point 4): with the fixed stale-claim delay a dead worker's claim stayed ten minutes."""
+    item = checked(outcome, "every claim a kill caught is released within 60 s of the restart")
+    assert item.checked and item.ok, item.detail
+    assert "no reply was claimed" not in item.detail  # the mid-send kills caught claims
+
+
+def test_in_the_quick_form_the_caught_replies_also_leave_the_outbox_within_a_minute(outcome):
+    """Measured, not checked, by the harness (in the 100-kill form it measures the backlog), but few lives here."""
+    item = checked(outcome, "(measured, not checked) no reply caught by a kill waited more than 60 s")
+    assert not item.checked
     assert item.ok, item.detail
 
 
@@ -115,9 +124,42 @@ def test_a_wait_counts_from_the_first_restart_after_it_was_due_and_runs_to_the_e
     assert found[3].still_waiting and not found[2].still_waiting
 
 
+def test_a_caught_claim_is_released_when_it_changes_hands_counted_from_the_first_restart_after_its_kill():
+    """Kills at 10 and 30, restarts at 12 and 35; each row: id, state, created, due, claimed_by, claimed_at, started."""
+    watch = OutboxWatch(sessions=None)
+    day = datetime(2026, 11, 30)
+    at = {n: datetime(2026, 11, 30, 12, 0, n) for n in range(60)}
+
+    def row(reply_id, state, claimed_by="w", claimed_at=None, started=None):
+        return (reply_id, state, day, day, claimed_by, claimed_at or at[1], started)
+
+    watch.apply([row(1, "sending"), row(2, "sending", started=at[2]), row(3, "sending"), row(4, "sending"),
+                 row(5, "sending"), row(6, "pending", claimed_by=None)], now=10.0, killed_at=10.0)
+    watch.apply([row(1, "sending", claimed_by=None, claimed_at=None),  # freed by the restarted worker
+                 row(2, "sending", started=at[2]), row(3, "sending"),
+                 row(4, "sending", claimed_at=at[13]),  # claimed again after the kill
+                 row(5, "sending"), row(6, "pending", claimed_by=None)], now=14.0)
+    watch.apply([row(3, "pending", claimed_by=None)], now=13.0)  # stale: read before the last sample, ignored
+    watch.apply([row(2, "sent", claimed_by=None), row(3, "sending"), row(4, "sending", claimed_at=at[13]),
+                 row(5, "sending")], now=20.0)
+    watch.apply([row(3, "sending"), row(4, "sending", claimed_at=at[13]), row(5, "sending")],
+                now=30.0, killed_at=30.0)  # reply 4 caught again, under its new claim
+    watch.apply([row(3, "sending"), row(4, "failed", claimed_by=None), row(5, "pending", claimed_by=None)],
+                now=40.0)
+    found = [(r.reply_id, r.seconds, r.released) for r in releases(watch, restarts=[0.0, 12.0, 35.0], end=100.0)]
+    assert found == [
+        (1, 2.0, True),  # released at 14, 2 s after the first restart after its kill
+        (2, 8.0, True),  # left `sending` at 20
+        (3, 88.0, False),  # never released: counted until the end
+        (4, 2.0, True),  # claimed again at 14
+        (5, 28.0, True),  # released at 40: counted from the restart at 12, through the kill at 30
+        (4, 5.0, True),  # its second catch: from the restart at 35 until 40
+    ]
+
+
 def test_a_run_without_kills_passes_every_check(tmp_path):
     """The checks can pass: the same harness, no SIGKILL, only the final run that drains and stops on SIGTERM."""
     settings = crash.Settings(seed=1, kills=0, messages=6)
     result = crash.run(settings, work=tmp_path, say=lambda _: None)
     assert result.ok, crash.report(result, settings)
-    assert sum(result.kills.values()) == 0 and len(result.checks) == 7
+    assert sum(result.kills.values()) == 0 and len(result.checks) == 8
