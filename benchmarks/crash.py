@@ -14,9 +14,11 @@ harness checks (benchmarks/crash_checks.py):
 
 - every message stored once (by network and id), and classified and routed;
 - no request answered twice on the networks (counted on the fakes, per message);
-- every request answered once: each acknowledgement reached its network;
-  and, weaker, none lost silently: those that did not wait for an officer
-  as `unknown` (what Telegram replies caught mid-send become);
+- every request answered once where the network lists what the bot sent
+  (X: each acknowledgement reached it); on Telegram, where a bot cannot,
+  at most once; and none lost silently: those that did not reach their
+  network wait for an officer as `unknown` (what Telegram replies caught
+  mid-send become, since sending them again could answer twice);
 - every claim a kill caught (a reply `sending` when its process died) is
   released within `--max-wait` seconds (default 60) of the first restart
   after that kill: the reply is no longer `sending`, or claimed otherwise.

@@ -33,6 +33,9 @@ from benchmarks.crash_networks import Fed
 from storage.models import Message, Reply
 
 WAITING = ("pending", "failed", "sending")
+# Networks where a bot cannot list what it sent (Telegram): a reply whose send may have gone out
+# is handed to an officer (`unknown`), never sent again, so there it is answered at most once.
+CANNOT_LIST_SENT = ("telegram",)
 # Outcomes an officer settles (`datacall reply mark-sent|resend`): not lost, but no automatic answer either.
 FOR_AN_OFFICER = ("unknown", "dead")
 
@@ -245,11 +248,13 @@ def check(
             f"{len(repeated)} answered more than once, {len(unasked)} answered without a reply row",
         ),
         Check(
-            "every request answered once",
-            not not_delivered,
+            "every request answered once where the network lists what the bot sent (X); elsewhere at most once",
+            not [target for target in not_delivered if target[0] not in CANNOT_LIST_SENT],
             f"{len(targets)} acknowledgements ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))}); "
             f"{len(not_delivered)} never reached the network "
-            f"({', '.join(f'{n} {s}' for s, n in sorted(Counter(not_delivered.values()).items())) or 'none'})",
+            f"({', '.join(f'{n} {s}' for s, n in sorted(Counter(not_delivered.values()).items())) or 'none'}), "
+            f"of which on {'/'.join(CANNOT_LIST_SENT)}: "
+            f"{sum(target[0] in CANNOT_LIST_SENT for target in not_delivered)}",
         ),
         Check(
             "no acknowledgement lost silently",
