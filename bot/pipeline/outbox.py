@@ -20,6 +20,21 @@ searched for it (X's user timeline): found, it counts as sent; not found, it is
 sent; where the network cannot tell (Telegram), it is marked `unknown` for an
 officer, because a citizen must never get the same reply twice.
 
+Posts (a call, a reminder, a note, the survey) are claimed one at a time and
+recovered the same way, with `find_own_post`: a post of the same text that is
+not a reply, made since its send started and not already recorded for another
+post (as X shows it: links wrapped in t.co); for a native poll, the same
+question with exactly the same options, which tells apart the polls of a survey
+split in several (they ask the same question). Found, it is `posted` with the
+network's id, so the replies to it are polled; surely not there, it is posted
+again in the same pass; where the network cannot tell (Telegram; X when more of
+our posts came since than one lookup reads), it is `dead` with the reason, for
+an officer. A post is never a thread: each is one tweet (texts are fitted to
+the network's length, never split), and a survey of several polls is several
+posts, each looked for on its own; so "found" means the whole post is out.
+Should posts ever become threads, only a whole thread found may count as
+posted, and a part found must go to an officer, never be posted again whole.
+
 An outage (5xx, a timeout, a 429) does not use up a reply's attempts, only
 errors that would repeat do; both lengthen the backoff.
 """

@@ -5,7 +5,9 @@ It implements the endpoints datacall uses, with the documented shapes
 users/by/username, POST tweets (replies, polls), users/:id/mentions,
 users/:id/tweets (an account's own timeline) and tweets/search/recent
 (`conversation_id:` queries only), with since_id, until_id, max_results,
-pagination tokens, fields and expansions. It checks credentials (bearer
+pagination tokens, fields and expansions (polls too). A tweet posted through
+the API reads back as X shows it: each link wrapped in a t.co link (with its
+`entities.urls` entry), & < > escaped. It checks credentials (bearer
 tokens, and OAuth 1.0a HMAC-SHA1 signatures computed over
 https://api.twitter.com, the URL tweepy signs), counts 15-minute rate-limit
 windows and sends the x-rate-limit-* headers, and can be told to fail. Every
