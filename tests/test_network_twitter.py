@@ -559,7 +559,9 @@ def test_find_own_post_tells_polls_apart_by_their_options(fake, x):
     since = datetime.now(UTC) - timedelta(seconds=5)
     first = x.post_poll("Which request matters most?", ["Bike counts", "Canteen menus"], duration_seconds=86400,
                         idempotency_key="datacall-post-7")
-    fake.tweets[first.external_id]["written"] = None  # X may take the same question twice in a split survey
+    # The fake, like X, refuses a repeated text: let it take this question twice, as the polls of a split
+    # survey ask it.
+    fake.tweets[first.external_id]["written"] = None
     second = x.post_poll("Which request matters most?", ["Bus positions", "Playgrounds"], duration_seconds=86400,
                          idempotency_key="datacall-post-8")
     question = "Which request matters most?"

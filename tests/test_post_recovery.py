@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 
 from bot.campaigns.publishing import Publisher
 from bot.campaigns.texts import load_campaign_texts
-from bot.networks.base import NetworkError
-from bot.networks.sandbox import timeline
+from bot.networks.base import NetworkError, ReplyTarget
+from bot.networks.sandbox import SandboxConnector, say, timeline
 from bot.pipeline import outbox
 from bot.pipeline.outbox import Claims, post_due
 from bot.worker import Heartbeat
@@ -263,6 +263,24 @@ def test_a_timeout_after_the_post_left(sessions, network, monkeypatch, finds_own
         session.execute(update(Post).values(claimed_at=utcnow() - timedelta(seconds=LEASE + 1)))
     assert run(sessions, {"sandbox": network}, "w1") == 1
     assert post_row(sessions, post_id).state == "posted" and len(bot_entries(network)) == 1
+
+
+def test_the_sandbox_finds_its_own_post_by_text_or_poll_since_the_send_started(sessions):
+    sandbox = SandboxConnector(sessions)
+    before = utcnow() - timedelta(seconds=1)
+    call = sandbox.post(CALL, idempotency_key="datacall-post-1")
+    poll = sandbox.post_poll(QUESTION, ["Bike counts", "Canteen menus"], duration_seconds=3600,
+                             idempotency_key="datacall-post-2")
+    with sessions() as session, session.begin():
+        citizen = say(session, "@camille", "Bike counts, please", in_reply_to_id=int(call.external_id))
+    sandbox.reply(ReplyTarget(str(citizen.id), citizen.author_id, "@camille"), CALL, idempotency_key="r1")
+    assert sandbox.find_own_post(CALL, since=before).found == call  # the reply of the same text is no post
+    assert sandbox.find_own_post(CALL, since=before, known={call.external_id}).found is None
+    assert sandbox.find_own_post(CALL, since=utcnow() + timedelta(seconds=1)).found is None
+    assert sandbox.find_own_post(QUESTION, since=before, poll_options=["Bike counts", "Canteen menus"]).found == poll
+    assert sandbox.find_own_post(QUESTION, since=before, poll_options=["Bike counts"]).found is None
+    assert sandbox.find_own_post(QUESTION, since=before).found is None  # a poll is not a text post
+    assert sandbox.find_own_post(QUESTION, since=before).checked
 
 
 # The same recovery through the real X connector (tweepy) against the fake X API, which like X
