@@ -35,6 +35,10 @@ class Killed(BaseException):
     """The worker's process dies here: nothing after this point runs, nothing is recorded."""
 
 
+def die(*_args, **_kwargs):
+    raise Killed
+
+
 @pytest.fixture
 def network(sessions):
     return RecordingConnector(sessions, log=SendLog())
@@ -196,6 +200,19 @@ def test_the_second_poll_of_a_split_survey_is_not_mistaken_for_the_first(session
     assert posts[0].id == first_id
     assert [(p.state, p.external_id) for p in posts] == [("posted", entry_id) for entry_id in entries]
     assert posts[1].last_error == outbox.FOUND_SENT
+
+
+def test_a_survey_killed_before_its_options_were_stored_is_posted_without_a_lookup(sessions, network, monkeypatch):
+    """The options are committed before the poll is sent: without them the poll cannot have left."""
+    monkeypatch.setattr(RecordingConnector, "finds_own_posts", True)
+    post_id = queue_survey(sessions)
+    with monkeypatch.context() as patch, pytest.raises(Killed):
+        patch.setattr("bot.campaigns.survey.prepare", die)
+        run(sessions, {"sandbox": network}, "w1")
+    assert post_row(sessions, post_id).state == "sending"
+    monkeypatch.setattr(RecordingConnector, "find_own_post", lambda *a, **k: pytest.fail("nothing to look for"))
+    assert restart(sessions, {"sandbox": network}, "w1") == 1
+    assert post_row(sessions, post_id).state == "posted" and len(bot_entries(network, "poll")) == 1
 
 
 def test_a_post_killed_mid_send_on_a_network_that_cannot_tell_stays_for_an_officer(sessions, network, monkeypatch):
