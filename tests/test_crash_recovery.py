@@ -13,8 +13,9 @@ from sqlalchemy import func, select, update
 
 import bot.jobs
 from bot.networks.base import NetworkError
-from bot.pipeline import ingest, route
-from storage.models import Reply, Request, utcnow
+from bot.networks.sandbox import timeline
+from bot.pipeline import ingest, outbox, route
+from storage.models import Post, Reply, Request, utcnow
 from tests.fakes.recording import RecordingConnector
 from tests.helpers import call_entry_id, citizens_reply, snapshot
 
@@ -181,6 +182,34 @@ def test_killed_mid_send_on_a_network_without_idempotency_is_never_resent(cli, r
     assert recording.repeated() == {}
     with ready() as session:
         assert all("not resent" in r.last_error for r in session.scalars(select(Reply)))
+
+
+@pytest.mark.parametrize("went_out", [True, False])
+def test_a_call_killed_mid_send_is_looked_for_where_the_network_lists_its_posts(cli, sessions, recording,
+                                                                               monkeypatch, went_out):
+    """As on X: `datacall run` finds the call it had posted before the kill, or posts it once."""
+    monkeypatch.setattr(RecordingConnector, "finds_own_posts", True)
+    cli("init")
+    cli("campaign create 2027-q1")
+    cli("campaign post 2027-q1")
+    if went_out:
+        cli("run --once")  # the call went out...
+    with sessions() as session, session.begin():  # ...or not; either way the kill left it claimed, unrecorded
+        session.execute(update(Post).values(
+            state="sending", external_id=None, url=None, posted_at=None, claimed_by="gone",
+            claimed_at=utcnow() - timedelta(hours=1), send_started_at=utcnow() - timedelta(seconds=30),
+        ))
+    cli("run --once")
+    assert len(recording.per_key("post")) == 1 and recording.repeated("post") == {}
+    with sessions() as session:
+        call = session.scalars(select(Post)).one()
+        assert (call.state, call.external_id) == ("posted", str(only_bot_entry_id(session)))
+        assert (call.last_error == outbox.FOUND_SENT) is went_out
+
+
+def only_bot_entry_id(session) -> int:
+    [entry] = timeline(session, from_bot=True)
+    return entry.id
 
 
 def test_fresh_claim_is_left_to_its_worker(cli, ready):

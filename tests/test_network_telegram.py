@@ -459,3 +459,6 @@ def test_probe_is_get_me_and_telegram_cannot_list_what_the_bot_sent(fake, connec
     # No Bot API method lists the bot's sent messages: a reply that may have left goes to an officer.
     lookup = connector.find_own_reply(ReplyTarget("-100:1", "1", "@camille"), since=datetime.now(UTC))
     assert lookup.checked is False and connector.finds_own_replies is False
+    # Nor the channel's posts: a post that may have left is `dead`, for an officer.
+    assert connector.find_own_post("The call is open", since=datetime.now(UTC)).checked is False
+    assert connector.finds_own_posts is False

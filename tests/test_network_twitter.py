@@ -14,13 +14,14 @@ from jsonschema import Draft4Validator
 from sqlalchemy import select
 
 from bot.config import ConfigError
-from bot.networks.base import NetworkError, PollResult, ReplyTarget
+from bot.networks.base import Lookup, NetworkError, PollResult, ReplyTarget
 from bot.networks.twitter import (
     TwitterConfig,
     TwitterConnector,
     endpoint_key,
     make_client,
     retry_after,
+    shows_as,
     weighted_length,
 )
 from storage.models import Message, Request
@@ -43,6 +44,7 @@ SAMPLES = {
     "error_too_many_requests.json": ("get", "/2/users/{id}/mentions", "429"),
     "error_duplicate_content.json": ("post", "/2/tweets", "403"),
     "error_invalid_request.json": ("get", "/2/users/{id}/mentions", "400"),
+    "own_tweets_post_and_poll.json": ("get", "/2/users/{id}/tweets", "200"),
 }
 
 
@@ -463,7 +465,9 @@ retry_base_seconds = 0.01
     cli("run --once", config=config)
     status = fake.posts_by_bot()[-1]
     assert status["referenced_tweets"] == [{"type": "replied_to", "id": reply}]
-    assert "https://data.example.org/velo" in status["text"]
+    # X shows the link as a t.co link, and says where it leads.
+    assert status["entities"]["urls"][0]["expanded_url"] == "https://data.example.org/velo"
+    assert status["entities"]["urls"][0]["url"] in status["text"]
 
     posted = len(fake.posts_by_bot())
     cli("run --once", config=config)
@@ -524,6 +528,86 @@ def test_find_own_reply_cannot_tell_past_its_page_cap(fake, x, monkeypatch):
         fake.bot_tweet(f"Update number {number}")
     lookup = x.find_own_reply(ReplyTarget(citizen, "2000000001", "@camille_velo"), since=since)
     assert lookup.checked is False
+
+
+def test_find_own_post_knows_a_post_as_x_shows_it_links_in_t_co_and_ampersands_escaped(fake, x):
+    earlier = fake.bot_tweet("Our calendar for 2027 is online.", at=datetime.now(UTC) - timedelta(minutes=2))
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    text = "Call 2027-q1: roads & cycling data? Tell us what you need. Notes: https://data.example.org/calls/2027-q1."
+    call = x.post(text, idempotency_key="datacall-post-2")
+    citizen = fake.citizen_reply(call.external_id, "camille_velo", "Bike counts, please")
+    x.reply(ReplyTarget(citizen, "2000000001", "@camille_velo"), text, idempotency_key="r1")  # a reply: not it
+    shown = fake.tweet(call.external_id)
+    assert "https://t.co/" in shown["text"] and "&amp;" in shown["text"]  # the fake shows it as X does
+
+    found = x.find_own_post(text, since=since)
+    assert found.checked and found.found.external_id == call.external_id
+    assert found.found.url == f"https://x.com/datacall_city/status/{call.external_id}"
+    # Recorded already (another post of the same text), another text, or before `since`: not it.
+    assert x.find_own_post(text, since=since, known={call.external_id}) == Lookup(checked=True)
+    assert x.find_own_post(text.replace("2027-q1", "2027-q2"), since=since) == Lookup(checked=True)
+    assert x.find_own_post("Our calendar for 2027 is online.", since=since) == Lookup(checked=True)
+    older = x.find_own_post("Our calendar for 2027 is online.", since=since - timedelta(minutes=3))
+    assert older.found.external_id == earlier
+    lookups = fake.calls("GET /2/users/:id/tweets")
+    assert all(r.path == f"/2/users/{fake.bot_id}/tweets" for r in lookups)
+    assert lookups[0].args["exclude"] == "replies,retweets"
+    assert {"entities", "attachments"} <= set(lookups[0].args["tweet.fields"].split(","))
+
+
+def test_find_own_post_tells_polls_apart_by_their_options(fake, x):
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    first = x.post_poll("Which request matters most?", ["Bike counts", "Canteen menus"], duration_seconds=86400,
+                        idempotency_key="datacall-post-7")
+    # The fake, like X, refuses a repeated text: let it take this question twice, as the polls of a split
+    # survey ask it.
+    fake.tweets[first.external_id]["written"] = None
+    second = x.post_poll("Which request matters most?", ["Bus positions", "Playgrounds"], duration_seconds=86400,
+                         idempotency_key="datacall-post-8")
+    question = "Which request matters most?"
+    assert x.find_own_post(question, since=since, poll_options=["Bike counts", "Canteen menus"]).found == first
+    assert x.find_own_post(question, since=since, poll_options=["Bus positions", "Playgrounds"]).found == second
+    assert x.find_own_post(question, since=since, poll_options=["Bike counts", "Playgrounds"]).found is None
+    assert x.find_own_post(question, since=since).found is None  # a text post of the question: not a poll
+    lookup = fake.calls("GET /2/users/:id/tweets")[0]
+    assert (lookup.args["expansions"], lookup.args["poll.fields"]) == ("attachments.poll_ids", "options")
+
+
+def test_find_own_post_reads_a_documented_timeline_page(fake, x):
+    fake.respond_with("GET /2/users/:id/tweets", sample("own_tweets_post_and_poll.json"))
+    call = ("Call for contributions 2027-q1: roads & cycling data? Tell us what you need. "
+            "Notes: https://data.example.org/calls/2027-q1.")
+    assert x.find_own_post(call, since=datetime.now(UTC)).found.external_id == "1877349501234567168"
+    fake.respond_with("GET /2/users/:id/tweets", sample("own_tweets_post_and_poll.json"))
+    poll = x.find_own_post("Which of these should we open first?", since=datetime.now(UTC),
+                           poll_options=("Bike counts", "Canteen menus"))
+    assert poll.found.external_id == "1877352400000000000"
+    fake.respond_with("GET /2/users/:id/tweets", sample("own_tweets_post_and_poll.json"))
+    reply_text = "@camille_velo Thank you! Your request is logged as #1. Follow it here: https://data.example.org/requests/1"
+    assert x.find_own_post(reply_text, since=datetime.now(UTC)) == Lookup(checked=True)  # a reply is no post
+
+
+def test_find_own_post_cannot_tell_past_its_page_cap(fake, x, monkeypatch):
+    monkeypatch.setattr("bot.networks.twitter.LOOKUP_PAGES", 1)
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    for number in range(101):
+        fake.bot_tweet(f"Update number {number}")
+    assert x.find_own_post("The call is open", since=since).checked is False
+
+
+@pytest.mark.parametrize(("sent", "shown", "links", "same"), [
+    ("Read https://a.example/x.", "Read https://t.co/abc.", [{"url": "https://t.co/abc",
+                                                              "expanded_url": "https://a.example/x"}], True),
+    ("Read https://a.example/x.", "Read https://t.co/abc.", [{"url": "https://t.co/abc",
+                                                              "expanded_url": "https://a.example/y"}], False),
+    ("Read https://a.example/x", "Read https://t.co/abc", [], True),  # a t.co link X says nothing about
+    ("Read https://a.example/x", "Read https://b.example/x", [], False),
+    ("Q&A <today>", "Q&amp;A &lt;today&gt;", [], True),
+    ("Caf\u00e9  open\n", "Cafe\u0301 open", [], True),  # NFC, spaces, trimmed ends
+    ("Read https://a.example/x now", "Read https://t.co/abc", [], False),
+])
+def test_shows_as_compares_a_text_with_what_x_shows(sent, shown, links, same):
+    assert shows_as(sent, shown, links) is same
 
 
 def test_probe_asks_who_am_i_every_time_and_raises_while_x_is_down(fake, x):

@@ -29,6 +29,14 @@ class Skip:
     reason: str
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What a post's network call carried: its text and, for a native poll, its options."""
+
+    text: str
+    poll_options: tuple[str, ...] = ()
+
+
 def cycle_of(campaign: Campaign) -> list[calendar.Phase]:
     return [calendar.Phase(p.name, p.starts_at, p.ends_at) for p in campaign.phases]
 
@@ -121,6 +129,14 @@ class Publisher:
             post.text = self._render(session, post, campaign, connector, "research_update", with_counts=True)
         session.commit()
         return connector.post(post.text, idempotency_key=f"datacall-post-{post.id}")
+
+    def sent_as(self, session: Session, post: Post, connector: Connector) -> Sent | None:
+        """What `publish` handed the network for a post whose send started (its texts and options are
+        committed before the call); None when the call cannot have been made (a poll without options)."""
+        if post.kind == "survey" and post.campaign is not None and connector.poll_options:
+            options = survey.options_of(session, post.id)
+            return Sent(post.text, tuple(option.label for option in options)) if options else None
+        return Sent(post.text)
 
     def _survey(
         self, session: Session, post: Post, campaign: Campaign, connector: Connector, *, now: datetime

@@ -107,7 +107,7 @@ class PollResult:
 
 @dataclass(frozen=True)
 class Lookup:
-    """What the network says about a reply that may have gone out: `checked` False when it cannot tell."""
+    """What the network says about a reply or post that may have gone out: `checked` False when it cannot tell."""
 
     checked: bool
     found: PostRef | None = None
@@ -165,6 +165,8 @@ class Connector(ABC):
     max_poll_seconds: int | None = None
     # True when `find_own_reply` can look the account's recent replies up (X, the sandbox).
     finds_own_replies: bool = False
+    # True when `find_own_post` can look the account's recent posts and polls up (X, the sandbox).
+    finds_own_posts: bool = False
 
     @classmethod
     def from_config(
@@ -252,6 +254,17 @@ class Connector(ABC):
 
         The outbox asks this before resending a reply whose send may have happened
         (its worker died, or no answer came back). The default cannot tell.
+        """
+        return CANNOT_TELL
+
+    def find_own_post(
+        self, text: str, *, since: datetime, known: Collection[str] = (), poll_options: Sequence[str] = ()
+    ) -> Lookup:
+        """Our post of `text` made since `since` (not a reply), other than the `known` ids, if the network can
+        list them; with `poll_options`, a native poll asking `text` with exactly those options.
+
+        The outbox asks this before resending a post (a call, a reminder, a survey) whose send
+        may have happened. The default cannot tell.
         """
         return CANNOT_TELL
 

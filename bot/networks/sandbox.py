@@ -50,6 +50,7 @@ class SandboxConnector(Connector):
     config_model = SandboxConfig
     idempotent_sends = True
     finds_own_replies = True  # the timeline is a table
+    finds_own_posts = True
 
     def __init__(
         self, sessions: sessionmaker[Session], *, max_length: int = 500, page_size: int = 200, polls: bool = True
@@ -176,6 +177,31 @@ class SandboxConnector(Connector):
                 )
                 .order_by(SandboxEntry.id)
             )
+        return Lookup(checked=True, found=PostRef(str(entry_id), entry_url(entry_id))) if entry_id else NOT_FOUND
+
+    def find_own_post(
+        self, text: str, *, since: datetime, known: Collection[str] = (), poll_options: Sequence[str] = ()
+    ) -> Lookup:
+        """The bot's oldest timeline entry since `since` that is not a reply, with this text, and with a poll
+        of exactly `poll_options` if any, else none."""
+        from sqlalchemy import select
+
+        from storage.models import SandboxEntry
+
+        with self.sessions() as session:
+            entries = session.execute(
+                select(SandboxEntry.id, SandboxEntry.poll)
+                .where(
+                    SandboxEntry.from_bot.is_(True),
+                    SandboxEntry.in_reply_to_id.is_(None),
+                    SandboxEntry.text == text,
+                    SandboxEntry.created_at >= since,
+                    SandboxEntry.id.not_in([int(ref) for ref in known if ref.isdigit()]),
+                )
+                .order_by(SandboxEntry.id)
+            ).all()
+        wanted = list(poll_options)
+        entry_id = next((entry_id for entry_id, poll in entries if (poll or {}).get("options", []) == wanted), None)
         return Lookup(checked=True, found=PostRef(str(entry_id), entry_url(entry_id))) if entry_id else NOT_FOUND
 
     def whoami(self) -> str:

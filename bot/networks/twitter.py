@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import tweepy
@@ -64,10 +65,15 @@ FIRST_POLL_LOOKBACK = timedelta(minutes=5)
 NO_LANGUAGE = {"und", "zxx", "art"}
 MENTIONS = "GET /2/users/:id/mentions"
 OWN_TWEETS = "GET /2/users/:id/tweets"
-# Pages of our own timeline read when looking for a reply that may have gone out (100 tweets each).
+# Pages of our own timeline read when looking for a reply or post that may have gone out (100 tweets each).
 LOOKUP_PAGES = 5
+# A link in a text, as X finds it: punctuation that ends a sentence is not part of it.
+LINK = re.compile(r"(https?://\S+?)(?=[.,;:!?'\")\]]*(?:\s|$))")
+TCO = re.compile(r"https?://t\.co/\w+$")
 
 T = TypeVar("T")
+# Whether one of our tweets, with the polls X expanded (by id), is the one looked for.
+Matcher = Callable[[tweepy.Tweet, Mapping[str, tweepy.Poll]], bool]
 
 
 class RateLimits:
@@ -201,6 +207,7 @@ class TwitterConnector(Connector):
     poll_option_length = 25
     max_poll_seconds = 7 * 24 * 3600
     finds_own_replies = True  # GET /2/users/:id/tweets lists what the account posted
+    finds_own_posts = True
 
     def __init__(
         self,
@@ -330,6 +337,41 @@ class TwitterConnector(Connector):
 
         Cannot tell when more than `LOOKUP_PAGES` pages were posted since and none of them is it.
         """
+        def answers(tweet: tweepy.Tweet, polls: Mapping[str, tweepy.Poll]) -> bool:
+            return target.external_id in {str(ref.id) for ref in tweet.referenced_tweets or []
+                                          if ref.type == "replied_to"}
+
+        return self._find_own(since, known, answers, exclude=["retweets"],
+                              tweet_fields=["created_at", "referenced_tweets"])
+
+    def find_own_post(
+        self, text: str, *, since: datetime, known: Collection[str] = (), poll_options: Sequence[str] = ()
+    ) -> Lookup:
+        """Our tweets since `since` that are not replies (GET /2/users/:id/tweets), newest first: the oldest
+        one showing `text` as X shows it (`shows_as`), with a poll of exactly `poll_options` if any, else none.
+
+        Cannot tell when more than `LOOKUP_PAGES` pages were posted since and none of them is it.
+        """
+        wanted = tuple(_plain(option) for option in poll_options)
+
+        def is_it(tweet: tweepy.Tweet, polls: Mapping[str, tweepy.Poll]) -> bool:
+            if any(ref.type == "replied_to" for ref in tweet.referenced_tweets or []):
+                return False
+            note = tweet.data.get("note_tweet") or {}  # a long post: `text` is cut, the note holds it whole
+            shown = note.get("text") or tweet.text
+            links = (note.get("entities") if note.get("text") else tweet.entities) or {}
+            return shows_as(text, shown, links.get("urls") or ()) and _poll_labels(tweet, polls) == wanted
+
+        return self._find_own(
+            since, known, is_it, exclude=["replies", "retweets"],
+            tweet_fields=["attachments", "created_at", "entities", "note_tweet", "referenced_tweets"],
+            expansions=["attachments.poll_ids"], poll_fields=["options"],
+        )
+
+    def _find_own(
+        self, since: datetime, known: Collection[str], matches: Matcher, **params: Any
+    ) -> Lookup:
+        """The oldest of our tweets since `since` that `matches` (with the polls X expanded), not among `known`."""
         my_id, _ = self._account()
         since_id = snowflake_at(since.timestamp())
         found, token = None, None
@@ -338,12 +380,12 @@ class TwitterConnector(Connector):
                 OWN_TWEETS,
                 partial(
                     self.client.get_users_tweets, my_id, since_id=since_id, pagination_token=token, max_results=100,
-                    exclude=["retweets"], tweet_fields=["created_at", "referenced_tweets"], user_auth=self.user_auth,
+                    user_auth=self.user_auth, **params,
                 ),
             )
+            polls = {str(poll.id): poll for poll in (response.includes or {}).get("polls") or []}
             for tweet in response.data or []:
-                replied_to = {str(ref.id) for ref in tweet.referenced_tweets or [] if ref.type == "replied_to"}
-                if target.external_id in replied_to and str(tweet.id) not in known:
+                if str(tweet.id) not in known and matches(tweet, polls):
                     found = tweet  # newest first: the last match is the oldest
             token = (response.meta or {}).get("next_token")
             if found is not None:
@@ -565,6 +607,57 @@ def weighted_length(text: str) -> int:
             continue
         weight += sum(1 if _light(ord(char)) else 2 for char in part)
     return weight
+
+
+def shows_as(sent: str, shown: str, links: Sequence[Mapping[str, Any]] = ()) -> bool:
+    """Whether `shown`, a tweet's text as X returns it, is the text `sent`.
+
+    X wraps every link in a t.co link (`links`, the tweet's entities.urls, say where each leads),
+    escapes &, < and >, and trims the ends; the rest is compared after NFC and collapsing spaces.
+    A t.co link X says nothing about stands for any link.
+    """
+    expanded = {str(link.get("url")): link.get("expanded_url") for link in links if link.get("url")}
+    ours, theirs = _text_and_links(sent), _text_and_links(unescape_x(shown))
+    if len(ours) != len(theirs):
+        return False
+    for index, (mine, seen) in enumerate(zip(ours, theirs, strict=True)):
+        if index % 2 == 0:  # the text between two links
+            if mine != seen:
+                return False
+            continue
+        target = expanded.get(seen) or (None if TCO.match(seen) else seen)
+        if target is not None and _link_key(target) != _link_key(mine):
+            return False
+    return True
+
+
+def unescape_x(text: str) -> str:
+    """A tweet's text as written: X's API escapes exactly these three characters."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _text_and_links(text: str) -> list[str]:
+    """Text, link, text, link, ..., text: links at the odd positions."""
+    return LINK.split(_plain(text))
+
+
+def _plain(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _link_key(url: str) -> tuple[str, str, str, str]:
+    """A link, whatever its scheme, host case or trailing slash."""
+    parts = urlsplit(url)
+    return parts.netloc.lower(), parts.path.rstrip("/"), parts.query, parts.fragment
+
+
+def _poll_labels(tweet: tweepy.Tweet, polls: Mapping[str, tweepy.Poll]) -> tuple[str, ...]:
+    """The options of the tweet's poll (expanded in `polls`), in order; () without a poll."""
+    for poll_id in (tweet.attachments or {}).get("poll_ids") or []:
+        poll = polls.get(str(poll_id))
+        if poll is not None:
+            return tuple(_plain(option["label"]) for option in sorted(poll.options, key=lambda o: o["position"]))
+    return ()
 
 
 def snowflake_time(tweet_id: str) -> float:

@@ -20,6 +20,21 @@ searched for it (X's user timeline): found, it counts as sent; not found, it is
 sent; where the network cannot tell (Telegram), it is marked `unknown` for an
 officer, because a citizen must never get the same reply twice.
 
+Posts (a call, a reminder, a note, the survey) are claimed one at a time and
+recovered the same way, with `find_own_post`: a post of the same text that is
+not a reply, made since its send started and not already recorded for another
+post (as X shows it: links wrapped in t.co); for a native poll, the same
+question with exactly the same options, which tells apart the polls of a survey
+split in several (they ask the same question). Found, it is `posted` with the
+network's id, so the replies to it are polled; surely not there, it is posted
+again in the same pass; where the network cannot tell (Telegram; X when more of
+our posts came since than one lookup reads), it is `dead` with the reason, for
+an officer. A post is never a thread: each is one tweet (texts are fitted to
+the network's length, never split), and a survey of several polls is several
+posts, each looked for on its own; so "found" means the whole post is out.
+Should posts ever become threads, only a whole thread found may count as
+posted, and a part found must go to an officer, never be posted again whole.
+
 An outage (5xx, a timeout, a 429) does not use up a reply's attempts, only
 errors that would repeat do; both lengthen the backoff.
 """
@@ -38,8 +53,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.campaigns import survey
-from bot.campaigns.publishing import Publisher, Skip, skip_passed
-from bot.networks.base import CANNOT_TELL, Connector, Lookup, NetworkError, OutgoingReply, PostRef, ReplyTarget
+from bot.campaigns.publishing import Publisher, Sent, Skip, skip_passed
+from bot.networks.base import (
+    CANNOT_TELL,
+    NOT_FOUND,
+    Connector,
+    Lookup,
+    NetworkError,
+    OutgoingReply,
+    PostRef,
+    ReplyTarget,
+)
 from storage import queries
 from storage.database import reading
 from storage.models import Message, Post, Reply, utcnow
@@ -232,10 +256,10 @@ def post_due(
     as polls); without it a post's stored text is sent as is. `now` is the clock,
     a parameter so that tests and rehearsals can move it.
     """
-    _take_back_posts(sessions, connectors, claims, now=utcnow())  # real time: worker liveness is real
+    found = _take_back_posts(sessions, connectors, claims, publisher=publisher, clock=now)
     with sessions() as session, session.begin():
         skip_passed(session, now=now())
-    posted, seen = 0, set()
+    posted, seen = found, set()
     while True:  # a survey split into several polls adds posts due at once: post them in this pass too
         with sessions() as session:
             paused = queries.paused_networks(session, now=now())
@@ -248,7 +272,9 @@ def post_due(
             break
         for post in due:
             seen.add(post.id)
-            if not _claim(sessions, Post, post.id, "sending", now=now(), worker=claims.worker):
+            # Claimed and started in real time, whatever `now` says: worker liveness and the
+            # network's own clock (a lookup after a crash) are real.
+            if not _claim(sessions, Post, post.id, "sending", worker=claims.worker):
                 continue
             connector = connectors[post.network]
             try:
@@ -263,7 +289,8 @@ def post_due(
                 with sessions() as session, session.begin():
                     _record_failure(session.get(Post, post.id, with_for_update=True), exc,
                                     max_attempts=max_attempts, retry_base_seconds=retry_base_seconds,
-                                    idempotent=connector.idempotent_sends, finds_own=False, now=now())
+                                    idempotent=connector.idempotent_sends, finds_own=connector.finds_own_posts,
+                                    now=now())
                 continue
             with sessions() as session, session.begin():
                 row = session.get_one(Post, post.id)
@@ -279,7 +306,7 @@ def post_due(
     return posted
 
 
-def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str, *, now=None,
+def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: str, *,
            worker: str | None = None) -> bool:
     """Take one due row for `worker`, committed before the network call, which follows at once.
 
@@ -289,7 +316,7 @@ def _claim(sessions: sessionmaker[Session], model, row_id: int, claimed_state: s
     where = [model.state.in_(("pending", "failed"))]
     if model is Reply:
         where.append(queries.reply_allowed())
-    moment = now or utcnow()
+    moment = utcnow()
     with sessions() as session, session.begin():
         return queries.claim(
             session, model, row_id, where=where,
@@ -317,8 +344,8 @@ def _record_failure(row, exc: Exception, *, max_attempts: int, retry_base_second
     row.claimed_by = None  # whatever comes next, this worker holds it no more
     if _outcome_unknown(exc) and not idempotent:
         if finds_own:
-            # Left claimed by nobody: once the lease has passed, a worker looks for it on the network.
-            row.claimed_at = moment
+            # Left claimed by nobody: once the lease has passed (real time), a worker looks for it on the network.
+            row.claimed_at = utcnow()
             row.last_error = f"{TO_CHECK} ({row.last_error})"[:1000]
             return
         # Resending could reach the citizen twice: an officer checks the network first.
@@ -391,53 +418,105 @@ def _check(sessions, connectors, reply_id: int, claims: Claims) -> bool:
                 Reply.message_id == row.message_id, Reply.id != row.id, Reply.external_id.is_not(None)
             )
         ))
+    return _look(sessions, Reply, reply_id, row.network, claims,
+                 lambda: connector.find_own_reply(target, since=since, known=known), found_at=utcnow)
+
+
+def _take_back_posts(sessions, connectors, claims: Claims, *, publisher: Publisher | None, clock) -> int:
+    """Recover the posts of dead workers; returns how many were found already posted.
+
+    Never left: due again. May have left: due again on a network that drops a repeat;
+    looked for among the account's own posts on one that can list them; else `dead`.
+    """
+    now = utcnow()  # real time: worker liveness is real
+    to_check = []
+    with sessions() as session, session.begin():
+        paused = queries.paused_networks(session, now=now)
+        for row in queries.claims_to_take_back(session, Post, worker=claims.worker, now=now, lease=claims.lease):
+            connector = connectors.get(row.network)
+            if connector is None:
+                continue  # a network this worker does not serve: one that does will take it
+            if row.send_started_at is None or connector.idempotent_sends:
+                _release(row)
+            elif connector.finds_own_posts:
+                if row.network not in paused:
+                    row.claimed_by, row.claimed_at = claims.worker, now  # ours while we look
+                    to_check.append(row.id)
+            else:
+                row.state, row.last_error, row.claimed_by = "dead", INTERRUPTED, None
+    return sum(_check_post(sessions, connectors, post_id, claims, publisher=publisher, clock=clock)
+               for post_id in to_check)
+
+
+def _check_post(sessions, connectors, post_id: int, claims: Claims, *, publisher: Publisher | None, clock) -> bool:
+    """Look for a taken-back post on the network: posted if found, posted again if surely not, else `dead`."""
+    with reading(sessions) as session:
+        row = session.get_one(Post, post_id)
+        connector = connectors[row.network]
+        sent = publisher.sent_as(session, row, connector) if publisher is not None else Sent(row.text)
+        assert row.send_started_at is not None  # only a post whose send started is looked for
+        since = row.send_started_at - LOOKUP_SKEW
+        # Our other posts already recorded (a split survey asks the same question in each poll).
+        known = set(session.scalars(
+            select(Post.external_id).where(
+                Post.network == row.network, Post.id != row.id, Post.external_id.is_not(None)
+            )
+        ))
+    if sent is None:
+        return _settle(sessions, Post, post_id, NOT_FOUND, claims, found_at=clock)  # it never reached the network
+    return _look(
+        sessions, Post, post_id, row.network, claims,
+        lambda: connector.find_own_post(sent.text, since=since, known=known, poll_options=sent.poll_options),
+        found_at=clock,
+    )
+
+
+def _look(sessions, model, row_id: int, network: str, claims: Claims, lookup: Callable[[], Lookup], *,
+          found_at: Callable[[], datetime]) -> bool:
+    """Ask the network about a taken-back row whose send may have happened, then settle it."""
+    what = model.__name__.lower()
     try:
-        lookup = connector.find_own_reply(target, since=since, known=known)
+        answer = lookup()
     except NetworkError as exc:
         if exc.transient and not exc.permanent:
-            log.warning("reply %s: cannot look for it on %s now (%s); trying again later", reply_id, row.network, exc)
+            log.warning("%s %s: cannot look for it on %s now (%s); trying again later", what, row_id, network, exc)
             with sessions() as session, session.begin():
-                again = session.get_one(Reply, reply_id, with_for_update=True)
+                again = session.get_one(model, row_id, with_for_update=True)
                 if again.state == queries.SENDING and again.claimed_by == claims.worker:
                     again.claimed_by, again.claimed_at = None, utcnow()
             return False
-        lookup = CANNOT_TELL
+        answer = CANNOT_TELL
     except Exception:  # noqa: BLE001 - not knowing is safe: an officer looks
-        log.exception("reply %s: looking for it on %s failed", reply_id, row.network)
-        lookup = CANNOT_TELL
-    return _settle(sessions, reply_id, lookup, claims)
+        log.exception("%s %s: looking for it on %s failed", what, row_id, network)
+        answer = CANNOT_TELL
+    return _settle(sessions, model, row_id, answer, claims, found_at=found_at)
 
 
-def _settle(sessions, reply_id: int, lookup: Lookup, claims: Claims) -> bool:
+def _settle(sessions, model, row_id: int, lookup: Lookup, claims: Claims, *,
+            found_at: Callable[[], datetime]) -> bool:
+    """Found: sent (a reply) or posted (a post), with the network's id. Surely not there: due again.
+    Cannot tell: `unknown` (a reply) or `dead` (a post), for an officer."""
     with sessions() as session, session.begin():
-        row = session.get(Reply, reply_id, with_for_update=True)
+        row = session.get(model, row_id, with_for_update=True)
         if row.state != queries.SENDING or row.claimed_by != claims.worker:
             return False  # dropped or taken meanwhile
         row.claimed_by = None
         if lookup.found is not None:
-            row.state, row.external_id, row.sent_at = "sent", lookup.found.external_id, utcnow()
+            row.external_id = lookup.found.external_id
+            if model is Reply:
+                row.state, row.sent_at = "sent", found_at()
+            else:
+                row.state, row.url, row.posted_at = "posted", lookup.found.url, found_at()
             row.attempts += 1
             row.last_error = FOUND_SENT
-            log.info("reply %s was already on %s (%s): not resent", reply_id, row.network, lookup.found.external_id)
+            log.info("%s %s was already on %s (%s): not sent again", model.__name__.lower(), row_id, row.network,
+                     lookup.found.external_id)
             return True
         if lookup.checked:
             _release(row)  # surely not out: sent in this pass
         else:
-            row.state, row.last_error = queries.UNKNOWN, INTERRUPTED
+            row.state, row.last_error = (queries.UNKNOWN if model is Reply else "dead"), INTERRUPTED
     return False
-
-
-def _take_back_posts(sessions, connectors, claims: Claims, *, now: datetime) -> None:
-    """Posts of dead workers: sent again where the network drops a repeat, else `dead` with the reason."""
-    with sessions() as session, session.begin():
-        for row in queries.claims_to_take_back(session, Post, worker=claims.worker, now=now, lease=claims.lease):
-            connector = connectors.get(row.network)
-            if connector is None:
-                continue
-            if row.send_started_at is None or connector.idempotent_sends:
-                _release(row)
-            else:
-                row.state, row.last_error, row.claimed_by = "dead", INTERRUPTED, None
 
 
 def _release(row) -> None:

@@ -3,7 +3,7 @@
 The sandbox drops a second send with the same key, so a worker race or a
 resend would go unnoticed on it. `RecordingConnector` reads citizens' messages
 from the sandbox timeline (so `say` still feeds it) but appends every reply and
-post as a new timeline entry and to a `SendLog`: a test counts sends per key.
+post and poll as a new timeline entry and to a `SendLog`: a test counts sends per key.
 The `recording` fixture puts it in place of the sandbox in every runtime
 built from a config, the CLI's included.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -24,7 +25,7 @@ from storage.models import SandboxEntry
 
 @dataclass(frozen=True)
 class Send:
-    kind: str  # "reply" or "post"
+    kind: str  # "reply", "post" or "poll"
     idempotency_key: str
     in_reply_to: str | None
     text: str
@@ -54,9 +55,10 @@ class RecordingConnector(SandboxConnector):
     """The sandbox without its safety net: no idempotency, every send recorded."""
 
     idempotent_sends = False
-    # Like Telegram it cannot list what it sent; a test sets this True to play X, whose own
-    # timeline is searched (the sandbox's timeline table here) before a taken-back reply is resent.
+    # Like Telegram it cannot list what it sent; a test sets these True to play X, whose own
+    # timeline is searched (the sandbox's timeline table here) before a taken-back reply or post is resent.
     finds_own_replies = False
+    finds_own_posts = False
     # One reply at a time through `reply` (which tests wrap), not the sandbox's one-transaction group.
     reply_all = Connector.reply_all
 
@@ -71,6 +73,14 @@ class RecordingConnector(SandboxConnector):
         self.log.add(Send("post", idempotency_key, None, text))
         return ref
 
+    def post_poll(
+        self, question: str, options: Sequence[str], *, duration_seconds: int, idempotency_key: str
+    ) -> PostRef:
+        poll = {"options": list(options), "votes": [0] * len(options), "closed": False}
+        ref = self._append(question, in_reply_to_id=None, is_private=False, poll=poll)
+        self.log.add(Send("poll", idempotency_key, None, question))
+        return ref
+
     def reply(self, target: ReplyTarget, text: str, *, idempotency_key: str) -> PostRef:
         if self.barrier is not None:
             try:
@@ -81,13 +91,13 @@ class RecordingConnector(SandboxConnector):
         self.log.add(Send("reply", idempotency_key, target.external_id, text))
         return ref
 
-    def _append(self, text: str, *, in_reply_to_id: int | None, is_private: bool) -> PostRef:
+    def _append(self, text: str, *, in_reply_to_id: int | None, is_private: bool, poll: dict | None = None) -> PostRef:
         if len(text) > self.max_length:
             raise ValueError(f"post of {len(text)} characters exceeds {self.max_length}")
         with self.sessions() as session, session.begin():
             entry = SandboxEntry(
                 author_id=BOT_ID, handle=BOT_HANDLE, text=text, in_reply_to_id=in_reply_to_id,
-                is_private=is_private, from_bot=True, idempotency_key=None,
+                is_private=is_private, from_bot=True, idempotency_key=None, poll=poll,
             )
             session.add(entry)
             session.flush()

@@ -5,7 +5,9 @@ It implements the endpoints datacall uses, with the documented shapes
 users/by/username, POST tweets (replies, polls), users/:id/mentions,
 users/:id/tweets (an account's own timeline) and tweets/search/recent
 (`conversation_id:` queries only), with since_id, until_id, max_results,
-pagination tokens, fields and expansions. It checks credentials (bearer
+pagination tokens, fields and expansions (polls too). A tweet posted through
+the API reads back as X shows it: each link wrapped in a t.co link (with its
+`entities.urls` entry), & < > escaped. It checks credentials (bearer
 tokens, and OAuth 1.0a HMAC-SHA1 signatures computed over
 https://api.twitter.com, the URL tweepy signs), counts 15-minute rate-limit
 windows and sends the x-rate-limit-* headers, and can be told to fail. Every
@@ -37,6 +39,8 @@ SIGNED_HOST = "https://api.twitter.com"
 SNOWFLAKE_EPOCH_MS = 1288834974657
 SEARCH_WINDOW_SECONDS = 7 * 24 * 3600
 RATE_WINDOW_SECONDS = 15 * 60
+# A link in a posted text, as X finds it: sentence punctuation right after it stays outside.
+LINK = re.compile(r"https?://[^\s]+?(?=[.,;:!?)\]'\"]*(?:\s|$))")
 
 # Enumerations from the OpenAPI document's TweetFields, TweetExpansions and UserFields parameters.
 TWEET_FIELDS = {
@@ -175,6 +179,7 @@ class FakeX(LocalServer):
         self.limits = {name: RateWindow(limit) for name, (_, _, limit) in ENDPOINTS.items()}
         self._scripted: list[Scripted] = []
         self._user_ids = itertools.count(2_000_000_001)
+        self._short_links = itertools.count(1_000_000)
         self._last_id = 0
         self._lock = threading.RLock()
         self._server = None
@@ -392,9 +397,13 @@ class FakeX(LocalServer):
             if parent is None:
                 raise ApiError(403, forbidden(
                     "You attempted to reply to a Tweet that is deleted or not visible to you."))
-        elif any(t["text"] == text for t in self.tweets.values() if t["author_id"] == self.bot_id):
+        elif any(t.get("written", t["text"]) == text for t in self.tweets.values() if t["author_id"] == self.bot_id):
             raise ApiError(403, forbidden("You are not allowed to create a Tweet with duplicate content."))
-        tweet = self._add_tweet(self.bot_id, text, lang="und", parent=parent)
+        shown, links = self._as_x_shows(text)
+        tweet = self._add_tweet(self.bot_id, shown, lang="und", parent=parent)
+        tweet["written"] = text
+        if links:
+            tweet["entities"] = {"urls": links}
         if poll := payload.get("poll"):
             tweet["poll"] = {
                 "id": str(1_700_000_000_000_000_000 + len(self.tweets)),
@@ -403,7 +412,26 @@ class FakeX(LocalServer):
                 "duration_minutes": poll["duration_minutes"],
                 "ends": self.clock() + 60 * int(poll["duration_minutes"]),
             }
-        return 201, {"data": {"id": tweet["id"], "text": text, "edit_history_tweet_ids": [tweet["id"]]}}
+            tweet["attachments"] = {"poll_ids": [tweet["poll"]["id"]]}
+        return 201, {"data": {"id": tweet["id"], "text": shown, "edit_history_tweet_ids": [tweet["id"]]}}
+
+    def _as_x_shows(self, text: str) -> tuple[str, list[dict]]:
+        """A posted text as X returns it: each link replaced by a t.co link (with its entities.urls entry,
+        indices in code points), then &, < and > escaped, as X's API does."""
+        shown, links, position = "", [], 0
+        for match in LINK.finditer(text):
+            shown += text[position:match.start()]
+            short = f"https://t.co/{base36(next(self._short_links)).rjust(10, 'a')}"
+            links.append({"start": len(shown), "end": len(shown) + len(short), "url": short,
+                          "expanded_url": match.group(), "display_url": display(match.group())})
+            shown += short
+            position = match.end()
+        shown += text[position:]
+        escaped = escape(shown)
+        if escaped != shown:  # X counts the indices in the escaped text
+            links = [{**link, "start": len(escape(shown[:link["start"]])),
+                      "end": len(escape(shown[:link["start"]])) + len(link["url"])} for link in links]
+        return escaped, links
 
     def _tweet_lookup(self, request, payload, *, auth, tweet_id):
         """GET /2/tweets/:id; with expansions=attachments.poll_ids the poll comes in includes.polls."""
@@ -421,22 +449,26 @@ class FakeX(LocalServer):
             data["attachments"] = {"poll_ids": [poll["id"]]}
         expansions = set(filter(None, request.args.get("expansions", "").split(",")))
         if poll and "attachments.poll_ids" in expansions:
-            fields = set(filter(None, request.args.get("poll.fields", "").split(",")))
-            view = {
-                "id": poll["id"],
-                "options": [
-                    {"position": index + 1, "label": label, "votes": votes}
-                    for index, (label, votes) in enumerate(zip(poll["options"], poll["votes"], strict=True))
-                ],
-            }
-            extra = {
-                "duration_minutes": poll["duration_minutes"],
-                "end_datetime": datetime.fromtimestamp(poll["ends"], UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "voting_status": "closed" if self.clock() >= poll["ends"] else "open",
-            }
-            view.update({name: value for name, value in extra.items() if name in fields})
-            body["includes"] = {"polls": [view]}
+            body["includes"] = {"polls": [self._poll_view(poll, request)]}
         return 200, body
+
+    def _poll_view(self, poll: dict, request: Request) -> dict:
+        """A poll as includes.polls shows it, with the poll.fields asked for."""
+        fields = set(filter(None, request.args.get("poll.fields", "").split(",")))
+        view = {
+            "id": poll["id"],
+            "options": [
+                {"position": index + 1, "label": label, "votes": votes}
+                for index, (label, votes) in enumerate(zip(poll["options"], poll["votes"], strict=True))
+            ],
+        }
+        extra = {
+            "duration_minutes": poll["duration_minutes"],
+            "end_datetime": datetime.fromtimestamp(poll["ends"], UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "voting_status": "closed" if self.clock() >= poll["ends"] else "open",
+        }
+        view.update({name: value for name, value in extra.items() if name in fields})
+        return view
 
     def vote(self, tweet_id: str, option_index: int, votes: int = 1) -> None:
         """People vote in the poll of the bot's tweet."""
@@ -505,6 +537,9 @@ class FakeX(LocalServer):
         if "author_id" in expansions:
             authors = dict.fromkeys(t["author_id"] for t in page)
             body["includes"] = {"users": [self._user_view(user_id, request) for user_id in authors]}
+        polls = [self._poll_view(t["poll"], request) for t in page if t.get("poll")]
+        if polls and "attachments.poll_ids" in expansions:
+            body.setdefault("includes", {})["polls"] = polls
         meta = {"result_count": len(page), "newest_id": page[0]["id"], "oldest_id": page[-1]["id"]}
         if rest:
             meta["next_token"] = base36(int(page[-1]["id"]))
@@ -515,7 +550,9 @@ class FakeX(LocalServer):
 
     def _tweet_view(self, tweet: dict, fields: set[str], expansions: set[str]) -> dict:
         view = {"id": tweet["id"], "text": tweet["text"], "edit_history_tweet_ids": [tweet["id"]]}
+        # An expansion brings the field it expands, as on X.
         wanted = set(fields) | ({"author_id"} if "author_id" in expansions else set())
+        wanted |= {"attachments"} if "attachments.poll_ids" in expansions else set()
         view.update({name: tweet[name] for name in sorted(wanted) if name in tweet and name not in view})
         return view
 
@@ -600,6 +637,16 @@ class FakeX(LocalServer):
 def tweet_time(tweet_id: str) -> float:
     """When a snowflake id was made, in epoch seconds."""
     return ((int(tweet_id) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def display(url: str) -> str:
+    """display_url: without the scheme, cut after 23 characters."""
+    bare = re.sub(r"^https?://", "", url)
+    return bare if len(bare) <= 26 else bare[:23] + "…"
 
 
 def base36(number: int) -> str:
