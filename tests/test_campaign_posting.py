@@ -171,6 +171,9 @@ def test_survey_becomes_native_polls_split_per_network_limit_then_votes_are_read
         tuple(f"Demande n° {i}" for i in by_support[:3]), tuple(f"Demande n° {i}" for i in by_support[3:]),
     ]
     assert x_like.published[0].duration_seconds == 7 * 24 * 3600  # X polls last at most a week
+    # X refuses a repeated text: the split polls' questions are numbered; a single poll's is not.
+    assert [p.text[-6:] for p in x_like.published] == [" (1/2)", " (2/2)"]
+    assert x_like.published[0].text[:-6] == x_like.published[1].text[:-6] == telegram_like.published[0].text
     assert telegram_like.published[0].options == tuple(f"Demande n° {i}" for i in by_support)
     assert telegram_like.published[0].text.startswith("🗳 Sondage")
     assert run(sessions, connectors, clock) == 0

@@ -559,8 +559,8 @@ def test_find_own_post_tells_polls_apart_by_their_options(fake, x):
     since = datetime.now(UTC) - timedelta(seconds=5)
     first = x.post_poll("Which request matters most?", ["Bike counts", "Canteen menus"], duration_seconds=86400,
                         idempotency_key="datacall-post-7")
-    # The fake, like X, refuses a repeated text: let it take this question twice, as the polls of a split
-    # survey ask it.
+    # The fake, like X, refuses a repeated text: let it take this question twice, so that only the options
+    # tell the two polls apart (datacall numbers a split survey's questions, but a lookup must not rely on it).
     fake.tweets[first.external_id]["written"] = None
     second = x.post_poll("Which request matters most?", ["Bus positions", "Playgrounds"], duration_seconds=86400,
                          idempotency_key="datacall-post-8")

@@ -176,7 +176,7 @@ def test_a_survey_poll_killed_mid_send_is_found_by_its_question_and_options(sess
 
 
 def test_the_second_poll_of_a_split_survey_is_not_mistaken_for_the_first(sessions, network, monkeypatch):
-    """Both polls ask the same question; the one killed after it left is told apart by its options."""
+    """The one killed after it left is told apart from the first by its question's number and its options."""
     monkeypatch.setattr(RecordingConnector, "finds_own_posts", True)
     first_id = queue_survey(sessions, requests=6)  # 6 requests, 4 options per poll: two polls of 3
     original = RecordingConnector.post_poll

@@ -74,15 +74,18 @@ def prepare(
     length = connector.poll_option_length if native else 80
     lang = post.lang or "fr"
     chunks = split(chosen, connector.poll_options if native else 0)
+    question = post.text
     for number, chunk in enumerate(chunks):
         target = post
         if number:
             target = Post(
-                campaign_id=post.campaign_id, network=post.network, kind="survey", text=post.text,
+                campaign_id=post.campaign_id, network=post.network, kind="survey", text=question,
                 lang=post.lang, due_at=post.due_at,
             )
             session.add(target)
             session.flush()
+        if len(chunks) > 1:
+            target.text = numbered_question(question, number + 1, len(chunks), connector)
         for index, request in enumerate(chunk):
             session.add(SurveyOption(
                 post_id=target.id, request_id=request.id, option_index=index,
@@ -90,6 +93,12 @@ def prepare(
             ))
     session.flush()
     return options_of(session, post.id)
+
+
+def numbered_question(question: str, number: int, polls: int, connector: Connector) -> str:
+    """The question of poll `number` of `polls`, "… (2/3)": X refuses a second post with the same text."""
+    numbered = f"{question} ({number}/{polls})"
+    return numbered if connector.text_length(numbered) <= connector.max_length else question
 
 
 def options_of(session: Session, post_id: int, *, lock: bool = False) -> list[SurveyOption]:
