@@ -25,7 +25,7 @@ recovered the same way, with `find_own_post`: a post of the same text that is
 not a reply, made since its send started and not already recorded for another
 post (as X shows it: links wrapped in t.co); for a native poll, the same
 question with exactly the same options, which tells apart the polls of a survey
-split in several (they ask the same question). Found, it is `posted` with the
+split in several (their questions are numbered, "(2/3)", unless that does not fit). Found, it is `posted` with the
 network's id, so the replies to it are polled; surely not there, it is posted
 again in the same pass; where the network cannot tell (Telegram; X when more of
 our posts came since than one lookup reads), it is `dead` with the reason, for
@@ -456,7 +456,7 @@ def _check_post(sessions, connectors, post_id: int, claims: Claims, *, publisher
         sent = publisher.sent_as(session, row, connector) if publisher is not None else Sent(row.text)
         assert row.send_started_at is not None  # only a post whose send started is looked for
         since = row.send_started_at - LOOKUP_SKEW
-        # Our other posts already recorded (a split survey asks the same question in each poll).
+        # Our other posts already recorded (the polls of a split survey may ask the same question).
         known = set(session.scalars(
             select(Post.external_id).where(
                 Post.network == row.network, Post.id != row.id, Post.external_id.is_not(None)
