@@ -73,3 +73,18 @@ def cli(config_file):
         return result
 
     return invoke
+
+
+@pytest.fixture
+def x_network():
+    """The fake X API and the real X connector (tweepy) pointed at it: (fake, connector)."""
+    from bot.networks.twitter import TwitterConnector, make_client
+    from tests.fakes.twitter import FakeX
+
+    with FakeX() as fake:
+        connector = TwitterConnector(make_client(
+            fake.url, consumer_key=fake.consumer_key, consumer_secret=fake.consumer_secret,
+            access_token=fake.access_token, access_token_secret=fake.access_token_secret,
+        ))
+        yield fake, connector
+        connector.close()

@@ -309,20 +309,6 @@ def x_reply_waiting(sessions, fake, x):
     return tweet
 
 
-@pytest.fixture
-def x_network():
-    from bot.networks.twitter import TwitterConnector, make_client
-    from tests.fakes.twitter import FakeX
-
-    with FakeX() as fake:
-        connector = TwitterConnector(make_client(
-            fake.url, consumer_key=fake.consumer_key, consumer_secret=fake.consumer_secret,
-            access_token=fake.access_token, access_token_secret=fake.access_token_secret,
-        ))
-        yield fake, connector
-        connector.close()
-
-
 @pytest.mark.parametrize("went_out", [True, False])
 def test_a_taken_back_x_reply_is_looked_for_on_the_timeline_before_any_resend(sessions, x_network, went_out):
     fake, x = x_network

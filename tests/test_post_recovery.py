@@ -301,21 +301,7 @@ def test_the_sandbox_finds_its_own_post_by_text_or_poll_since_the_send_started(s
 
 
 # The same recovery through the real X connector (tweepy) against the fake X API, which like X
-# shows a posted link as a t.co link.
-
-@pytest.fixture
-def x_network():
-    from bot.networks.twitter import TwitterConnector, make_client
-    from tests.fakes.twitter import FakeX
-
-    with FakeX() as fake:
-        connector = TwitterConnector(make_client(
-            fake.url, consumer_key=fake.consumer_key, consumer_secret=fake.consumer_secret,
-            access_token=fake.access_token, access_token_secret=fake.access_token_secret,
-        ))
-        yield fake, connector
-        connector.close()
-
+# shows a posted link as a t.co link (the `x_network` fixture, tests/conftest.py).
 
 def kill_x_send(sessions, x, monkeypatch, method: str, *, went_out: bool) -> None:
     """w1 dies during the X call `method` (post or post_poll): after X took it, or before it left."""

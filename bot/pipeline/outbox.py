@@ -386,23 +386,32 @@ def take_back_replies(sessions: sessionmaker[Session], connectors: dict[str, Con
     Never left: waiting again. May have left: waiting again on a network that drops
     a repeat; looked for on one that can list our posts; else `unknown`.
     """
-    now = utcnow()
+    to_check = _take_back(sessions, connectors, claims, Reply, can_look=lambda connector: connector.finds_own_replies,
+                          cannot_tell=queries.UNKNOWN)
+    return sum(_check(sessions, connectors, reply_id, claims) for reply_id in to_check)
+
+
+def _take_back(sessions, connectors, claims: Claims, model, *, can_look: Callable[[Connector], bool],
+               cannot_tell: str) -> list[int]:
+    """Free the claims of dead workers that never left, or that a repeat cannot harm; hold for ourselves
+    those to look for on the network (returned); the rest go to an officer as `cannot_tell`."""
+    now = utcnow()  # real time: worker liveness is real
     to_check = []
     with sessions() as session, session.begin():
         paused = queries.paused_networks(session, now=now)
-        for row in queries.claims_to_take_back(session, Reply, worker=claims.worker, now=now, lease=claims.lease):
+        for row in queries.claims_to_take_back(session, model, worker=claims.worker, now=now, lease=claims.lease):
             connector = connectors.get(row.network)
             if connector is None:
                 continue  # a network this worker does not serve: one that does will take it
             if row.send_started_at is None or connector.idempotent_sends:
                 _release(row)
-            elif connector.finds_own_replies:
+            elif can_look(connector):
                 if row.network not in paused:
                     row.claimed_by, row.claimed_at = claims.worker, now  # ours while we look
                     to_check.append(row.id)
             else:
-                row.state, row.last_error, row.claimed_by = queries.UNKNOWN, INTERRUPTED, None
-    return sum(_check(sessions, connectors, reply_id, claims) for reply_id in to_check)
+                row.state, row.last_error, row.claimed_by = cannot_tell, INTERRUPTED, None
+    return to_check
 
 
 def _check(sessions, connectors, reply_id: int, claims: Claims) -> bool:
@@ -428,22 +437,8 @@ def _take_back_posts(sessions, connectors, claims: Claims, *, publisher: Publish
     Never left: due again. May have left: due again on a network that drops a repeat;
     looked for among the account's own posts on one that can list them; else `dead`.
     """
-    now = utcnow()  # real time: worker liveness is real
-    to_check = []
-    with sessions() as session, session.begin():
-        paused = queries.paused_networks(session, now=now)
-        for row in queries.claims_to_take_back(session, Post, worker=claims.worker, now=now, lease=claims.lease):
-            connector = connectors.get(row.network)
-            if connector is None:
-                continue  # a network this worker does not serve: one that does will take it
-            if row.send_started_at is None or connector.idempotent_sends:
-                _release(row)
-            elif connector.finds_own_posts:
-                if row.network not in paused:
-                    row.claimed_by, row.claimed_at = claims.worker, now  # ours while we look
-                    to_check.append(row.id)
-            else:
-                row.state, row.last_error, row.claimed_by = "dead", INTERRUPTED, None
+    to_check = _take_back(sessions, connectors, claims, Post, can_look=lambda connector: connector.finds_own_posts,
+                          cannot_tell="dead")
     return sum(_check_post(sessions, connectors, post_id, claims, publisher=publisher, clock=clock)
                for post_id in to_check)
 
