@@ -188,7 +188,7 @@ DICE_WEIGHT = 0.75  # the rest is token_set_ratio
 def _matches(word: str, others: tuple[str, ...]) -> bool:
     if word in others:
         return True
-    if word.startswith("_") or len(word) < 5:
+    if not _spelled(word):
         return False  # concepts match exactly; short words too ("bus" is not "bu")
     fuzzy = _fuzzy_words(others)
     # One call into rapidfuzz for all of them: the same test as any(fuzz.ratio(word, o) >= WORD_MATCH).
@@ -197,8 +197,13 @@ def _matches(word: str, others: tuple[str, ...]) -> bool:
 
 @lru_cache(maxsize=20000)
 def _fuzzy_words(words: tuple[str, ...]) -> tuple[str, ...]:
-    """The words that may match by spelling: plain words (not concepts) of five letters or more."""
-    return tuple(word for word in words if not word.startswith("_") and len(word) >= 5)
+    """The words that may match by spelling."""
+    return tuple(word for word in words if _spelled(word))
+
+
+def _spelled(word: str) -> bool:
+    """Whether a word may match another by spelling: a plain word (not a concept) of five letters or more."""
+    return not word.startswith("_") and len(word) >= 5
 
 
 # Concepts that qualify a dataset rather than name it: sharing "opening hours" does
@@ -265,7 +270,7 @@ def index_terms(text: str) -> frozenset[str]:
     keys = set()
     for word in tokens(text):
         keys.add(word)
-        if not word.startswith("_") and len(word) >= 5:
+        if _spelled(word):
             keys.add("^" + word[:FUZZY_KEY])
             keys.add(word[-FUZZY_KEY:] + "$")
     return frozenset(keys)
