@@ -98,3 +98,17 @@ def test_a_model_with_vectors_loads_in_a_fresh_process_without_the_package(vecto
     finally:
         vectors_package.with_name("gone").rename(vectors_package)
     assert len(json.loads(done.stdout)) == 2
+
+
+def test_coverage_counts_word_tokens_per_language():
+    from tools.vectors import coverage
+
+    records = [
+        {"text": "Publier les données !", "lang": "fr"},
+        {"text": "publier 2024", "lang": "fr"},
+        {"text": "Thanks", "lang": "en"},
+    ]
+    per = coverage(records, {"publier", "donnees"})
+    assert per["fr"]["tokens"] == 4 and per["fr"]["types"] == 3  # "!" and "2024" are not words
+    assert per["fr"]["token_share"] == pytest.approx(3 / 4) and per["fr"]["type_share"] == pytest.approx(2 / 3)
+    assert per["en"]["token_share"] == 0.0
