@@ -17,9 +17,9 @@ WORDS_ONLY = "datacall.words_only_length.v1"
 def words_only_length() -> Callable[[object], int]:
     """A batcher's length of an example: its words, not its character n-gram tokens.
 
-    `spacy.batch_by_words` sizes batches by tokens; character n-grams multiply a
-    text's tokens by about fifteen, so batches would hold one or two texts and a
-    training would take fifteen times as many steps (and dev evaluations) as the
+    `spacy.batch_by_words` sizes batches by tokens; character 3-5-grams multiply
+    the corpus's tokens by ten (9.8), so batches would hold a few texts and a
+    training would take about ten times as many steps (and dev evaluations) as the
     word model's. Counting words only gives both models batches of the same texts.
     """
 

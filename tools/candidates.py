@@ -14,8 +14,8 @@ trained the way `datacall train` trains, so its grouped metric is comparable:
 - bow-bigrams-l2: weight decay 0.1 instead of 0.01 (a smoother model for unseen kinds?).
 - bow-bigrams-chars-wordbatches: `bow-bigrams-chars` (word unigrams and bigrams plus character
   3-5-grams of each word) trained on batches of the same texts as the word model: spaCy's batcher
-  counts tokens, and character n-grams multiply them by about fifteen, so `bow-bigrams-chars`
-  trains on batches of one or two texts, for fifteen times the steps (too slow to hold out
+  counts tokens, and character 3-5-grams multiply them by ten (9.8 on the corpus), so `bow-bigrams-chars`
+  trains on batches of a few texts, for about ten times the steps (too slow to hold out
   groups on two CPUs); here batches count words only (classifiers/registered.py).
 - bow-bigrams-chars4: word unigrams and bigrams plus character 4-grams only, trained as
   `bow-bigrams-chars` is (batches counted in tokens): a narrower range, about a third of the
