@@ -32,8 +32,10 @@ Other names are passed to tools.compare's `build`.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -52,8 +54,9 @@ VARIANTS = (
 
 @cache
 def _vectors_dir() -> str:
-    """The folded vectors, written once per process (removed with the process's temporary files)."""
+    """The folded vectors, written once per process and removed when it exits."""
     root = Path(tempfile.mkdtemp(prefix="datacall-vectors-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     return str(folded_vectors(root / "vectors"))
 
 
