@@ -42,6 +42,16 @@ def files_digest(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def spacy_load(path: Path) -> Language:
+    """A trained pipeline, with datacall's own architectures registered first (vectors.py)."""
+    import spacy
+
+    from .registered import register
+
+    register()
+    return spacy.load(path)
+
+
 def char_ngram_range(config) -> tuple[int, int]:
     """The character n-gram lengths a spaCy config's [datacall] section asks for; (0, 0) = none."""
     section = config.get("datacall") or {}
@@ -178,9 +188,7 @@ class TextClassifier:
     def nlp(self) -> Language:
         """The spaCy pipeline, loaded on first use."""
         if self._nlp is None:
-            import spacy
-
-            self._nlp = spacy.load(self.path)
+            self._nlp = spacy_load(self.path)
         return self._nlp
 
     def __repr__(self) -> str:
@@ -251,8 +259,6 @@ def load(path: Path | str) -> TextClassifier:
             bow = NumpyBagOfWords.load(path)
             nlp = None
             if bow is None:
-                import spacy
-
-                nlp = spacy.load(path)
+                nlp = spacy_load(path)
             _cache[key] = TextClassifier(nlp, path, version, review_band=band, bow=bow)
         return _cache[key]

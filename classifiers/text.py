@@ -25,6 +25,8 @@ _TOKEN = re.compile(r"[\w']+|[^\w\s']")
 _LATIN_ACCENT = re.compile("[\u0300-\u036f]")  # combining accents of Latin scripts
 _NON_WORD = re.compile(r"[^\w\s]")
 _DIGITS = re.compile(r"[\d_]")
+# First character of every character n-gram token (never of a word token).
+CHAR_NGRAM_MARK = "~"
 
 
 def _strip_accents(text: str) -> str:
@@ -75,7 +77,7 @@ def char_ngrams(words: list[str], low: int, high: int) -> list[str]:
             continue
         framed = f"<{word}>"
         for size in range(low, min(high, len(framed)) + 1):
-            grams.extend("~" + framed[i : i + size] for i in range(len(framed) - size + 1))
+            grams.extend(CHAR_NGRAM_MARK + framed[i : i + size] for i in range(len(framed) - size + 1))
     return grams
 
 

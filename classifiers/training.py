@@ -19,7 +19,7 @@ from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review
 from .corpus import CorpusError, read_jsonl, split_key, split_records
 from .labels import LABELS
 from .metrics import evaluate
-from .model import TextClassifier, char_ngram_range, files_digest, load
+from .model import TextClassifier, char_ngram_range, files_digest, load, spacy_load
 from .text import NORMALISATION_VERSION, features
 
 CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
@@ -92,6 +92,9 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
     from spacy.training.loop import train as spacy_train
     from spacy.util import load_config
 
+    from .registered import register
+
+    register()  # a config may name datacall's own architecture
     overrides = {
         "paths.train": str(work / "train.spacy"),
         "paths.dev": str(work / "dev.spacy"),
@@ -117,10 +120,9 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
 
 def _export_bow(model_dir: Path, ngrams: tuple[int, int]) -> None:
     """A bag-of-words model's weights for spaCy-free scoring (fastbow.py); other models have none."""
-    import spacy
     from spacy.symbols import IDS
 
-    nlp = spacy.load(model_dir)
+    nlp = spacy_load(model_dir)
     fastbow.export(nlp.get_pipe("textcat"), {k: v for k, v in IDS.items() if k}, ngrams, model_dir / fastbow.FILE)
 
 
@@ -266,7 +268,7 @@ def train(
         if extra:
             meta["datacall"]["extra_train"] = len(extra)
         classifier = TextClassifier(
-            spacy.load(model), out.resolve(), version, bow=fastbow.NumpyBagOfWords.load(model)
+            spacy_load(model), out.resolve(), version, bow=fastbow.NumpyBagOfWords.load(model)
         )
         band = _review_band(classifier, splits, target_precision, calibrated_band(_load_config(config_path)))
         meta["datacall"]["review_band"] = [band["low"], band["high"]]

@@ -72,6 +72,19 @@ def test_card_blocks_are_rewritten_in_place():
         assert f"<!-- begin:{name} -->" in shipped and f"<!-- end:{name} -->" in shipped
 
 
+def test_held_out_reports_of_separate_runs_merge_only_when_they_measure_the_same_thing():
+    from tools.card import merged_heldout
+
+    base = {"corpus_lines": 10, "epochs": 5, "kinds": 3, "registers": {"email": 10}}
+    first = {**base, "variants": {"bow-bigrams": {"grouped": 1}}}
+    second = {**base, "variants": {"bow-bigrams-chars": {"grouped": 2}}}
+    merged = merged_heldout([first, second])
+    assert list(merged["variants"]) == ["bow-bigrams", "bow-bigrams-chars"]
+    assert list(first["variants"]) == ["bow-bigrams"]  # inputs untouched
+    with pytest.raises(SystemExit, match="epochs"):
+        merged_heldout([first, {**second, "epochs": 10}])
+
+
 def test_language_accuracy_counts_other_languages_taken_for_french_or_english():
     report = language_accuracy(
         [

