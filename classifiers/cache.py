@@ -13,14 +13,17 @@ from pathlib import Path
 from .corpus import default_corpus_path
 from .text import NORMALISATION_VERSION
 from .training import CONFIG_PATH, MODEL_FORMAT, train
+from .word_classes import DEFAULT_FILE, resolve
 
 CACHE_ENV = "DATACALL_CACHE_DIR"
 
 
 def corpus_fingerprint(path: Path | str) -> str:
-    """Short sha256 of the corpus file, config.cfg, the text normalisation and model format versions."""
+    """Short sha256 of the corpus file, config.cfg, the packaged word classes (config.cfg may name them),
+    the text normalisation and model format versions."""
     digest = hashlib.sha256()
-    parts = (Path(path).read_bytes(), CONFIG_PATH.read_bytes(), NORMALISATION_VERSION.encode(), MODEL_FORMAT.encode())
+    inputs = (Path(path), CONFIG_PATH, resolve(DEFAULT_FILE))
+    parts = (*(file.read_bytes() for file in inputs), NORMALISATION_VERSION.encode(), MODEL_FORMAT.encode())
     for part in parts:
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()[:12]

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .text import TokenExtras
+from .word_classes import load_for_model as word_classes_of_model
+
 FILE = "bow.npz"
 _M64 = 0xC6A4A7935BD1E995
 _MASK64 = (1 << 64) - 1
@@ -124,14 +127,14 @@ class NumpyBagOfWords:
 
     CACHE_WORDS = 50_000  # cleared when full: bounded memory on endless streams
 
-    def __init__(self, W, b, ngram_size: int, char_ngrams: tuple[int, int], column: int, symbols: dict[str, int]):
+    def __init__(self, W, b, ngram_size: int, extras: TokenExtras, column: int, symbols: dict[str, int]):
         # The data_request margin: softmax over two classes is a sigmoid of the difference.
         other = 1 - column
         self.margin = (W[column] - W[other]).astype(np.float32)
         self.bias = float(b[column] - b[other])
         self.length = W.shape[1]
         self.ngram_size = ngram_size
-        self.char_ngrams = char_ngrams
+        self.extras = extras
         self.symbols = symbols
         self._ids: dict[str, tuple[int, ...]] = {}
 
@@ -143,7 +146,8 @@ class NumpyBagOfWords:
         with np.load(file, allow_pickle=True) as data:
             symbols = dict(zip(data["symbol_names"].tolist(), (int(x) for x in data["symbol_ids"]), strict=False))
             low, high = (int(x) for x in data["char_ngrams"])
-            return cls(data["W"], data["b"], int(data["ngram_size"]), (low, high), int(data["column"]), symbols)
+            extras = TokenExtras((low, high), word_classes_of_model(model_dir))
+            return cls(data["W"], data["b"], int(data["ngram_size"]), extras, int(data["column"]), symbols)
 
     def string_id(self, text: str) -> int:
         """spaCy's id of a string: a reserved symbol's number, else its hash."""
@@ -151,21 +155,18 @@ class NumpyBagOfWords:
         return symbol if symbol is not None else murmur64a(text.encode("utf-8"), 1)
 
     def _word_ids(self, word: str) -> tuple[int, ...]:
-        from .text import char_ngrams
-
         ids = self._ids.get(word)
         if ids is None:
-            low, high = self.char_ngrams
-            ids = tuple(self.string_id(t) for t in [word, *char_ngrams([word], low, high)])
+            ids = tuple(self.string_id(t) for t in [word, *self.extras.of_word(word)])
             if len(self._ids) >= self.CACHE_WORDS:
                 self._ids.clear()
             self._ids[word] = ids
         return ids
 
     def _unigrams(self, words: list[str]) -> list[int]:
-        """The token ids of `features(words)`, in that order: the words, then their character n-grams."""
+        """The token ids of `features(words)`, in that order: the words, then their extras."""
         per_word = [self._ids.get(word) or self._word_ids(word) for word in words]
-        if not self.char_ngrams[0]:
+        if not self.extras:
             return [ids[0] for ids in per_word]
         return [ids[0] for ids in per_word] + [i for ids in per_word for i in ids[1:]]
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from .fastbow import NumpyBagOfWords
 from .labels import DATA_REQUEST, Prediction, label_for
 from .language import detect_languages, preload
-from .text import char_ngrams, features, model_tokens
+from .text import TokenExtras, features, model_tokens
+from .word_classes import load_for_model as word_classes_of_model
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -61,20 +62,26 @@ def char_ngram_range(config) -> tuple[int, int]:
     return (low, high) if low else (0, 0)
 
 
+def token_extras(config, model_dir: Path | None = None) -> TokenExtras:
+    """The extras a model's words get: character n-grams from its config, word classes from its directory."""
+    classes = word_classes_of_model(model_dir) if model_dir is not None else {}
+    return TokenExtras(char_ngram_range(config), classes)
+
+
 class _BagOfWords:
     """A bag-of-words textcat's own layers, fed token hashes without building spaCy Docs.
 
     TextCatBOW only reads each token's ORTH id, the hash of its string:
     computing it directly skips Doc and Lexeme creation, most of spaCy's
     time on short texts, and adds nothing to the vocabulary, so memory stays
-    flat without memory zones. Unigram models also cache each word's ids
-    (with its character n-grams'), since words recur. The scores are the
+    flat without memory zones. Each word's ids (with its extras': character
+    n-grams, word classes) are cached, since words recur. The scores are the
     pipeline's own (tests compare both paths).
     """
 
     CACHE_WORDS = 50_000  # cleared when full: bounded memory on endless streams
 
-    def __init__(self, textcat, char_ngrams: tuple[int, int]):
+    def __init__(self, textcat, extras: TokenExtras):
         from spacy.attrs import ORTH
 
         (outer, output) = textcat.model.layers
@@ -86,17 +93,17 @@ class _BagOfWords:
         ):
             raise TypeError("not a TextCatBOW model")
         self.ngram_size = extract.attrs["ngram_size"]
-        self.char_ngrams = char_ngrams
+        self.extras = extras
         self.ops = extract.ops
         self.linear, self.output = linear, output
         self.column = list(textcat.labels).index(DATA_REQUEST)
         self._ids: dict[str, tuple[int, ...]] = {}
 
     @classmethod
-    def of(cls, nlp: Language, char_ngrams: tuple[int, int]) -> _BagOfWords | None:
+    def of(cls, nlp: Language, extras: TokenExtras) -> _BagOfWords | None:
         """The fast path for `nlp`, or None if its textcat is not a plain TextCatBOW."""
         try:
-            return cls(nlp.get_pipe("textcat"), char_ngrams)
+            return cls(nlp.get_pipe("textcat"), extras)
         except (KeyError, ValueError, TypeError, AttributeError):
             return None
 
@@ -105,18 +112,17 @@ class _BagOfWords:
 
         ids = self._ids.get(word)
         if ids is None:
-            low, high = self.char_ngrams
-            ids = tuple(get_string_id(t) for t in [word, *char_ngrams([word], low, high)])
+            ids = tuple(get_string_id(t) for t in [word, *self.extras.of_word(word)])
             if len(self._ids) >= self.CACHE_WORDS:
                 self._ids.clear()
             self._ids[word] = ids
         return ids
 
     def _unigrams(self, words: list[str]) -> list[int]:
-        """The token ids of `features(words)`, in that order: the words, then their character n-grams."""
+        """The token ids of `features(words)`, in that order: the words, then their extras."""
         cached = self._ids.get
         per_word = [cached(word) or self._word_ids(word) for word in words]
-        if not self.char_ngrams[0]:
+        if not self.extras:
             return [ids[0] for ids in per_word]
         return [ids[0] for ids in per_word] + [i for ids in per_word for i in ids[1:]]
 
@@ -171,6 +177,7 @@ class TextClassifier:
         *,
         review_band: tuple[float, float] | None = None,
         bow: NumpyBagOfWords | None = None,
+        extras: TokenExtras | None = None,
     ):
         self._nlp = nlp
         self.path = path
@@ -178,10 +185,10 @@ class TextClassifier:
         self.review_band = tuple(review_band) if review_band else None
         self._bow: NumpyBagOfWords | _BagOfWords | None  # None: no fast path, spaCy scores
         if bow is not None:
-            self.char_ngrams, self._bow = bow.char_ngrams, bow
+            self.extras, self._bow = bow.extras, bow
         else:
-            self.char_ngrams = char_ngram_range(self.nlp.config)
-            self._bow = _BagOfWords.of(self.nlp, self.char_ngrams)
+            self.extras = extras if extras is not None else token_extras(self.nlp.config, path)
+            self._bow = _BagOfWords.of(self.nlp, self.extras)
         self._lock = threading.Lock()
 
     @property
@@ -200,7 +207,7 @@ class TextClassifier:
         Empty texts never reach spaCy: a batch of only empty docs crashes thinc's ngram layer.
         """
         if self._bow is None:
-            tokens = [features(t, self.char_ngrams) for t in texts]
+            tokens = [features(t, self.extras) for t in texts]
             out = [0.0] * len(tokens)
             self._pipe_scores(tokens, [i for i, words in enumerate(tokens) if words], out, batch_size)
             return out

@@ -9,6 +9,8 @@ fast on new text (spaCy's rules are costly on words it has not cached yet).
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 # Bump when `model_tokens` changes: it is part of the model cache key, so
 # cached models trained on the old tokens are not reused.
@@ -81,11 +83,36 @@ def char_ngrams(words: list[str], low: int, high: int) -> list[str]:
     return grams
 
 
-def features(text: str, char_ngram_range: tuple[int, int] = (0, 0)) -> list[str]:
-    """The tokens a model sees: `model_tokens`, then character n-grams if the model uses them."""
+@dataclass(frozen=True)
+class TokenExtras:
+    """What a model adds after a text's words: each word's character n-grams, then its word classes.
+
+    Extras are computed word by word (so the fast scoring paths can cache them
+    per word) and come after all the words, in word order: `features` and
+    the fast paths build the same token sequence, hence the same n-grams.
+    """
+
+    char_ngrams: tuple[int, int] = (0, 0)
+    word_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # folded word -> class tokens
+
+    def __bool__(self) -> bool:
+        return bool(self.char_ngrams[0] or self.word_classes)
+
+    def of_word(self, word: str) -> list[str]:
+        low, high = self.char_ngrams
+        grams = char_ngrams([word], low, high) if low else []
+        return grams + list(self.word_classes.get(word, ()))
+
+
+NO_EXTRAS = TokenExtras()
+
+
+def features(text: str, extras: TokenExtras = NO_EXTRAS) -> list[str]:
+    """The tokens a model sees: `model_tokens`, then each word's extras if the model uses them."""
     words = model_tokens(text)
-    low, high = char_ngram_range
-    return words + char_ngrams(words, low, high) if low and words else words
+    if not extras or not words:
+        return words
+    return words + [token for word in words for token in extras.of_word(word)]
 
 
 class _LanguageIdChars(dict):

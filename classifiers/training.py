@@ -14,13 +14,13 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import fastbow
+from . import fastbow, word_classes
 from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review_band
 from .corpus import CorpusError, read_jsonl, split_key, split_records
 from .labels import LABELS
 from .metrics import evaluate
-from .model import TextClassifier, char_ngram_range, files_digest, load, spacy_load
-from .text import NORMALISATION_VERSION, features
+from .model import TextClassifier, char_ngram_range, files_digest, load, spacy_load, token_extras
+from .text import NORMALISATION_VERSION, TokenExtras, features
 
 CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
 # Bump when a trained model directory gains or changes content (2: the review
@@ -74,13 +74,13 @@ def _balance_kinds(config) -> bool:
     return bool((config.get("datacall") or {}).get("balance_kinds"))
 
 
-def _write_docbin(records: list[dict], path: Path, ngrams: tuple[int, int]) -> None:
+def _write_docbin(records: list[dict], path: Path, extras: TokenExtras) -> None:
     from spacy.tokens import Doc, DocBin
     from spacy.vocab import Vocab
 
     vocab, docs = Vocab(), DocBin()
     for record in records:
-        doc = Doc(vocab, words=features(record["text"], ngrams))
+        doc = Doc(vocab, words=features(record["text"], extras))
         doc.cats = {label: float(label == record["label"]) for label in LABELS}
         docs.add(doc)
     docs.to_disk(path)
@@ -101,10 +101,11 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
         "system.seed": seed,
     }
     config = load_config(config_path, overrides=overrides, interpolate=False)
-    ngrams = char_ngram_range(config)
-    _write_docbin(splits["train"], work / "train.spacy", ngrams)
+    classes = word_classes_of_config(config)
+    extras = TokenExtras(char_ngram_range(config), word_classes.by_word(classes or {}))
+    _write_docbin(splits["train"], work / "train.spacy", extras)
     # A tiny corpus may have no dev example: select on train rather than fail.
-    _write_docbin(splits["dev"] or splits["train"], work / "dev.spacy", ngrams)
+    _write_docbin(splits["dev"] or splits["train"], work / "dev.spacy", extras)
     nlp = init_nlp(config, use_gpu=-1)
     (work / "output").mkdir()
     log = io.StringIO()
@@ -114,8 +115,16 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
     saved = load_config(best / "config.cfg", interpolate=False)
     saved["paths"].update(train=None, dev=None)
     saved.to_disk(best / "config.cfg")
-    _export_bow(best, ngrams)
+    _export_bow(best, extras.char_ngrams)
+    if classes:
+        word_classes.save_for_model(classes, best)  # the model keeps the classes it was trained with
     return best
+
+
+def word_classes_of_config(config) -> dict[str, list[str]] | None:
+    """The word classes a spaCy config's [datacall] `word_classes` names (a file), or None."""
+    name = (config.get("datacall") or {}).get("word_classes")
+    return word_classes.load_toml(word_classes.resolve(str(name))) if name else None
 
 
 def _export_bow(model_dir: Path, ngrams: tuple[int, int]) -> None:
@@ -267,8 +276,9 @@ def train(
         }
         if extra:
             meta["datacall"]["extra_train"] = len(extra)
+        nlp = spacy_load(model)
         classifier = TextClassifier(
-            spacy_load(model), out.resolve(), version, bow=fastbow.NumpyBagOfWords.load(model)
+            nlp, out.resolve(), version, bow=fastbow.NumpyBagOfWords.load(model), extras=token_extras(nlp.config, model)
         )
         band = _review_band(classifier, splits, target_precision, calibrated_band(_load_config(config_path)))
         meta["datacall"]["review_band"] = [band["low"], band["high"]]

@@ -35,7 +35,7 @@ def test_fast_path_matches_the_pipeline_for_variants(corpus, tmp_path, variant):
     classifier = build(variant, small_records(), tmp_path)
     assert classifier._bow is not None
     if variant == "bow-chars":
-        assert classifier.char_ngrams == (3, 5)
+        assert classifier.extras.char_ngrams == (3, 5)
     texts = [r["text"] for r in small_records()] + ["publication des données", "🙏", ""]
     fast = classifier.scores(texts * 2)
     bow, classifier._bow = classifier._bow, None

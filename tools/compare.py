@@ -99,7 +99,8 @@ def _config(
     config["components"]["textcat"]["model"].get("linear_model", config["components"]["textcat"]["model"])[
         "ngram_size"
     ] = ngram_size
-    config["datacall"] = {"char_ngram_min": 3 if chars else 0, "char_ngram_max": 5 if chars else 0}
+    # config.cfg's other [datacall] settings (word classes, say) stay: each variant is the default with one change.
+    config["datacall"].update(char_ngram_min=3 if chars else 0, char_ngram_max=5 if chars else 0)
     if epochs:
         config["training"]["max_epochs"] = epochs
     return config
