@@ -48,8 +48,8 @@ from classifiers.training import CONFIG_PATH, train
 from classifiers.vectors import folded_vectors, with_vectors
 
 VARIANTS = (
-    "bow-bigrams-no-classes", "bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2", "bow-bigrams-chars-wordbatches",
-    "bow-bigrams-chars4",
+    "bow-bigrams-no-classes", "bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2",
+    "bow-bigrams-chars-wordbatches", "bow-bigrams-chars4",
     "bow-bigrams-fr-vectors", "ensemble-bigrams-fr-vectors",
 )
 
