@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .text import TokenExtras
+from .text import TokenExtras, WordIds
 from .word_classes import load_for_model as word_classes_of_model
 
 FILE = "bow.npz"
@@ -125,8 +125,6 @@ def export(textcat, symbols: dict[str, int], char_ngrams: tuple[int, int], path:
 class NumpyBagOfWords:
     """P(data_request) from exported TextCatBOW weights, in numpy."""
 
-    CACHE_WORDS = 50_000  # cleared when full: bounded memory on endless streams
-
     def __init__(self, W, b, ngram_size: int, extras: TokenExtras, column: int, symbols: dict[str, int]):
         # The data_request margin: softmax over two classes is a sigmoid of the difference.
         other = 1 - column
@@ -136,7 +134,7 @@ class NumpyBagOfWords:
         self.ngram_size = ngram_size
         self.extras = extras
         self.symbols = symbols
-        self._ids: dict[str, tuple[int, ...]] = {}
+        self.word_ids = WordIds(extras, self.string_id)
 
     @classmethod
     def load(cls, model_dir: Path) -> NumpyBagOfWords | None:
@@ -154,25 +152,9 @@ class NumpyBagOfWords:
         symbol = self.symbols.get(text)
         return symbol if symbol is not None else murmur64a(text.encode("utf-8"), 1)
 
-    def _word_ids(self, word: str) -> tuple[int, ...]:
-        ids = self._ids.get(word)
-        if ids is None:
-            ids = tuple(self.string_id(t) for t in [word, *self.extras.of_word(word)])
-            if len(self._ids) >= self.CACHE_WORDS:
-                self._ids.clear()
-            self._ids[word] = ids
-        return ids
-
-    def _unigrams(self, words: list[str]) -> list[int]:
-        """The token ids of `features(words)`, in that order: the words, then their extras."""
-        per_word = [self._ids.get(word) or self._word_ids(word) for word in words]
-        if not self.extras:
-            return [ids[0] for ids in per_word]
-        return [ids[0] for ids in per_word] + [i for ids in per_word for i in ids[1:]]
-
     def scores(self, word_lists: list[list[str]]) -> list[float]:
         """P(data_request) for each list of `model_tokens` (none empty)."""
-        ids = [self._unigrams(words) for words in word_lists]
+        ids = [self.word_ids.of(words) for words in word_lists]
         sizes = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter((i for x in ids for i in x), dtype=np.uint64, count=int(sizes.sum()))
         rows = np.repeat(np.arange(len(ids)), sizes)

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import word_classes
 from .fastbow import NumpyBagOfWords
 from .labels import DATA_REQUEST, Prediction, label_for
 from .language import detect_languages, preload
-from .text import TokenExtras, features, model_tokens
-from .word_classes import load_for_model as word_classes_of_model
+from .text import TokenExtras, WordIds, features, model_tokens
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -63,8 +63,12 @@ def char_ngram_range(config) -> tuple[int, int]:
 
 
 def token_extras(config, model_dir: Path | None = None) -> TokenExtras:
-    """The extras a model's words get: character n-grams from its config, word classes from its directory."""
-    classes = word_classes_of_model(model_dir) if model_dir is not None else {}
+    """The extras a model's words get: character n-grams from its config; word classes from the
+    trained model's own copy in `model_dir`, or, before training, from the file its config names."""
+    if model_dir is not None:
+        classes = word_classes.load_for_model(model_dir)
+    else:
+        classes = word_classes.by_word(word_classes.of_config(config) or {})
     return TokenExtras(char_ngram_range(config), classes)
 
 
@@ -79,10 +83,9 @@ class _BagOfWords:
     pipeline's own (tests compare both paths).
     """
 
-    CACHE_WORDS = 50_000  # cleared when full: bounded memory on endless streams
-
     def __init__(self, textcat, extras: TokenExtras):
         from spacy.attrs import ORTH
+        from spacy.strings import get_string_id
 
         (outer, output) = textcat.model.layers
         (extract, linear) = outer.layers[0].layers
@@ -97,7 +100,7 @@ class _BagOfWords:
         self.ops = extract.ops
         self.linear, self.output = linear, output
         self.column = list(textcat.labels).index(DATA_REQUEST)
-        self._ids: dict[str, tuple[int, ...]] = {}
+        self.word_ids = WordIds(extras, get_string_id)
 
     @classmethod
     def of(cls, nlp: Language, extras: TokenExtras) -> _BagOfWords | None:
@@ -106,25 +109,6 @@ class _BagOfWords:
             return cls(nlp.get_pipe("textcat"), extras)
         except (KeyError, ValueError, TypeError, AttributeError):
             return None
-
-    def _word_ids(self, word: str) -> tuple[int, ...]:
-        from spacy.strings import get_string_id
-
-        ids = self._ids.get(word)
-        if ids is None:
-            ids = tuple(get_string_id(t) for t in [word, *self.extras.of_word(word)])
-            if len(self._ids) >= self.CACHE_WORDS:
-                self._ids.clear()
-            self._ids[word] = ids
-        return ids
-
-    def _unigrams(self, words: list[str]) -> list[int]:
-        """The token ids of `features(words)`, in that order: the words, then their extras."""
-        cached = self._ids.get
-        per_word = [cached(word) or self._word_ids(word) for word in words]
-        if not self.extras:
-            return [ids[0] for ids in per_word]
-        return [ids[0] for ids in per_word] + [i for ids in per_word for i in ids[1:]]
 
     def scores(self, word_lists: list[list[str]]) -> list[float]:
         """P(data_request) for each list of `model_tokens` (none empty).
@@ -135,7 +119,7 @@ class _BagOfWords:
         """
         import numpy as np
 
-        ids = [self._unigrams(words) for words in word_lists]
+        ids = [self.word_ids.of(words) for words in word_lists]
         sizes = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter((i for x in ids for i in x), dtype=np.uint64, count=int(sizes.sum()))
         rows = np.repeat(np.arange(len(ids)), sizes)

@@ -9,7 +9,7 @@ fast on new text (spaCy's rules are costly on words it has not cached yet).
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 # Bump when `model_tokens` changes: it is part of the model cache key, so
@@ -105,6 +105,38 @@ class TokenExtras:
 
 
 NO_EXTRAS = TokenExtras()
+
+
+class WordIds:
+    """The token ids of `features(words)` for the fast scoring paths, cached word by word.
+
+    `string_id` is the model's own string-to-id function (spaCy's hash, or
+    the numpy path's copy of it). Words recur, so each word's ids (its own,
+    then its extras') are computed once; the cache is cleared when full, so
+    memory stays bounded on endless streams.
+    """
+
+    CACHE_WORDS = 50_000
+
+    def __init__(self, extras: TokenExtras, string_id: Callable[[str], int]):
+        self.extras = extras
+        self.string_id = string_id
+        self._ids: dict[str, tuple[int, ...]] = {}
+
+    def _of_word(self, word: str) -> tuple[int, ...]:
+        ids = tuple(self.string_id(t) for t in [word, *self.extras.of_word(word)])
+        if len(self._ids) >= self.CACHE_WORDS:
+            self._ids.clear()
+        self._ids[word] = ids
+        return ids
+
+    def of(self, words: list[str]) -> list[int]:
+        """The ids of `features(words)`, in that order: the words, then their extras."""
+        cached = self._ids.get
+        per_word = [cached(word) or self._of_word(word) for word in words]
+        if not self.extras:
+            return [ids[0] for ids in per_word]
+        return [ids[0] for ids in per_word] + [i for ids in per_word for i in ids[1:]]
 
 
 def features(text: str, extras: TokenExtras = NO_EXTRAS) -> list[str]:

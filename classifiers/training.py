@@ -19,7 +19,7 @@ from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review
 from .corpus import CorpusError, read_jsonl, split_key, split_records
 from .labels import LABELS
 from .metrics import evaluate
-from .model import TextClassifier, char_ngram_range, files_digest, load, spacy_load, token_extras
+from .model import TextClassifier, files_digest, load, spacy_load, token_extras
 from .text import NORMALISATION_VERSION, TokenExtras, features
 
 CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
@@ -101,8 +101,7 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
         "system.seed": seed,
     }
     config = load_config(config_path, overrides=overrides, interpolate=False)
-    classes = word_classes_of_config(config)
-    extras = TokenExtras(char_ngram_range(config), word_classes.by_word(classes or {}))
+    extras = token_extras(config)
     _write_docbin(splits["train"], work / "train.spacy", extras)
     # A tiny corpus may have no dev example: select on train rather than fail.
     _write_docbin(splits["dev"] or splits["train"], work / "dev.spacy", extras)
@@ -116,15 +115,10 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
     saved["paths"].update(train=None, dev=None)
     saved.to_disk(best / "config.cfg")
     _export_bow(best, extras.char_ngrams)
+    classes = word_classes.of_config(config)
     if classes:
         word_classes.save_for_model(classes, best)  # the model keeps the classes it was trained with
     return best
-
-
-def word_classes_of_config(config) -> dict[str, list[str]] | None:
-    """The word classes a spaCy config's [datacall] `word_classes` names (a file), or None."""
-    name = (config.get("datacall") or {}).get("word_classes")
-    return word_classes.load_toml(word_classes.resolve(str(name))) if name else None
 
 
 def _export_bow(model_dir: Path, ngrams: tuple[int, int]) -> None:

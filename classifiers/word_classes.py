@@ -64,6 +64,12 @@ def load_toml(path: Path) -> dict[str, list[str]]:
     return classes
 
 
+def of_config(config) -> dict[str, list[str]] | None:
+    """The classes a spaCy config's [datacall] `word_classes` names (a file), or None."""
+    name = (config.get("datacall") or {}).get("word_classes")
+    return load_toml(resolve(str(name))) if name else None
+
+
 def by_word(classes: Mapping[str, list[str]]) -> dict[str, tuple[str, ...]]:
     """Each word's class tokens, classes in name order."""
     tokens: dict[str, list[str]] = {}
