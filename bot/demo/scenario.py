@@ -12,6 +12,7 @@ from bot.jobs import run_once
 from bot.networks.sandbox import say, timeline
 from bot.pipeline.status import set_status
 from bot.runtime import Runtime
+from bot.web import decisions
 from storage.models import Campaign, Message, Post, Reply, Request
 
 MESSAGES = Path(__file__).resolve().parent / "messages.toml"
@@ -25,6 +26,7 @@ class DemoOutcome:
     agreed: int = 0
     requests: dict[str, int] = field(default_factory=dict)
     replies: dict[str, int] = field(default_factory=dict)
+    reviewed: dict[str, int] = field(default_factory=dict)  # the officer's labels for uncertain messages
     published: Request | None = None
     merged: tuple[int, int] | None = None
     second_pass_new_replies: int = 0
@@ -62,6 +64,11 @@ def play(rt: Runtime) -> DemoOutcome:
         for sample in samples:
             message = by_text[sample["text"]]
             outcome.agreed += message.label == sample["expect"]
+            if message.needs_review:  # inside the review band: the officer decides, as in the queue
+                decide = decisions.confirm_request if sample["expect"] == "data_request" else decisions.mark_off_topic
+                decide(session, message.id, officer="demo officer", writer=writer)
+                outcome.reviewed[sample["expect"]] = outcome.reviewed.get(sample["expect"], 0) + 1
+        session.flush()
         first_request = session.scalar(select(Request).order_by(Request.id))
         if first_request is not None:
             set_status(
