@@ -5,6 +5,9 @@ trained the way `datacall train` trains, so its grouped metric is comparable:
 
 - bow-bigrams-no-classes: without word classes (`[datacall] word_classes`,
   classifiers/word_classes.py): the default before they were added.
+- bow-bigrams-averaged: the weights of the model with word classes averaged with those of one
+  trained without them on the same splits (`[datacall] average_without_classes`,
+  classifiers/averaging.py): the mean of both models' logits, in one model.
 - bow-bigrams-kinds-balanced: "class weights" by kind of message (`[datacall] balance_kinds`,
   training.py). The two labels are balanced already, but kinds are not
   (295 `new_dataset` texts, 20 `service_request`); spaCy's textcat takes no
@@ -48,7 +51,7 @@ from classifiers.training import CONFIG_PATH, train
 from classifiers.vectors import folded_vectors, with_vectors
 
 VARIANTS = (
-    "bow-bigrams-no-classes", "bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2",
+    "bow-bigrams-no-classes", "bow-bigrams-averaged", "bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2",
     "bow-bigrams-chars-wordbatches", "bow-bigrams-chars4",
     "bow-bigrams-fr-vectors", "ensemble-bigrams-fr-vectors",
 )
@@ -71,6 +74,8 @@ def _config(variant: str, epochs: int | None):
     config["datacall"]["balance_kinds"] = variant == "bow-bigrams-kinds-balanced"
     if variant == "bow-bigrams-no-classes":
         config["datacall"]["word_classes"] = ""
+    if variant == "bow-bigrams-averaged":
+        config["datacall"]["average_without_classes"] = True
     if variant == "bow-bigrams-e10":
         config["training"]["max_epochs"] = 10
     if variant == "bow-bigrams-l2":
