@@ -86,7 +86,8 @@ def two_models(tmp_path_factory):
     # "csv" and "data" are in the corpus's requests; "geojson" and "shapefile" never are.
     classes.write_text('[classes]\ndata = ["csv", "data", "données", "geojson", "shapefile"]\n', encoding="utf-8")
     corpus = write_jsonl(folder / "small.jsonl", small_records())
-    for name, file, averaged in (("with", str(classes), False), ("without", "", False), ("averaged", str(classes), True)):
+    models = (("with", str(classes), False), ("without", "", False), ("averaged", str(classes), True))
+    for name, file, averaged in models:
         train(corpus, folder / name, seed=0, config=_config(folder, file, averaged=averaged))
     return folder
 
