@@ -88,15 +88,15 @@ def murmur3_32_u64(keys: np.ndarray, seed: int) -> np.ndarray:
     return h
 
 
-def export(textcat, symbols: dict[str, int], char_ngrams: tuple[int, int], path: Path) -> bool:
-    """Write a TextCatBOW.v3 textcat's weights to `path`; False (nothing written) for other models."""
+def bow_layers(textcat):
+    """A TextCatBOW.v3 textcat's (extract_ngrams, sparse_linear, output) layers, or None for other models."""
     from spacy.attrs import ORTH
 
     try:
         (outer, output) = textcat.model.layers
         (extract, linear) = outer.layers[0].layers
     except (ValueError, AttributeError):
-        return False
+        return None
     if linear.name.startswith("resizable(") and linear.layers:
         linear = linear.layers[0]
     if (
@@ -106,7 +106,16 @@ def export(textcat, symbols: dict[str, int], char_ngrams: tuple[int, int], path:
         or linear.attrs.get("v1_indexing", True)
         or output.layers[0].name != "softmax_activation"
     ):
+        return None
+    return extract, linear, output
+
+
+def export(textcat, symbols: dict[str, int], char_ngrams: tuple[int, int], path: Path) -> bool:
+    """Write a TextCatBOW.v3 textcat's weights to `path`; False (nothing written) for other models."""
+    layers = bow_layers(textcat)
+    if layers is None:
         return False
+    extract, linear, _ = layers
     n_out, length = linear.get_dim("nO"), linear.get_dim("length")
     labels = list(textcat.labels)
     np.savez_compressed(

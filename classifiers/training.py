@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import fastbow, word_classes
+from . import averaging, fastbow, word_classes
 from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review_band
 from .corpus import CorpusError, read_jsonl, split_key, split_records
 from .labels import LABELS
@@ -87,20 +87,43 @@ def _write_docbin(records: list[dict], path: Path, extras: TokenExtras) -> None:
 
 
 def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path) -> Path:
-    """Run spaCy's training loop in `work`; return the best model's directory."""
-    from spacy.training.initialize import init_nlp
-    from spacy.training.loop import train as spacy_train
+    """Run spaCy's training loop in `work`; return the best model's directory.
+
+    With `[datacall] average_without_classes`, a second model is trained without the word
+    classes on the same splits, and the first one's weights become the mean of both
+    (classifiers/averaging.py).
+    """
     from spacy.util import load_config
 
     from .registered import register
 
     register()  # a config may name datacall's own architecture
-    overrides = {
-        "paths.train": str(work / "train.spacy"),
-        "paths.dev": str(work / "dev.spacy"),
-        "system.seed": seed,
-    }
-    config = load_config(config_path, overrides=overrides, interpolate=False)
+    config = load_config(config_path, overrides={"system.seed": seed}, interpolate=False)
+    best = _fit_one(splits, work / "model", config)
+    classes = word_classes.of_config(config)
+    if classes and averaging.wanted(config):
+        plain = config.copy()
+        plain["datacall"] = {**plain["datacall"], "word_classes": ""}
+        averaging.average_into(best, _fit_one(splits, work / "without-classes", plain))
+    # Keep the shipped config free of temporary training paths (and the digest stable).
+    saved = load_config(best / "config.cfg", interpolate=False)
+    saved["paths"].update(train=None, dev=None)
+    saved.to_disk(best / "config.cfg")
+    extras = token_extras(config)
+    _export_bow(best, extras.char_ngrams)
+    if classes:
+        word_classes.save_for_model(classes, best)  # the model keeps the classes it was trained with
+    return best
+
+
+def _fit_one(splits: dict[str, list[dict]], work: Path, config) -> Path:
+    """spaCy's training loop on `splits` with `config`, in `work`; the best model's directory."""
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import train as spacy_train
+
+    work.mkdir(parents=True)
+    config = config.copy()
+    config["paths"] = {**config["paths"], "train": str(work / "train.spacy"), "dev": str(work / "dev.spacy")}
     extras = token_extras(config)
     _write_docbin(splits["train"], work / "train.spacy", extras)
     # A tiny corpus may have no dev example: select on train rather than fail.
@@ -109,16 +132,7 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
     (work / "output").mkdir()
     log = io.StringIO()
     spacy_train(nlp, work / "output", use_gpu=-1, stdout=log, stderr=log)
-    best = work / "output" / "model-best"
-    # Keep the shipped config free of temporary training paths (and the digest stable).
-    saved = load_config(best / "config.cfg", interpolate=False)
-    saved["paths"].update(train=None, dev=None)
-    saved.to_disk(best / "config.cfg")
-    _export_bow(best, extras.char_ngrams)
-    classes = word_classes.of_config(config)
-    if classes:
-        word_classes.save_for_model(classes, best)  # the model keeps the classes it was trained with
-    return best
+    return work / "output" / "model-best"
 
 
 def _export_bow(model_dir: Path, ngrams: tuple[int, int]) -> None:

@@ -69,6 +69,7 @@ def with_vectors(config, vectors_dir: Path | str, *, ngram_size: int = 2):
         "nO": None,
     }
     config["initialize"]["vectors"] = str(vectors_dir)
+    config["datacall"]["average_without_classes"] = False  # only plain bag-of-words weights average
     return config
 
 

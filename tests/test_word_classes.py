@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from spacy.util import load_config
 
@@ -66,11 +68,12 @@ def test_class_tokens_follow_the_words_in_word_order():
     assert features("Merci, le CSV ?") == ["merci", ",", "le", "csv", "?"]
 
 
-def _config(tmp_path, classes_file: str):
+def _config(tmp_path, classes_file: str, *, averaged: bool = False):
     config = load_config(classifiers.CONFIG_PATH, interpolate=False)
     config["training"]["max_epochs"] = 20  # 42 texts need more passes than the packaged corpus
     config["datacall"]["word_classes"] = classes_file
-    path = tmp_path / f"config-{bool(classes_file)}.cfg"
+    config["datacall"]["average_without_classes"] = averaged
+    path = tmp_path / f"config-{bool(classes_file)}-{averaged}.cfg"
     config.to_disk(path)
     return path
 
@@ -83,8 +86,9 @@ def two_models(tmp_path_factory):
     # "csv" and "data" are in the corpus's requests; "geojson" and "shapefile" never are.
     classes.write_text('[classes]\ndata = ["csv", "data", "données", "geojson", "shapefile"]\n', encoding="utf-8")
     corpus = write_jsonl(folder / "small.jsonl", small_records())
-    for name, file in (("with", str(classes)), ("without", "")):
-        train(corpus, folder / name, seed=0, config=_config(folder, file))
+    models = (("with", str(classes), False), ("without", "", False), ("averaged", str(classes), True))
+    for name, file, averaged in models:
+        train(corpus, folder / name, seed=0, config=_config(folder, file, averaged=averaged))
     return folder
 
 
@@ -124,3 +128,18 @@ def test_the_model_cache_key_follows_the_packaged_classes(tmp_path, monkeypatch)
     edited.write_text('[classes]\ndata = ["csv"]\n', encoding="utf-8")
     monkeypatch.setattr(cache, "resolve", lambda name: edited)
     assert cache.corpus_fingerprint(corpus) != before
+
+
+def test_the_averaged_model_scores_the_mean_of_both_logits(two_models):
+    """Averaging the weights of the models with and without classes averages their logits: exactly
+    on texts without class words, up to hash collisions of the class tokens on the others."""
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    texts = ["merci pour les horaires", "the bins are late again", "geojson shapefile", "le csv des écoles"]
+    with_classes, without, averaged = (
+        classifiers.load(two_models / name).scores(texts) for name in ("with", "without", "averaged")
+    )
+    means = [(logit(a) + logit(b)) / 2 for a, b in zip(with_classes, without, strict=True)]
+    assert [logit(p) for p in averaged[:2]] == pytest.approx(means[:2], abs=1e-3)
+    assert [logit(p) for p in averaged[2:]] == pytest.approx(means[2:], abs=0.5)
+    assert not all(a == pytest.approx(b, abs=1e-3) for a, b in zip(with_classes, without, strict=True))
+    assert (two_models / "averaged" / MODEL_FILE).is_file()  # it scores with the classes

