@@ -54,7 +54,7 @@ def test_ensemble_config_trains_through_the_pipeline(tmp_path):
 
 
 def test_card_blocks_are_rewritten_in_place():
-    from tools.card import replace_block
+    from tools.card_blocks import replace_block
 
     card = (
         "intro\n<!-- begin:model -->\nold\nnumbers\n<!-- end:model -->\n"
@@ -68,7 +68,8 @@ def test_card_blocks_are_rewritten_in_place():
     with pytest.raises(KeyError):
         replace_block(card, "missing", "x")
     shipped = compare.CARD_PATH.read_text(encoding="utf-8")
-    for name in ("data", "comparison", "model", "band", "languages", "failures"):
+    for name in ("data", "comparison", "model", "band", "languages", "failures", "heldout", "heldout_band",
+                 "heldout_band_options", "heldout_kinds", "fresh"):
         assert f"<!-- begin:{name} -->" in shipped and f"<!-- end:{name} -->" in shipped
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 from collections import Counter
@@ -26,6 +25,7 @@ from classifiers.labels import LABELS
 from classifiers.model import load
 from classifiers.training import CONFIG_PATH, train
 
+from .card_blocks import replace_block
 from .compare import CARD_PATH, DEFAULT_VARIANTS, compare, language_report, markdown_table
 from .heldout import SCHEMES, markdown_tables, register_of, report_of
 
@@ -243,13 +243,6 @@ def merged_heldout(reports: list[dict]) -> dict:
                 raise SystemExit(f"held-out reports differ in {key}: {merged.get(key)!r} and {other.get(key)!r}")
         merged["variants"].update(other["variants"])
     return merged
-
-
-def replace_block(card: str, name: str, body: str) -> str:
-    pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.DOTALL)
-    if not pattern.search(card):
-        raise KeyError(f"MODEL_CARD.md has no block {name!r}")
-    return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), card)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,6 @@ reading them would make the set a tuning set.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 from collections import Counter
@@ -23,6 +22,7 @@ from pathlib import Path
 from classifiers.band import band_report
 from classifiers.corpus import default_corpus_path, read_jsonl
 
+from .card_blocks import rewrite_blocks
 from .heldout import _f, report_of
 
 FRESH_PATH = default_corpus_path().with_name("fresh_eval.jsonl")
@@ -61,15 +61,6 @@ def markdown_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def write_card_block(card: Path, body: str) -> None:
-    """Replace the `fresh` block of the model card."""
-    text = card.read_text(encoding="utf-8")
-    pattern = re.compile(r"(<!-- begin:fresh -->\n).*?(\n<!-- end:fresh -->)", re.DOTALL)
-    if not pattern.search(text):
-        raise SystemExit(f"{card}: no <!-- begin:fresh --> … <!-- end:fresh --> block")
-    card.write_text(pattern.sub(lambda m: m.group(1) + body + m.group(2), text), encoding="utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.fresh", description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=default_corpus_path())
@@ -94,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(body)
     if args.card:
-        write_card_block(args.card, body)
+        rewrite_blocks(args.card, {"fresh": body})
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import sys
 import tempfile
 import time
@@ -36,6 +35,8 @@ from classifiers.band import HELD_OUT_PRECISION, band_report, find_review_band
 from classifiers.corpus import default_corpus_path, read_jsonl, split_key
 from classifiers.labels import LABELS, label_for
 from classifiers.metrics import metrics_from_pairs
+
+from .card_blocks import rewrite_blocks
 
 DEFAULT_REGISTER = "tweet_reply"  # the corpus's first texts, written before registers were recorded
 LEGACY_KIND = "legacy"
@@ -333,24 +334,12 @@ def markdown_kind_errors(result: dict, limit: int = 12) -> str:
     return "\n".join(rows)
 
 
-def _block_filler(body: str):
-    def fill(match: re.Match) -> str:
-        return match.group(1) + body + "\n" + match.group(2)
-
-    return fill
-
-
 def write_card_blocks(card: Path, report: dict, variant: str) -> None:
     """Rewrite the card's `heldout_band_options` and `heldout_kinds` blocks from `variant`'s result."""
     result = report["variants"][variant]
-    text = card.read_text(encoding="utf-8")
-    for name, body in (("heldout_band_options", markdown_band_options(result)),
-                       ("heldout_kinds", markdown_kind_errors(result))):
-        pattern = re.compile(rf"(<!-- begin:{name} -->\n).*?(<!-- end:{name} -->)", re.DOTALL)
-        if not pattern.search(text):
-            raise KeyError(f"{card.name} has no block {name!r}")
-        text = pattern.sub(_block_filler(body), text)
-    card.write_text(text, encoding="utf-8")
+    rewrite_blocks(
+        card, {"heldout_band_options": markdown_band_options(result), "heldout_kinds": markdown_kind_errors(result)}
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
