@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import averaging, fastbow, word_classes
+from . import averaging, fastbow, greetings, word_classes
 from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review_band
 from .corpus import CorpusError, read_jsonl, split_key, split_records
 from .labels import LABELS
@@ -68,6 +68,14 @@ def balanced_for_fitting(splits: dict[str, list[dict]]) -> dict[str, list[dict]]
     times = dict(zip(map(id, everything), kind_repeats(everything), strict=True))
     repeat = lambda records: [r for r in records for _ in range(times[id(r)])]  # noqa: E731
     return {**splits, "train": repeat(splits["train"]), "dev": repeat(splits["dev"])}
+
+
+def _greetings_share(config) -> float:
+    """The share of training texts also copied inside greetings and closings (classifiers/greetings.py)."""
+    share = float((config.get("datacall") or {}).get("greetings_share") or 0.0)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"[datacall] greetings_share: need a share between 0 and 1, got {share}")
+    return share
 
 
 def _balance_kinds(config) -> bool:
@@ -271,6 +279,9 @@ def train(
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         fitting = balanced_for_fitting(splits) if _balance_kinds(_load_config(config_path)) else splits
+        share = _greetings_share(_load_config(config_path))
+        if share:
+            fitting = {**fitting, "train": fitting["train"] + greetings.wrapped_copies(fitting["train"], share, seed)}
         model = _fit(fitting, work, seed, config_path)
         version = f"textcat-{files_digest(model)}"
         meta_file = model / "meta.json"

@@ -8,6 +8,8 @@ trained the way `datacall train` trains, so its grouped metric is comparable:
 - bow-bigrams-not-averaged: the model with word classes alone, without averaging its weights
   with those of one trained without them (`[datacall] average_without_classes`,
   classifiers/averaging.py).
+- bow-bigrams-greetings: half the training texts also copied inside greetings and closings
+  written by the project (`[datacall] greetings_share`, classifiers/greetings.py).
 - bow-bigrams-kinds-balanced: "class weights" by kind of message (`[datacall] balance_kinds`,
   training.py). The two labels are balanced already, but kinds are not
   (295 `new_dataset` texts, 20 `service_request`); spaCy's textcat takes no
@@ -51,7 +53,7 @@ from classifiers.training import CONFIG_PATH, train
 from classifiers.vectors import folded_vectors, with_vectors
 
 VARIANTS = (
-    "bow-bigrams-no-classes", "bow-bigrams-not-averaged",
+    "bow-bigrams-no-classes", "bow-bigrams-not-averaged", "bow-bigrams-greetings",
     "bow-bigrams-kinds-balanced", "bow-bigrams-e10", "bow-bigrams-l2",
     "bow-bigrams-chars-wordbatches", "bow-bigrams-chars4",
     "bow-bigrams-fr-vectors", "ensemble-bigrams-fr-vectors",
@@ -75,6 +77,8 @@ def _config(variant: str, epochs: int | None):
     config["datacall"]["balance_kinds"] = variant == "bow-bigrams-kinds-balanced"
     if variant == "bow-bigrams-no-classes":
         config["datacall"]["word_classes"] = ""
+    if variant == "bow-bigrams-greetings":
+        config["datacall"]["greetings_share"] = 0.5
     if variant == "bow-bigrams-not-averaged":
         config["datacall"]["average_without_classes"] = False
     if variant == "bow-bigrams-e10":
