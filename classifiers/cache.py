@@ -61,6 +61,6 @@ def ensure_model(
         return path
     if on_train:
         origin = "the packaged corpus" if corpus == default_corpus_path() else str(corpus)
-        on_train(f"training the classifier from {origin} into {path} (first use, a few seconds)")
+        on_train(f"training the classifier from {origin} into {path} (first use, under a minute)")
     train(corpus, path, replace=False)
     return path
