@@ -19,7 +19,7 @@ from .band import HELD_OUT_PRECISION, TARGET_PRECISION, band_report, find_review
 from .corpus import CorpusError, read_jsonl, split_key, split_records
 from .labels import LABELS
 from .metrics import evaluate
-from .model import TextClassifier, files_digest, load, spacy_load, token_extras
+from .model import TextClassifier, char_ngram_range, files_digest, load, spacy_load, token_extras
 from .text import NORMALISATION_VERSION, TokenExtras, features
 
 CONFIG_PATH = Path(__file__).resolve().with_name("config.cfg")
@@ -117,8 +117,7 @@ def _fit(splits: dict[str, list[dict]], work: Path, seed: int, config_path: Path
     saved = load_config(best / "config.cfg", interpolate=False)
     saved["paths"].update(train=None, dev=None)
     saved.to_disk(best / "config.cfg")
-    extras = token_extras(config)
-    _export_bow(best, extras.char_ngrams)
+    _export_bow(best, char_ngram_range(config))
     if classes:
         word_classes.save_for_model(classes, best)  # the model keeps the classes it was trained with
     return best
@@ -278,8 +277,9 @@ def train(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        fitting = balanced_for_fitting(splits) if _balance_kinds(_load_config(config_path)) else splits
-        share = _greetings_share(_load_config(config_path))
+        config_for_splits = _load_config(config_path)
+        fitting = balanced_for_fitting(splits) if _balance_kinds(config_for_splits) else splits
+        share = _greetings_share(config_for_splits)
         if share:
             fitting = {**fitting, "train": fitting["train"] + greetings.wrapped_copies(fitting["train"], share, seed)}
         model = _fit(fitting, work, seed, config_path)

@@ -25,7 +25,7 @@ from classifiers.labels import LABELS
 from classifiers.model import load
 from classifiers.training import CONFIG_PATH, train
 
-from .card_blocks import replace_block
+from .card_blocks import rewrite_blocks
 from .compare import CARD_PATH, DEFAULT_VARIANTS, compare, language_report, markdown_table
 from .heldout import SCHEMES, markdown_tables, register_of, report_of
 
@@ -294,10 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         heldout = merged_heldout([json.loads(path.read_text(encoding="utf-8")) for path in args.heldout])
         blocks["heldout"] = heldout_section(heldout)
         blocks["heldout_band"] = heldout_band_section(heldout, args.variant)
-    card = args.card.read_text(encoding="utf-8")
-    for name, body in blocks.items():
-        card = replace_block(card, name, body)
-    args.card.write_text(card, encoding="utf-8")
+    rewrite_blocks(args.card, blocks)
     print(f"updated {args.card}", file=sys.stderr)
     return 0
 
