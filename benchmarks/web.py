@@ -382,12 +382,8 @@ def _login(client: TestClient) -> None:
     assert response.status_code == 303, response.status_code
 
 
-def postgres_url(folder: Path, keep: bool = False) -> tuple[str, object]:
-    """A fresh database on a pgserver in `folder`; with `keep`, the one database named after the sizes."""
-    if not keep:
-        from benchmarks.pipeline import postgres_url as make
-
-        return make(folder)
+def postgres_url(folder: Path) -> tuple[str, object]:
+    """The database `bench` on a pgserver in `folder`: new in a new folder, reused in a kept one."""
     import pgserver
 
     server = pgserver.get_server(folder, cleanup_mode="stop")
@@ -413,7 +409,7 @@ def run(requests: int, messages: int, repeat: int = 50, warmup: int = 5, databas
                                                      repeat, warmup, say)
         if "PostgreSQL" in databases:
             say("PostgreSQL")
-            url, server = postgres_url(folder / "pg", keep=keep is not None)
+            url, server = postgres_url(folder / "pg")
             try:
                 results["databases"]["PostgreSQL"] = measure(url, requests, messages, repeat, warmup, say)
             finally:
