@@ -110,14 +110,11 @@ def _sorts() -> dict[str, Callable[[], tuple]]:
         "newest": lambda: (Message.id.desc(),),
         # Plain DESC (NULLs have no score and are filtered out): both databases walk the score index backwards.
         "score": lambda: (Message.score.desc(), Message.id),
-        # Likely chatter first: the packaged band leaves every off-topic message to an officer,
-        # and this order puts them together for one bulk decision.
-        "lowest": lambda: (Message.score, Message.id),
         "unsure": lambda: (func.abs(Message.score - 0.5), Message.id),  # see _least_sure, which reads it faster
     }
 
 
-SORTS = ("", "newest", "support", "score", "lowest", "unsure")
+SORTS = ("", "newest", "support", "score", "unsure")
 
 
 def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
