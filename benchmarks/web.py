@@ -9,7 +9,7 @@ mostly waiting, a few percent of messages in the classifier's uncertain band.
 Then times the real ASGI app in-process (Starlette's TestClient, no network):
 the officers' queue (logged in; default filters, a text search, a network
 filter; first page and a deep page; "mine", "unassigned" and each sort: newest,
-most supported, highest score, least sure first) and the public dashboard (`/`, a deep
+most supported, highest and lowest score, least sure first) and the public dashboard (`/`, a deep
 page, a request permalink), `--repeat` timed GETs per page after `--warmup`.
 
 The counts that read every row (what waits in the queue, requests per status,
@@ -285,6 +285,7 @@ def pages(rt: Runtime) -> tuple[list[tuple[str, str, dict | None]], dict[str, in
         ("queue, newest first", "/queue?sort=newest", {"sort": "newest"}),
         ("queue, most supported", "/queue?sort=support", {"sort": "support"}),
         ("queue, highest score", "/queue?sort=score", {"sort": "score"}),
+        ("queue, lowest score", "/queue?sort=lowest", {"sort": "lowest"}),
         ("queue, least sure first", "/queue?sort=unsure", {"sort": "unsure"}),
         ("queue, newest, page 3", "/queue?sort=newest&page=3", {"sort": "newest", "page": 3}),
         ("dashboard", "/", None),

@@ -540,6 +540,8 @@ class RequestNote(Base):
 
 # The queue's "least sure first" sort walks the scores of the messages to review, from 0.5 up and down.
 Index("ix_messages_needs_review_score", Message.needs_review, Message.score)
+# The queue's "highest score" and "lowest score" sorts walk each queue part by score and merge the runs.
+Index("ix_messages_queue_part_score_id", Message.queue_part, Message.score, Message.id)
 # A request's messages by queue part, in id order, from the index alone (PostgreSQL too): the officer's
 # own requests ("mine"), each request's first message in the "most supported" sort. Replaces the index on
 # request_id alone.

@@ -156,11 +156,14 @@ def test_the_pager_links_carry_cursors_and_agree_with_page_numbers(client, users
 @pytest.mark.parametrize("filters", [
     queue.Filters(sort="support"), queue.Filters(sort="support", network="mastodon"),
     queue.Filters(sort="support", scope="all", q="canteen"), queue.Filters(sort="unsure"),
-    queue.Filters(sort="unsure", scope="all", network="twitter"), queue.Filters(assignee="me", me=1),
+    queue.Filters(sort="unsure", scope="all", network="twitter"), queue.Filters(sort="score"),
+    queue.Filters(sort="score", scope="all"), queue.Filters(sort="lowest"),
+    queue.Filters(sort="lowest", scope="all", network="twitter"), queue.Filters(assignee="me", me=1),
     queue.Filters(assignee="me", me=1, scope="all"),
 ])
 def test_sorts_and_mine_read_from_indexes_give_the_same_pages(tmp_path, filters):
-    """Most supported (stored support), least sure (two walks from 0.5) and mine (ids first) against plain queries."""
+    """Most supported (stored support), least sure (two walks from 0.5), highest and lowest score (a walk per
+    queue part) and mine (ids first) against plain queries."""
     rt = Runtime.from_config(Config(database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'b.db'}")),
                              say=lambda _: None)
     try:
@@ -195,6 +198,9 @@ def sorted_reference(db, filters: queue.Filters) -> list[int]:
     ).all()
     if filters.sort == "unsure":
         return [row.id for row in sorted(rows, key=lambda row: (abs(row.score - 0.5), row.id))]
+    if filters.sort in ("score", "lowest"):
+        sign = -1 if filters.sort == "score" else 1
+        return [row.id for row in sorted(rows, key=lambda row: (sign * row.score, row.id))]
     if filters.sort == "support":
         first: dict[int, int] = {}
         for row in rows:

@@ -67,6 +67,10 @@ def test_sorts(client, users):
     assert message_ids(client.get("/queue?sort=support&language=fr").text) == [ids["velo"]]
     scores = message_ids(client.get("/queue?scope=all&sort=score").text)
     assert scores[0] == extra_id and scores[-1] == ids["bins"]
+    # Lowest score first: the likely chatter together, for one bulk decision.
+    lowest = message_ids(client.get("/queue?scope=all&sort=lowest").text)
+    assert lowest[0] == ids["bins"] and lowest[-1] == extra_id and sorted(lowest) == sorted(scores)
+    assert message_ids(client.get("/queue?sort=lowest").text)[0] == unsure2_id
     # Least sure first: only the messages to review, the nearest to 0.5 first.
     assert message_ids(client.get("/queue?sort=unsure").text) == [unsure2_id, ids["unsure"]]
     assert client.get("/queue?sort=nonsense").status_code == 200

@@ -78,7 +78,7 @@ class Filters:
             clauses.append(Message.request_id.in_(select(Request.id).where(Request.assignee_id == officer)))
         if self.sort == "unsure":
             clauses.append(Message.needs_review.is_(True))  # "least sure" means something for review messages only
-        if self.sort == "score":
+        if self.sort in ("score", "lowest"):
             clauses.append(Message.score.is_not(None))
         if self.scope == "todo":
             clauses.append(Message.queue_part <= LAST_TODO_PART)
@@ -108,13 +108,16 @@ class Filters:
 def _sorts() -> dict[str, Callable[[], tuple]]:
     return {
         "newest": lambda: (Message.id.desc(),),
-        # Plain DESC (NULLs have no score and are filtered out): both databases walk the score index backwards.
-        "score": lambda: (Message.score.desc(), Message.id),
+        "score": lambda: (Message.score.desc(), Message.id),  # see _by_score, which reads it faster
+        # Likely chatter first: a strict review band leaves off-topic messages to officers,
+        # and this order puts them together for one bulk decision.
+        "lowest": lambda: (Message.score, Message.id),  # see _by_score
         "unsure": lambda: (func.abs(Message.score - 0.5), Message.id),  # see _least_sure, which reads it faster
     }
 
 
-SORTS = ("", "newest", "support", "score", "unsure")
+SORTS = ("", "newest", "support", "score", "lowest", "unsure")
+LAST_PART = 3
 
 
 def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
@@ -123,6 +126,8 @@ def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tup
         return _most_supported(db, filters, page)
     if filters.sort == "unsure":
         return _least_sure(db, filters, page)
+    if filters.sort in ("score", "lowest"):
+        return _by_score(db, filters, page, highest_first=filters.sort == "score")
     query = (
         select(Message, Request)
         .outerjoin(Request, Message.request_id == Request.id)
@@ -150,6 +155,35 @@ def _least_sure(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Me
     up = db.execute(scored.where(Message.score >= 0.5).order_by(Message.score, Message.id).limit(wanted)).all()
     down = db.execute(scored.where(Message.score < 0.5).order_by(Message.score.desc(), Message.id).limit(wanted)).all()
     ids = [row.id for row in heapq.merge(up, down, key=lambda row: (abs(row.score - 0.5), row.id))]
+    base = (
+        select(Message, Request).outerjoin(Request, Message.request_id == Request.id)
+        .options(joinedload(Message.requester))
+    )
+    return rows_by_id(db, base, ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]), len(ids) >= wanted
+
+
+def _by_score(
+    db: Session, filters: Filters, page: int, *, highest_first: bool,
+) -> tuple[list[tuple[Message, Request | None]], bool]:
+    """The messages by score (then by id), the order of `_sorts()["score"]` or `_sorts()["lowest"]`.
+
+    One score index would be walked past every message the filters drop: the lowest
+    scores are mostly settled off-topic messages, outside the default queue. So each part
+    of the queue is walked by its own (queue_part, score, id) index and the runs are
+    merged: a page reads about a page from each part.
+    """
+    wanted = page * PAGE_SIZE + 1
+    scored = (
+        select(Message.id, Message.score).outerjoin(Request, Message.request_id == Request.id).where(*filters.where())
+    )
+    order = (Message.score.desc(), Message.id) if highest_first else (Message.score, Message.id)
+    last_part = LAST_TODO_PART if filters.scope == "todo" else LAST_PART
+    runs = [
+        db.execute(scored.where(Message.queue_part == part).order_by(*order).limit(wanted)).all()
+        for part in range(last_part + 1)
+    ]
+    sign = -1 if highest_first else 1
+    ids = [row.id for row in heapq.merge(*runs, key=lambda row: (sign * row.score, row.id))][:wanted]
     base = (
         select(Message, Request).outerjoin(Request, Message.request_id == Request.id)
         .options(joinedload(Message.requester))
