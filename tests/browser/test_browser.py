@@ -228,6 +228,7 @@ def test_keyboard_shortcuts_and_the_queue_without_javascript(cli, config_file, s
         page.on("pageerror", lambda error: errors.append(str(error)))
         log_in(page, base)
         expect(page.locator("#keys-hint")).to_be_visible()
+        expect(page.get_by_role("button", name="Check the whole page")).to_be_visible()  # before any line is checked
         rows = page.locator("li.qrow")
         page.keyboard.press("j")
         page.keyboard.press("j")
@@ -244,6 +245,17 @@ def test_keyboard_shortcuts_and_the_queue_without_javascript(cli, config_file, s
         # Typing in a field is typing, not a shortcut.
         page.get_by_label("Search the text").fill("jkxo")
         expect(rows.nth(2).locator("input[type=checkbox]")).not_to_be_checked()
+        # The whole page checked in one click, then none: a page of chatter is one bulk decision.
+        boxes = page.locator("li.qrow input[type=checkbox]")
+        assert boxes.count() > 2
+        page.get_by_role("button", name="Check the whole page").click()
+        for n in range(boxes.count()):
+            expect(boxes.nth(n)).to_be_checked()
+        page.get_by_role("button", name="Uncheck all").click()
+        for n in range(boxes.count()):
+            expect(boxes.nth(n)).not_to_be_checked()
+        boxes.nth(0).check()  # by hand, one line: the button offers the whole page again
+        expect(page.get_by_role("button", name="Check the whole page")).to_be_visible()
         assert not errors, errors  # no policy violation, no script error
         context.close()
 
@@ -251,6 +263,7 @@ def test_keyboard_shortcuts_and_the_queue_without_javascript(cli, config_file, s
         page = bare.new_page()
         log_in(page, base)
         expect(page.locator("#keys-hint")).to_be_hidden()
+        expect(page.locator("#check-page")).to_be_hidden()
         line = page.locator("li.qrow").nth(0)
         line.locator("summary").click()
         expect(line.locator(".qbody")).to_be_visible()
