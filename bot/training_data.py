@@ -13,12 +13,16 @@ from storage.erasure import ERASED_TEXT
 from storage.models import LabelDecision, Message
 
 
-def decision_records(session: Session) -> list[dict]:
-    """One labelled record per decided message, from its latest decision (text, label, lang).
+def decision_records(session: Session, *, first_decided_after: int | None = None) -> list[dict]:
+    """One labelled record per decided message, from its latest decision (text, label, lang, decision_id).
 
     "Latest" is the newest `created_at`, then the highest id; messages whose
     text was erased, or decisions with a label the classifier does not know,
     are left out. Ordered by message id so training is reproducible.
+    `decision_id` is the highest decision id of the message: a model trained on
+    these records remembers the highest of all (`last_decision_id` in its
+    meta.json). `first_decided_after` keeps only the messages whose every
+    decision is newer than that id: the messages such a model has never seen.
     """
     newest = (
         select(
@@ -30,19 +34,23 @@ def decision_records(session: Session) -> list[dict]:
                 order_by=(LabelDecision.created_at.desc(), LabelDecision.id.desc()),
             )
             .label("rank"),
+            func.min(LabelDecision.id).over(partition_by=LabelDecision.message_id).label("first_id"),
+            func.max(LabelDecision.id).over(partition_by=LabelDecision.message_id).label("last_id"),
         )
     ).subquery()
-    rows = session.execute(
-        select(Message.id, Message.text, Message.lang, newest.c.label)
+    query = (
+        select(Message.text, Message.lang, newest.c.label, newest.c.last_id)
         .join(newest, newest.c.message_id == Message.id)
         .where(newest.c.rank == 1)
         .order_by(Message.id)
     )
+    if first_decided_after is not None:
+        query = query.where(newest.c.first_id > first_decided_after)
     records = []
-    for _, text, lang, label in rows:
+    for text, lang, label, last_id in session.execute(query):
         if label not in classifiers.LABELS or not (text or "").strip() or text.strip() == ERASED_TEXT:
             continue  # an erased person's words are gone, and "[erased]" teaches nothing
-        record = {"text": text, "label": label}
+        record = {"text": text, "label": label, "decision_id": last_id}
         if lang:
             record["lang"] = lang
         records.append(record)

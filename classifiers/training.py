@@ -295,6 +295,10 @@ def train(
         }
         if extra:
             meta["datacall"]["extra_train"] = len(extra)
+            # Officers' decisions carry their id (bot.training_data): later ones are unseen by this model.
+            decision_ids = [r["decision_id"] for r in extra if isinstance(r.get("decision_id"), int)]
+            if decision_ids:
+                meta["datacall"]["last_decision_id"] = max(decision_ids)
         nlp = spacy_load(model)
         classifier = TextClassifier(
             nlp, out.resolve(), version, bow=fastbow.NumpyBagOfWords.load(model), extras=token_extras(nlp.config, model)

@@ -38,14 +38,15 @@ def write_corpus(path):
     return path
 
 
-def add_decisions(sessions, decisions: list[tuple[str, list[str]]]) -> None:
-    """One message per (text, labels); its decisions in order, one minute apart."""
+def add_decisions(sessions, decisions: list[tuple[str, list[str]]], batch: str = "") -> None:
+    """One message per (text, labels); its decisions in order, one minute apart. A new `batch` adds more."""
     start = utcnow() - timedelta(hours=1)
     with sessions() as session, session.begin():
-        requester = Requester(network="sandbox", external_user_id="u1", handle="@u1")
+        requester = Requester(network="sandbox", external_user_id=f"u1{batch}", handle="@u1")
         session.add(requester)
         for number, (text, labels) in enumerate(decisions):
-            message = Message(network="sandbox", external_id=str(number), requester=requester, text=text, lang="en")
+            message = Message(network="sandbox", external_id=f"{batch}{number}", requester=requester, text=text,
+                              lang="en")
             session.add(message)
             for minute, label in enumerate(labels):
                 session.add(
@@ -69,10 +70,11 @@ def test_decision_records_keep_the_latest_decision_per_message(sessions):
     )
     with sessions() as session:
         records = decision_records(session)
-    assert records == [
+    assert [{k: v for k, v in r.items() if k != "decision_id"} for r in records] == [
         {"text": "publish the pool opening hours", "label": D, "lang": "en"},
         {"text": "the pool is cold", "label": OFF, "lang": "en"},
     ]
+    assert records[0]["decision_id"] == 2 and records[1]["decision_id"] == 3  # each message's highest id
 
 
 def test_train_with_decisions_replaces_a_model_only_if_not_worse(cli, sessions, tmp_path):
@@ -123,3 +125,46 @@ def test_extra_examples_never_leak_into_held_out_splits():
     merged = classifiers.training.with_extra_train(splits, extra)
     assert merged["dev"] == splits["dev"]
     assert merged["train"] == [{"text": "A", "label": D}, {"text": "new", "label": D}]
+
+
+def test_evaluate_decisions_scores_the_model_on_what_it_has_not_learned(cli, sessions, tmp_path, write_config, db_url):
+    """The deployment's own figure: officers' decisions, minus those the model was trained on."""
+    corpus = write_corpus(tmp_path / "corpus.jsonl")
+    out = tmp_path / "model"
+    config = write_config(f'[database]\nurl = "{db_url}"\n'
+                          f'[classifier]\nmodel_path = "{out.as_posix()}"\nreview_band = [0.1, 0.9]\n', "eval.toml")
+
+    def run(args):
+        return cli(args, config=config)
+
+    run(["train", "--corpus", str(corpus), "--out", str(out)])
+    assert "none yet" in run(["evaluate", "--decisions"]).output  # no decision yet: says so, exit 0
+    learned = [(f"Please publish the {t} statistics per district", [D]) for t in ("pool", "market")]
+    learned += [("the pool was freezing again", [OFF])]
+    add_decisions(sessions, learned)
+
+    before = run(["evaluate", "--decisions", "--out", str(tmp_path / "a.json")])
+    assert "this model learned from none" in before.output
+    assert json.loads((tmp_path / "a.json").read_text())["n"] == 3  # a model without decisions has seen none
+
+    run(["train", "--with-decisions", "--corpus", str(corpus), "--out", str(out)])
+    assert json.loads((out / "meta.json").read_text())["datacall"]["last_decision_id"] == 3
+    nothing_new = run(["evaluate", "--decisions"])
+    assert "none yet" in nothing_new.output
+
+    later = [("Could you open the ice rink attendance data as CSV", [D]), ("the rink smells of paint", [OFF])]
+    add_decisions(sessions, later, batch="b")
+    with sessions() as session, session.begin():  # a learned message decided again: still not unseen
+        session.add(LabelDecision(message_id=1, label=OFF, officer="officer@city"))
+    after = run(["evaluate", "--decisions", "--out", str(tmp_path / "b.json")])
+    assert "since this model was trained" in after.output and "macro-F1" in after.output
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["n"] == 2
+    assert report["review_band"]["low"] == 0.1  # the deployment's band, as the pipeline applies it
+
+
+def test_evaluate_needs_a_file_or_decisions_but_not_both(cli, tmp_path):
+    labelled = tmp_path / "l.jsonl"
+    labelled.write_text(json.dumps({"text": "publish the bins data", "label": D}) + "\n")
+    assert "one of the two" in cli(["evaluate"], expect=2).output
+    assert "one of the two" in cli(["evaluate", str(labelled), "--decisions"], expect=2).output
