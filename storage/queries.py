@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from storage.models import (
     Campaign,
     FollowUp,
+    LabelDecision,
     Message,
     NetworkCursor,
     Post,
@@ -316,6 +317,26 @@ def request_counts(session: Session) -> dict[str, int]:
 
 def reply_counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Reply.state, func.count()).group_by(Reply.state)).all())
+
+
+def decision_agreement(session: Session, *, threshold: float) -> tuple[int, int]:
+    """(messages officers decided, of which the model's score had put on the same side of `threshold`).
+
+    Each message counts once, by its latest decision; `previous_score` is the model's score when the
+    officer decided, so this is the model in service then, whichever it was.
+    """
+    latest = (
+        select(LabelDecision.label, LabelDecision.previous_score, func.row_number().over(
+            partition_by=LabelDecision.message_id, order_by=(LabelDecision.created_at.desc(), LabelDecision.id.desc()),
+        ).label("rank"))
+        .where(LabelDecision.previous_score.is_not(None))
+    ).subquery()
+    said_request, is_request = latest.c.previous_score >= threshold, latest.c.label == "data_request"
+    agreed = case((or_(and_(said_request, is_request), and_(~said_request, ~is_request)), 1), else_=0)
+    decided, same = session.execute(
+        select(func.count(), func.coalesce(func.sum(agreed), 0)).select_from(latest).where(latest.c.rank == 1)
+    ).one()
+    return int(decided), int(same)
 
 
 def last_event(session: Session, *, request_id: int) -> StatusEvent | None:

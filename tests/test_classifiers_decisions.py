@@ -168,3 +168,17 @@ def test_evaluate_needs_a_file_or_decisions_but_not_both(cli, tmp_path):
     labelled.write_text(json.dumps({"text": "publish the bins data", "label": D}) + "\n")
     assert "one of the two" in cli(["evaluate"], expect=2).output
     assert "one of the two" in cli(["evaluate", str(labelled), "--decisions"], expect=2).output
+
+
+def test_status_says_how_often_the_classifier_agreed_with_the_officers(cli, sessions):
+    assert "officers' decisions: 0 messages" in cli("status").output
+    add_decisions(sessions, [("publish the pool data", [D]), ("the pool is cold", [OFF]), ("pool times?", [D]),
+                             ("hello", [])])
+    scores = {1: 0.8, 2: 0.2, 3: 0.3}  # the model said request, off-topic, off-topic
+    with sessions() as session, session.begin():
+        for decision in session.query(LabelDecision):
+            decision.previous_score = scores[decision.message_id]
+        # Decided again later, now against the model's 0.8: the latest decision counts, once.
+        session.add(LabelDecision(message_id=1, label=OFF, previous_label=D, previous_score=0.8, officer="o"))
+    assert ("officers' decisions: 3 messages; the classifier's score had put 1 (33%) on the same side"
+            in cli("status").output)

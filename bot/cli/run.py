@@ -78,6 +78,10 @@ def status(config: ConfigOption = None) -> None:
         console.print(f"messages waiting: {unclassified} to classify, {unrouted} to route")
         console.print("requests: " + _counts(queries.request_counts(session)))
         console.print("outbox: " + _counts(queries.reply_counts(session)))
+        decided, agreed = queries.decision_agreement(session, threshold=rt.config.classifier.threshold)
+        # The quick pulse of the model on this deployment's messages; `evaluate --decisions` has the figures.
+        console.print(f"officers' decisions: {decided} messages" + (
+            f"; the classifier's score had put {agreed} ({agreed / decided:.0%}) on the same side" if decided else ""))
         beats = [f"{w.name} ({(utcnow() - w.heartbeat_at).total_seconds():.0f} s ago)"
                  for w in session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(10))]
         console.print("worker heartbeats: " + (", ".join(beats) or "none yet"))
