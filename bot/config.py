@@ -144,6 +144,9 @@ class ClassifierConfig(Section):
     # [low, high]: scores in between go to officers, with no automatic reply.
     # Empty: the band the model measured on its dev split, if it has one.
     review_band: list[Annotated[float, Field(ge=0.0, le=1.0)]] = []
+    # Share of the automatic decisions (score outside the band, French or English) drawn at random
+    # for an officer to check, so that their precision on this deployment's messages is measured.
+    spot_check_share: Annotated[float, Field(ge=0.0, le=0.5)] = 0.02
 
     @field_validator("review_band")
     @classmethod

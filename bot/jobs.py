@@ -134,6 +134,7 @@ def _classify(runtime: Runtime) -> None:
         threshold=classifier_config.threshold,
         batch_size=classifier_config.batch_size,
         review_band=tuple(band) if band else None,
+        spot_check_share=classifier_config.spot_check_share,
     )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -229,6 +230,9 @@ class Message(Base):
     model_version: Mapped[str | None] = mapped_column(String(64))
     # In the classifier's uncertain band: an officer decides, no automatic reply before.
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Decided automatically by the model's score, but drawn at random for an officer to check
+    # (`[classifier] spot_check_share`): their decisions measure the automatic ones.
+    spot_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     classified_at: Mapped[datetime | None] = mapped_column(index=True)
     # Routing step: a data request becomes (or joins) a Request.
     routed_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -319,24 +319,48 @@ def reply_counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Reply.state, func.count()).group_by(Reply.state)).all())
 
 
+def _latest_decisions():
+    """Each decided message's latest decision: its label and the model's score when it was made."""
+    return (
+        select(LabelDecision.message_id, LabelDecision.label, LabelDecision.previous_score, func.row_number().over(
+            partition_by=LabelDecision.message_id, order_by=(LabelDecision.created_at.desc(), LabelDecision.id.desc()),
+        ).label("rank"))
+        .where(LabelDecision.previous_score.is_not(None))
+    ).subquery()
+
+
+def _agreed(latest, threshold: float):
+    said_request, is_request = latest.c.previous_score >= threshold, latest.c.label == "data_request"
+    return case((or_(and_(said_request, is_request), and_(~said_request, ~is_request)), 1), else_=0)
+
+
 def decision_agreement(session: Session, *, threshold: float) -> tuple[int, int]:
     """(messages officers decided, of which the model's score had put on the same side of `threshold`).
 
     Each message counts once, by its latest decision; `previous_score` is the model's score when the
     officer decided, so this is the model in service then, whichever it was.
     """
-    latest = (
-        select(LabelDecision.label, LabelDecision.previous_score, func.row_number().over(
-            partition_by=LabelDecision.message_id, order_by=(LabelDecision.created_at.desc(), LabelDecision.id.desc()),
-        ).label("rank"))
-        .where(LabelDecision.previous_score.is_not(None))
-    ).subquery()
-    said_request, is_request = latest.c.previous_score >= threshold, latest.c.label == "data_request"
-    agreed = case((or_(and_(said_request, is_request), and_(~said_request, ~is_request)), 1), else_=0)
+    latest = _latest_decisions()
     decided, same = session.execute(
-        select(func.count(), func.coalesce(func.sum(agreed), 0)).select_from(latest).where(latest.c.rank == 1)
+        select(func.count(), func.coalesce(func.sum(_agreed(latest, threshold)), 0))
+        .select_from(latest).where(latest.c.rank == 1)
     ).one()
     return int(decided), int(same)
+
+
+def spot_check_results(session: Session, *, threshold: float) -> dict[str, tuple[int, int]]:
+    """For each side the model decided alone ("data_request", "off_topic"): (spot checks officers
+    decided, of which they confirmed the model's label). An unbiased sample of the automatic decisions."""
+    latest = _latest_decisions()
+    side = case((latest.c.previous_score >= threshold, "data_request"), else_="off_topic")
+    rows = session.execute(
+        select(side, func.count(), func.coalesce(func.sum(_agreed(latest, threshold)), 0))
+        .select_from(latest).join(Message, Message.id == latest.c.message_id)
+        .where(latest.c.rank == 1, Message.spot_check.is_(True))
+        .group_by(side)
+    ).all()
+    found = {name: (int(n), int(right)) for name, n, right in rows}
+    return {name: found.get(name, (0, 0)) for name in ("data_request", "off_topic")}
 
 
 def last_event(session: Session, *, request_id: int) -> StatusEvent | None:

@@ -38,6 +38,7 @@ def pytest_configure(config):
 # messages decided the same way whatever the model: clear requests and clear chatter
 # automatically, the rest to officers. Tests of the packaged band itself (test_classifiers,
 # test_classify_cli, test_demo) do not go through `write_config`, or set their own [classifier].
+# Likewise no message is drawn for a spot check unless a test sets `spot_check_share` itself.
 TEST_REVIEW_BAND = (0.1, 0.9)
 
 
@@ -48,6 +49,8 @@ def write_config(tmp_path):
     def write(text: str, name: str = "datacall.toml") -> Path:
         if "[classifier]" not in text and "classifier." not in text:
             text += f"\n[classifier]\nreview_band = {list(TEST_REVIEW_BAND)}\n"
+        if "spot_check_share" not in text:  # no message drawn for a spot check unless a test asks
+            text = text.replace("[classifier]\n", "[classifier]\nspot_check_share = 0.0\n", 1)
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         return path

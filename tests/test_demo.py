@@ -32,11 +32,14 @@ def test_demo_runs_the_whole_loop(tmp_path, monkeypatch):
     ).fetchall()
     assert twice == []
     assert "a second pass sent 0 more" in result.output
-    # what the classifier left inside the review band, the demo officer decided, as the queue records it
+    # what the classifier left inside the review band, the demo officer decided, as the queue records it;
     left_to_officer = db.execute("select count(*) from label_decisions").fetchone()[0]
     assert db.execute("select count(*) from messages where needs_review").fetchone()[0] == 0
-    said = f"{left_to_officer} uncertain messages left to an officer" if left_to_officer else "decided automatically"
-    assert said in " ".join(result.output.split())
+    # ... and the automatic decisions drawn for a spot check ([classifier] spot_check_share), as such
+    spot = db.execute("select count(*) from messages where spot_check").fetchone()[0]
+    why = f"{left_to_officer - spot} uncertain" + (f", {spot} drawn for a spot check" if spot else "")
+    said = f"{left_to_officer} messages left to an officer ({why})" if left_to_officer else "decided automatically"
+    assert said in " ".join(result.output.replace("│", " ").split())  # the summary box wraps its lines
     assert str(tmp_path / "out" / "datacall.db") in result.output
     assert "request list --config" in result.output
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.table import Table
@@ -15,6 +16,11 @@ import classifiers
 from bot.cli.common import ConfigOption, config_or_exit, console, errors, fail
 from bot.config import Config
 from bot.paths import configured_model_path
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 
 def _model(config_path: Path | None) -> tuple[classifiers.TextClassifier, float, int]:
@@ -147,8 +153,14 @@ def _train_with_decisions(settings: Config, corpus: Path, out: Path) -> None:
 
 def _decisions(settings: Config, *, first_decided_after: int | None = None) -> list[dict]:
     """Officer decisions from the configured database, as labelled records (see decision_records)."""
-    from bot.runtime import database_url
     from bot.training_data import decision_records
+
+    return _read_database(settings, lambda session: decision_records(session, first_decided_after=first_decided_after))
+
+
+def _read_database(settings: Config, read: Callable[[Session], T]) -> T:
+    """`read` on a session of the configured database; a database that cannot be read ends in one line."""
+    from bot.runtime import database_url
     from storage.database import DatabaseError, make_engine, make_session_factory
     from storage.migrate import require_current
 
@@ -159,7 +171,7 @@ def _decisions(settings: Config, *, first_decided_after: int | None = None) -> l
     try:
         require_current(engine)
         with make_session_factory(engine)() as session:
-            return decision_records(session, first_decided_after=first_decided_after)
+            return read(session)
     except DatabaseError as exc:
         fail(str(exc))
     finally:
@@ -199,9 +211,17 @@ def evaluate(
     classifier, threshold, _ = _model(config)
     # The database's settings are checked too when it is read, as `train --with-decisions` does.
     settings = config_or_exit(config) if decisions else config_or_exit(config, sections=("classifier",))
+    checks: dict[str, dict] = {}
     if decisions:
+        from bot.training_data import decision_records
+        from storage.queries import spot_check_results
+
         seen = _last_decision_id(classifier.path)
-        records = _decisions(settings, first_decided_after=seen or 0)
+        records, checks = _read_database(settings, lambda session: (
+            decision_records(session, first_decided_after=seen or 0),
+            _spot_check_report(spot_check_results(session, threshold=threshold)),
+        ))
+        _print_spot_checks(checks)
         title = "officers' decisions " + ("since this model was trained" if seen else "(this model learned from none)")
         if not records:
             console.print(f"{title}: none yet; decide messages in the queue, then run this again")
@@ -214,6 +234,8 @@ def evaluate(
         title = str(file)
     band = settings.classifier.review_band or classifier.review_band
     report = classifiers.evaluate(classifier, records, threshold=threshold, review_band=band)
+    if checks:
+        report["spot_checks"] = checks
     _print_metrics(report, title=title)
     if report.get("review_band"):
         b = report["review_band"]
@@ -229,6 +251,17 @@ def evaluate(
     if out:
         out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         console.print(f"report written to {out}")
+
+
+def _spot_check_report(results: dict[str, tuple[int, int]]) -> dict[str, dict]:
+    return {label: {"checked": n, "right": right, "precision": right / n if n else None}
+            for label, (n, right) in results.items()}
+
+
+def _print_spot_checks(checks: dict[str, dict]) -> None:
+    """The automatic decisions drawn at random for officers: how precise the models in service were."""
+    console.print("spot checks of automatic decisions (the model in service at the time): " + ", ".join(
+        f"{label} {c['right']} of {c['checked']} right ({_number(c['precision'])})" for label, c in checks.items()))
 
 
 def _last_decision_id(model_dir: Path) -> int | None:

@@ -56,7 +56,7 @@ def demo(
         f"[bold]messages[/bold]  {total} collected on the sandbox network: "
         f"{outcome.messages.get('data_request', 0)} data requests, {outcome.messages.get('off_topic', 0)} off-topic "
         f"(classifier agreed with the expected label on {outcome.agreed}/{total})",
-        "[bold]review[/bold]    " + _reviewed(outcome.reviewed),
+        "[bold]review[/bold]    " + _reviewed(outcome.reviewed, outcome.spot_checks),
         "[bold]requests[/bold]  " + ", ".join(f"{n} {status}" for status, n in sorted(outcome.requests.items())),
         "[bold]replies[/bold]   " + ", ".join(f"{n} {state}" for state, n in sorted(outcome.replies.items()))
         + f"; a second pass sent {outcome.second_pass_new_replies} more",
@@ -85,13 +85,14 @@ def demo(
         console.print(hint, markup=False, highlight=False)
 
 
-def _reviewed(reviewed: dict[str, int]) -> str:
+def _reviewed(reviewed: dict[str, int], spot_checks: int) -> str:
     """The officer's share of the work: the messages the classifier left to a person."""
     total = sum(reviewed.values())
     if not total:
         return "every message was decided automatically"
+    why = f"{total - spot_checks} uncertain" + (f", {spot_checks} drawn for a spot check" if spot_checks else "")
     return (
-        f"{total} uncertain messages left to an officer, who confirmed {reviewed.get('data_request', 0)} "
+        f"{total} messages left to an officer ({why}), who confirmed {reviewed.get('data_request', 0)} "
         f"as requests and {reviewed.get('off_topic', 0)} as off-topic (the review queue)"
     )
 

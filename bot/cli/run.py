@@ -82,6 +82,9 @@ def status(config: ConfigOption = None) -> None:
         # The quick pulse of the model on this deployment's messages; `evaluate --decisions` has the figures.
         console.print(f"officers' decisions: {decided} messages" + (
             f"; the classifier's score had put {agreed} ({agreed / decided:.0%}) on the same side" if decided else ""))
+        checks = queries.spot_check_results(session, threshold=rt.config.classifier.threshold)
+        console.print("spot checks of automatic decisions: " + ", ".join(
+            f"{label} {right} of {n} right" for label, (n, right) in checks.items()))
         beats = [f"{w.name} ({(utcnow() - w.heartbeat_at).total_seconds():.0f} s ago)"
                  for w in session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(10))]
         console.print("worker heartbeats: " + (", ".join(beats) or "none yet"))

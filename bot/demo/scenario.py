@@ -26,7 +26,8 @@ class DemoOutcome:
     agreed: int = 0
     requests: dict[str, int] = field(default_factory=dict)
     replies: dict[str, int] = field(default_factory=dict)
-    reviewed: dict[str, int] = field(default_factory=dict)  # the officer's labels for uncertain messages
+    reviewed: dict[str, int] = field(default_factory=dict)  # the officer's labels for the messages left to them
+    spot_checks: int = 0  # of those, drawn at random among the automatic decisions
     published: Request | None = None
     merged: tuple[int, int] | None = None
     second_pass_new_replies: int = 0
@@ -64,7 +65,8 @@ def play(rt: Runtime) -> DemoOutcome:
         for sample in samples:
             message = by_text[sample["text"]]
             outcome.agreed += message.label == sample["expect"]
-            if message.needs_review:  # inside the review band: the officer decides, as in the queue
+            if message.needs_review:  # inside the review band, or a spot check: the officer decides, as in the queue
+                outcome.spot_checks += message.spot_check
                 decide = decisions.confirm_request if sample["expect"] == "data_request" else decisions.mark_off_topic
                 decide(session, message.id, officer="demo officer", writer=writer)
                 outcome.reviewed[sample["expect"]] = outcome.reviewed.get(sample["expect"], 0) + 1

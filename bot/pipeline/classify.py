@@ -2,10 +2,14 @@
 
 A message is decided automatically only when the model was trained for its
 language (French, English) and its score is outside the review band; any
-other message waits for an officer (`needs_review`).
+other message waits for an officer (`needs_review`). A small share of the
+automatic ones, drawn at random, waits for an officer too (`spot_check`):
+their decisions measure the automatic ones.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +30,7 @@ def classify_pending(
     threshold: float,
     batch_size: int,
     review_band: tuple[float, float] | None = None,
+    spot_check_share: float = 0.0,
 ) -> int:
     """Classify unclassified messages, one committed batch at a time; returns how many."""
     done = 0
@@ -37,7 +42,7 @@ def classify_pending(
                 messages = queries.messages_to_classify(session, limit=batch_size)
             if not messages:
                 return done
-            rows = _classified_rows(messages, classifier, threshold, review_band)
+            rows = _classified_rows(messages, classifier, threshold, review_band, spot_check_share)
             with sessions() as session, session.begin():
                 _store(session, rows, classifier.version)
         else:
@@ -46,24 +51,27 @@ def classify_pending(
                 messages = queries.messages_to_classify(session, limit=batch_size)
                 if not messages:
                     return done
-                _store(session, _classified_rows(messages, classifier, threshold, review_band), classifier.version)
+                rows = _classified_rows(messages, classifier, threshold, review_band, spot_check_share)
+                _store(session, rows, classifier.version)
         done += len(messages)
 
 
-def _classified_rows(messages, classifier, threshold, review_band) -> list[dict]:
+def _classified_rows(messages, classifier, threshold, review_band, spot_check_share) -> list[dict]:
     predictions = classifier.predict([m.text for m in messages], threshold=threshold)
-    return [
-        {
+    rows = []
+    for message, prediction in zip(messages, predictions, strict=True):
+        lang = message.lang or prediction.lang  # the network's own language tag, when it gave one, beats detection
+        uncertain = needs_review(prediction.score, lang, review_band)
+        spot_check = not uncertain and drawn_for_spot_check(message.network, message.external_id, spot_check_share)
+        rows.append({
             "message_id": message.id,
             "label": prediction.label,
             "score": prediction.score,
             "lang": lang,
-            "needs_review": needs_review(prediction.score, lang, review_band),
-        }
-        for message, prediction in zip(messages, predictions, strict=True)
-        # The network's own language tag, when it gave one, beats detection.
-        for lang in [message.lang or prediction.lang]
-    ]
+            "needs_review": uncertain or spot_check,
+            "spot_check": spot_check,
+        })
+    return rows
 
 
 def _store(session: Session, rows: list[dict], model_version: str) -> None:
@@ -79,6 +87,7 @@ def _store(session: Session, rows: list[dict], model_version: str) -> None:
             lang=bindparam("lang"),
             model_version=model_version,
             needs_review=bindparam("needs_review"),
+            spot_check=bindparam("spot_check"),
             classified_at=utcnow(),
         ),
         rows,
@@ -98,3 +107,15 @@ def needs_review(score: float, lang: str | None, band: tuple[float, float] | Non
     """An officer decides: the score is uncertain, or the language is one the model never learnt
     (detected as another language, or undetermined)."""
     return in_band(score, band) or base_language(lang) not in AUTOMATIC_LANGUAGES
+
+
+def drawn_for_spot_check(network: str, external_id: str, share: float) -> bool:
+    """Whether this message is one of the `share` of automatic decisions an officer checks.
+
+    Drawn from a hash of the message's identity, not a random generator: any worker, or
+    the same worker after a crash, draws the same way for the same message.
+    """
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{network}\x00{external_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share

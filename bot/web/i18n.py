@@ -114,6 +114,9 @@ STRINGS: dict[str, dict[str, Text]] = {
         "label.off_topic": "Hors sujet",
         "message.heading": "Message n°{id}",
         "message.needs_review": "À vérifier",
+        "message.spot_check": "Contrôle au hasard",
+        "message.spot_check_why": "Le modèle aurait décidé seul ; tiré au hasard pour mesurer ses décisions "
+                                  "automatiques.",
         "message.score": "score",
         "message.from": "De",
         "message.original": "Message d'origine",
@@ -288,6 +291,9 @@ STRINGS: dict[str, dict[str, Text]] = {
         "label.off_topic": "Off-topic",
         "message.heading": "Message #{id}",
         "message.needs_review": "Needs review",
+        "message.spot_check": "Spot check",
+        "message.spot_check_why": "The model would have decided alone; drawn at random to measure its automatic "
+                                  "decisions.",
         "message.score": "score",
         "message.from": "From",
         "message.original": "Original post",
