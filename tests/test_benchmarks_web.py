@@ -60,7 +60,7 @@ def bench_page_names() -> list[str]:
              "queue, search", "queue, network", "dashboard", "dashboard, deep page", "dashboard, network filter",
              "permalink"]
     names += ["queue, mine", "queue, unassigned", "queue, newest first", "queue, most supported",
-              "queue, highest score", "queue, least sure first", "queue, newest, page 3"]
+              "queue, highest score", "queue, lowest score", "queue, least sure first", "queue, newest, page 3"]
     return names + ["queue, deep page, via the previous link"] + [
         f"queue{part}, deep page, via the next link" for part in ("", ", search", ", network")]
 
