@@ -171,7 +171,9 @@ def test_evaluate_needs_a_file_or_decisions_but_not_both(cli, tmp_path):
 
 
 def test_status_says_how_often_the_classifier_agreed_with_the_officers(cli, sessions):
-    assert "officers' decisions: 0 messages" in cli("status").output
+    empty = cli("status").output
+    assert "officers' decisions: 0 messages" in empty
+    assert "spot checks of automatic decisions: none decided yet" in empty
     add_decisions(sessions, [("publish the pool data", [D]), ("the pool is cold", [OFF]), ("pool times?", [D]),
                              ("hello", [])])
     scores = {1: 0.8, 2: 0.2, 3: 0.3}  # the model said request, off-topic, off-topic

@@ -83,8 +83,9 @@ def status(config: ConfigOption = None) -> None:
         console.print(f"officers' decisions: {decided} messages" + (
             f"; the classifier's score had put {agreed} ({agreed / decided:.0%}) on the same side" if decided else ""))
         checks = queries.spot_check_results(session, threshold=rt.config.classifier.threshold)
-        console.print("spot checks of automatic decisions: " + ", ".join(
-            f"{label} {right} of {n} right" for label, (n, right) in checks.items()))
+        console.print("spot checks of automatic decisions: " + (", ".join(
+            f"{label} {right} of {n} right" for label, (n, right) in checks.items())
+            if any(n for n, _ in checks.values()) else "none decided yet"))
         beats = [f"{w.name} ({(utcnow() - w.heartbeat_at).total_seconds():.0f} s ago)"
                  for w in session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(10))]
         console.print("worker heartbeats: " + (", ".join(beats) or "none yet"))
