@@ -146,7 +146,7 @@ class ClassifierConfig(Section):
     review_band: list[Annotated[float, Field(ge=0.0, le=1.0)]] = []
     # Share of the automatic decisions (score outside the band, French or English) drawn at random
     # for an officer to check, so that their precision on this deployment's messages is measured.
-    spot_check_share: Annotated[float, Field(ge=0.0, le=0.5)] = 0.02
+    spot_check_share: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
 
     @field_validator("review_band")
     @classmethod

@@ -5,10 +5,22 @@ of the group measured: a language with only off-topic replies is judged on
 off-topic alone rather than punished with a 0 for an absent class.
 """
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from .labels import LABELS
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The 95 % Wilson score interval of a proportion (None for n = 0): honest for small samples and
+    for proportions near 1, where "46 of 47 right" is not the same promise as "460 of 470"."""
+    if n <= 0:
+        return None
+    p, z2 = successes / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _ratio(num: float, den: float) -> float:

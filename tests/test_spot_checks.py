@@ -12,6 +12,7 @@ from bot.networks.sandbox import timeline
 from bot.pipeline.classify import drawn_for_spot_check, in_band
 from bot.runtime import Runtime
 from bot.web.decisions import confirm_request, mark_off_topic
+from classifiers.metrics import wilson_interval
 from storage.models import Message
 from tests.helpers import citizens_reply
 
@@ -68,8 +69,9 @@ def test_spot_checks_wait_for_an_officer_and_measure_the_automatic_decisions(cli
         rt.close()
     off_topic = len(drawn) - len(requests)
     status = cli("status", config=config).output
-    assert (f"spot checks of automatic decisions: data_request {len(requests) - 1} of {len(requests)} right, "
-            f"off_topic {off_topic} of {off_topic} right") in status
+    low, high = wilson_interval(len(requests) - 1, len(requests))
+    assert (f"spot checks of automatic decisions: data_request {len(requests) - 1} of {len(requests)} right "
+            f"(95 % interval {low:.2f}-{high:.2f}), off_topic {off_topic} of {off_topic} right") in status
 
     cli("run --once", config=config)  # the confirmed requests are acknowledged now
     with sessions() as session:
@@ -81,5 +83,15 @@ def test_spot_checks_wait_for_an_officer_and_measure_the_automatic_decisions(cli
     cli(["evaluate", "--decisions", "--out", str(report_path)], config=config)
     checks = json.loads(report_path.read_text())["spot_checks"]
     assert checks["data_request"] == {"checked": len(requests), "right": len(requests) - 1,
-                                      "precision": (len(requests) - 1) / len(requests)}
+                                      "precision": (len(requests) - 1) / len(requests), "interval_95": [low, high]}
     assert checks["off_topic"]["checked"] == off_topic and checks["off_topic"]["precision"] == 1.0
+
+
+def test_the_precision_of_a_few_checks_comes_with_its_interval():
+    assert wilson_interval(0, 0) is None
+    low, high = wilson_interval(10, 10)
+    assert round(low, 3) == 0.722 and high == 1.0  # ten right of ten does not promise 97 %
+    low, high = wilson_interval(5, 10)
+    assert (round(low, 3), round(high, 3)) == (0.237, 0.763)
+    low, high = wilson_interval(970, 1000)
+    assert 0.95 < low < 0.97 < high < 0.98

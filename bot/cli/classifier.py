@@ -254,14 +254,20 @@ def evaluate(
 
 
 def _spot_check_report(results: dict[str, tuple[int, int]]) -> dict[str, dict]:
-    return {label: {"checked": n, "right": right, "precision": right / n if n else None}
+    from classifiers.metrics import wilson_interval
+
+    return {label: {"checked": n, "right": right, "precision": right / n if n else None,
+                    "interval_95": wilson_interval(right, n)}
             for label, (n, right) in results.items()}
 
 
 def _print_spot_checks(checks: dict[str, dict]) -> None:
     """The automatic decisions drawn at random for officers: how precise the models in service were."""
     console.print("spot checks of automatic decisions (the model in service at the time): " + ", ".join(
-        f"{label} {c['right']} of {c['checked']} right ({_number(c['precision'])})" for label, c in checks.items()))
+        f"{label} {c['right']} of {c['checked']} right" + (
+            f" ({_number(c['precision'])}, 95 % interval {c['interval_95'][0]:.2f}-{c['interval_95'][1]:.2f})"
+            if c["checked"] else "")
+        for label, c in checks.items()))
 
 
 def _last_decision_id(model_dir: Path) -> int | None:
