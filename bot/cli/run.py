@@ -11,11 +11,11 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from bot.cli.common import ConfigOption, console, errors, fail, runtime
-from classifiers.metrics import wilson_interval
 from bot.jobs import run_once
 from bot.logs import TEXT_FORMAT
 from bot.scheduler import run_forever
 from bot.worker import Heartbeat, worker_name
+from classifiers.metrics import wilson_interval
 from storage import migrate, queries
 from storage.database import describe
 from storage.models import Message, NetworkCursor, Worker, utcnow
@@ -108,7 +108,8 @@ def status(config: ConfigOption = None) -> None:
 def _checked(label: str, n: int, right: int) -> str:
     """"data_request 46 of 47 right (95 % interval 0.89-1.00)": a small sample says how sure it is."""
     interval = wilson_interval(right, n)
-    return f"{label} {right} of {n} right" + (f" (95 % interval {interval[0]:.2f}-{interval[1]:.2f})" if interval else "")
+    shown = f" (95 % interval {interval[0]:.2f}-{interval[1]:.2f})" if interval else ""
+    return f"{label} {right} of {n} right{shown}"
 
 
 def _counts(counts: dict[str, int]) -> str:
