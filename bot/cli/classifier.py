@@ -205,7 +205,8 @@ def evaluate(
     out: Path = typer.Option(None, help="Also write the report as JSON here."),
     config: ConfigOption = None,
 ) -> None:
-    """Score the model on a labelled file: accuracy, macro-F1 per language, confusion matrix."""
+    """Score the model on a labelled file, or on the officers' decisions: accuracy, macro-F1 per language,
+    confusion matrix."""
     if (file is None) == (not decisions):
         fail("give a labelled FILE or --decisions (one of the two)", 2)
     classifier, threshold, _ = _model(config)
@@ -245,9 +246,9 @@ def evaluate(
             f"automatic off_topic precision {_number(b['precision_below'])} (n={b['auto_off_topic']})"
         )
     if decisions:
-        console.print("These are the messages officers decided: mostly those the review band sent them, plus "
-                      "the automatic decisions they corrected. Harder than the whole stream, so the figures are low "
-                      "rather than high.")
+        console.print("These are the messages officers decided: mostly those the review band sent them, then the "
+                      "spot checks and the automatic decisions they corrected. Harder than the whole stream, so the "
+                      "figures are low rather than high.")
     if out:
         out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         console.print(f"report written to {out}")
