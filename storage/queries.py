@@ -348,6 +348,13 @@ def decision_agreement(session: Session, *, threshold: float) -> tuple[int, int]
     return int(decided), int(same)
 
 
+def decided_after(session: Session, *, decision_id: int) -> int:
+    """Messages whose every decision is newer than `decision_id`: those a model trained on the decisions
+    up to that id has never seen (see bot.training_data.decision_records)."""
+    firsts = select(func.min(LabelDecision.id).label("first_id")).group_by(LabelDecision.message_id).subquery()
+    return int(session.scalar(select(func.count()).select_from(firsts).where(firsts.c.first_id > decision_id)) or 0)
+
+
 def spot_check_results(session: Session, *, threshold: float) -> dict[str, tuple[int, int]]:
     """For each side the model decided alone ("data_request", "off_topic"): (spot checks officers
     decided, of which they confirmed the model's label). An unbiased sample of the automatic decisions."""

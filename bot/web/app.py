@@ -21,7 +21,20 @@ from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.runtime import Runtime
-from bot.web import accounts, admin, auth, bulk, downloads, health, notes, public, queue, request_pages, suggestions
+from bot.web import (
+    accounts,
+    admin,
+    auth,
+    bulk,
+    classifier_page,
+    downloads,
+    health,
+    notes,
+    public,
+    queue,
+    request_pages,
+    suggestions,
+)
 from bot.web.cache import ShortCache
 from bot.web.i18n import LanguageMiddleware
 from bot.web.middleware import HeadersMiddleware
@@ -47,6 +60,7 @@ def create_app(runtime: Runtime, *, login_limiter: accounts.LoginLimiter | None 
             *queue.routes,
             *request_pages.routes,
             *admin.routes,
+            *classifier_page.routes,
             *bulk.routes,
             *suggestions.routes,
             *downloads.routes,

@@ -12,6 +12,7 @@ from http.cookies import SimpleCookie
 from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.web.i18n_classifier import CLASSIFIER_STRINGS
 from bot.web.i18n_triage import TRIAGE_STRINGS
 
 LANGUAGES = ("fr", "en")
@@ -410,8 +411,9 @@ STRINGS: dict[str, dict[str, Text]] = {
     },
 }
 
-for _lang, _extra in TRIAGE_STRINGS.items():
-    STRINGS[_lang].update(_extra)
+for _strings in (TRIAGE_STRINGS, CLASSIFIER_STRINGS):
+    for _lang, _extra in _strings.items():
+        STRINGS[_lang].update(_extra)
 
 
 def translate(lang: str, key: str, **values: object) -> str:
