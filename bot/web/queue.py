@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy.orm import Session, aliased, joinedload
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
@@ -105,15 +105,12 @@ class Filters:
         return bool(self.q) or self.assignee == "none" or self.status not in ("", NO_REQUEST)
 
 
-def _sorts() -> dict[str, Callable[[], tuple]]:
-    return {
-        "newest": lambda: (Message.id.desc(),),
-        "score": lambda: (Message.score.desc(), Message.id),  # see _by_score, which reads it faster
-        # Likely chatter first: a strict review band leaves off-topic messages to officers,
-        # and this order puts them together for one bulk decision.
-        "lowest": lambda: (Message.score, Message.id),  # see _by_score
-        "unsure": lambda: (func.abs(Message.score - 0.5), Message.id),  # see _least_sure, which reads it faster
-    }
+def _message_rows() -> Select:
+    """Messages with their request (if any) and requester: the rows every view of the queue shows."""
+    return (
+        select(Message, Request).outerjoin(Request, Message.request_id == Request.id)
+        .options(joinedload(Message.requester))
+    )
 
 
 SORTS = ("", "newest", "support", "score", "lowest", "unsure")
@@ -128,12 +125,9 @@ def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tup
         return _least_sure(db, filters, page)
     if filters.sort in ("score", "lowest"):
         return _by_score(db, filters, page, highest_first=filters.sort == "score")
+    # "newest": the primary key walked backwards.
     query = (
-        select(Message, Request)
-        .outerjoin(Request, Message.request_id == Request.id)
-        .options(joinedload(Message.requester))
-        .where(*filters.where())
-        .order_by(*_sorts()[filters.sort]())
+        _message_rows().where(*filters.where()).order_by(Message.id.desc())
         .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
     )
     rows: list[tuple[Message, Request | None]] = [(message, request) for message, request in db.execute(query)]
@@ -141,41 +135,31 @@ def sorted_page_rows(db: Session, filters: Filters, page: int) -> tuple[list[tup
 
 
 def _least_sure(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
-    """The messages to review nearest to 0.5 first (then by id), the order of `_sorts()["unsure"]`.
+    """The messages to review nearest to 0.5 first, then by id.
 
     No index holds the distance to 0.5, so the (needs_review, score) index is walked
     twice from 0.5, up and down, and the two runs are merged: a page reads about a page
     from each side instead of sorting every message to review. (A message to review
     always has a score.)
     """
-    wanted = page * PAGE_SIZE + 1
-    scored = (
-        select(Message.id, Message.score).outerjoin(Request, Message.request_id == Request.id).where(*filters.where())
-    )
+    wanted, scored = page * PAGE_SIZE + 1, _scored(filters)
     up = db.execute(scored.where(Message.score >= 0.5).order_by(Message.score, Message.id).limit(wanted)).all()
     down = db.execute(scored.where(Message.score < 0.5).order_by(Message.score.desc(), Message.id).limit(wanted)).all()
-    ids = [row.id for row in heapq.merge(up, down, key=lambda row: (abs(row.score - 0.5), row.id))]
-    base = (
-        select(Message, Request).outerjoin(Request, Message.request_id == Request.id)
-        .options(joinedload(Message.requester))
-    )
-    return rows_by_id(db, base, ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]), len(ids) >= wanted
+    return _merged_page(db, [up, down], key=lambda row: (abs(row.score - 0.5), row.id), page=page)
 
 
 def _by_score(
     db: Session, filters: Filters, page: int, *, highest_first: bool,
 ) -> tuple[list[tuple[Message, Request | None]], bool]:
-    """The messages by score (then by id), the order of `_sorts()["score"]` or `_sorts()["lowest"]`.
+    """The messages by score, highest or lowest first (the likely off-topic together, for one
+    bulk decision, since a strict review band leaves them to officers), then by id.
 
     One score index would be walked past every message the filters drop: the lowest
     scores are mostly settled off-topic messages, outside the default queue. So each part
     of the queue is walked by its own (queue_part, score, id) index and the runs are
     merged: a page reads about a page from each part.
     """
-    wanted = page * PAGE_SIZE + 1
-    scored = (
-        select(Message.id, Message.score).outerjoin(Request, Message.request_id == Request.id).where(*filters.where())
-    )
+    wanted, scored = page * PAGE_SIZE + 1, _scored(filters)
     order = (Message.score.desc(), Message.id) if highest_first else (Message.score, Message.id)
     last_part = LAST_TODO_PART if filters.scope == "todo" else LAST_PART
     runs = [
@@ -183,12 +167,22 @@ def _by_score(
         for part in range(last_part + 1)
     ]
     sign = -1 if highest_first else 1
-    ids = [row.id for row in heapq.merge(*runs, key=lambda row: (sign * row.score, row.id))][:wanted]
-    base = (
-        select(Message, Request).outerjoin(Request, Message.request_id == Request.id)
-        .options(joinedload(Message.requester))
-    )
-    return rows_by_id(db, base, ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]), len(ids) >= wanted
+    return _merged_page(db, runs, key=lambda row: (sign * row.score, row.id), page=page)
+
+
+def _scored(filters: Filters) -> Select:
+    """The (id, score) of the messages the filters keep, for the walks of the score sorts."""
+    return select(Message.id, Message.score).outerjoin(Request, Message.request_id == Request.id).where(
+        *filters.where())
+
+
+def _merged_page(
+    db: Session, runs: list, *, key: Callable, page: int,
+) -> tuple[list[tuple[Message, Request | None]], bool]:
+    """Page `page` of the sorted runs merged by `key` (each run read up to one row past that page)."""
+    wanted = page * PAGE_SIZE + 1
+    ids = [row.id for row in heapq.merge(*runs, key=key)][:wanted]
+    return rows_by_id(db, _message_rows(), ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]), len(ids) >= wanted
 
 
 def _most_supported(db: Session, filters: Filters, page: int) -> tuple[list[tuple[Message, Request | None]], bool]:
@@ -225,12 +219,7 @@ def queue_page_rows(db: Session, filters: Filters, window: Window) -> Page:
     queue is read as its parts in that order (`_parts`), each a walk of the
     (queue_part, id) index, and `read_page` takes the page across them.
     """
-    rows = (
-        select(Message, Request)
-        .outerjoin(Request, Message.request_id == Request.id)
-        .options(joinedload(Message.requester))
-        .where(*replace(filters, scope="all").where())
-    )
+    rows = _message_rows().where(*replace(filters, scope="all").where())
     if filters.assignee not in ("", "none"):
         # One officer's requests are few: sort the ids of their messages in one ORDER BY (from the assignee
         # index, read from indexes alone) rather than walk every message in id order looking for theirs;
