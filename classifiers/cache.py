@@ -6,6 +6,7 @@ fingerprint of its inputs, so a new corpus or config means a new model.
 """
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -64,3 +65,14 @@ def ensure_model(
         on_train(f"training the classifier from {origin} into {path} (first use, under a minute)")
     train(corpus, path, replace=False)
     return path
+
+
+def model_meta(path: Path | str) -> dict | None:
+    """The `datacall` part of a model folder's meta.json (version, review band, last officer decision
+    learned), or None if no model is trained there. Reads the file only: nothing is loaded or trained."""
+    try:
+        meta = json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    found = meta.get("datacall") if isinstance(meta, dict) else None
+    return found if isinstance(found, dict) else None

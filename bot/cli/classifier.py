@@ -273,11 +273,9 @@ def _print_spot_checks(checks: dict[str, dict]) -> None:
 
 def _last_decision_id(model_dir: Path) -> int | None:
     """The newest officer decision this model learned from (meta.json), None if it learned from none."""
-    try:
-        meta = json.loads((Path(model_dir) / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = (meta.get("datacall") or {}).get("last_decision_id")
+    from classifiers.cache import model_meta
+
+    value = (model_meta(model_dir) or {}).get("last_decision_id")
     return value if isinstance(value, int) else None
 
 

@@ -8,28 +8,21 @@ it has not learned from yet. Reads the model's meta.json; never loads or trains 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from starlette.routing import Route
 
-import classifiers
 from bot.config import Config
 from bot.paths import configured_model_path
 from bot.web.views import Ctx, view
+from classifiers.cache import default_model_path
+from classifiers.cache import model_meta as read_model_meta
+from classifiers.corpus import default_corpus_path
 from classifiers.metrics import wilson_interval
 from storage import queries
 
 
 def model_meta(config: Config) -> dict | None:
     """The `datacall` part of the configured model's meta.json, or None if no model is trained there."""
-    path = configured_model_path(config) or classifiers.default_model_path(classifiers.default_corpus_path())
-    try:
-        meta = json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    found = meta.get("datacall")
-    return found if isinstance(found, dict) else None
+    return read_model_meta(configured_model_path(config) or default_model_path(default_corpus_path()))
 
 
 @view(login=True)
