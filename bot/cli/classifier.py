@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 import classifiers
-from bot.cli.common import ConfigOption, config_or_exit, console, errors, fail
+from bot.cli.common import ConfigOption, config_or_exit, console, errors, fail, spot_check_summary
 from bot.config import Config
 from bot.paths import configured_model_path
 
@@ -218,11 +218,13 @@ def evaluate(
         from storage.queries import spot_check_results
 
         seen = _last_decision_id(classifier.path)
-        records, checks = _read_database(settings, lambda session: (
+        records, results = _read_database(settings, lambda session: (
             decision_records(session, first_decided_after=seen or 0),
-            _spot_check_report(spot_check_results(session, threshold=threshold)),
+            spot_check_results(session, threshold=threshold),
         ))
-        _print_spot_checks(checks)
+        checks = _spot_check_report(results)
+        console.print("spot checks of automatic decisions (the model in service at the time): "
+                      + spot_check_summary(results))
         title = "officers' decisions " + ("since this model was trained" if seen else "(this model learned from none)")
         if not records:
             console.print(f"{title}: none yet; decide messages in the queue, then run this again")
@@ -260,15 +262,6 @@ def _spot_check_report(results: dict[str, tuple[int, int]]) -> dict[str, dict]:
     return {label: {"checked": n, "right": right, "precision": right / n if n else None,
                     "interval_95": wilson_interval(right, n)}
             for label, (n, right) in results.items()}
-
-
-def _print_spot_checks(checks: dict[str, dict]) -> None:
-    """The automatic decisions drawn at random for officers: how precise the models in service were."""
-    console.print("spot checks of automatic decisions (the model in service at the time): " + ", ".join(
-        f"{label} {c['right']} of {c['checked']} right" + (
-            f" ({_number(c['precision'])}, 95 % interval {c['interval_95'][0]:.2f}-{c['interval_95'][1]:.2f})"
-            if c["checked"] else "")
-        for label, c in checks.items()))
 
 
 def _last_decision_id(model_dir: Path) -> int | None:

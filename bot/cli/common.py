@@ -98,3 +98,18 @@ def _say():
 def stdin_lines() -> Iterator[str]:
     for line in sys.stdin:
         yield line.rstrip("\n")
+
+
+def spot_check_summary(results: dict[str, tuple[int, int]]) -> str:
+    """"data_request 46 of 47 right (95 % interval 0.89-1.00), off_topic …" from (checked, right) per
+    automatic side (storage.queries.spot_check_results): a small sample says how sure it is."""
+    from classifiers.metrics import wilson_interval
+
+    if not any(n for n, _ in results.values()):
+        return "none decided yet"
+    parts = []
+    for label, (n, right) in results.items():
+        interval = wilson_interval(right, n)
+        shown = f" (95 % interval {interval[0]:.2f}-{interval[1]:.2f})" if interval else ""
+        parts.append(f"{label} {right} of {n} right{shown}")
+    return ", ".join(parts)

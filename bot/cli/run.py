@@ -10,12 +10,11 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from bot.cli.common import ConfigOption, console, errors, fail, runtime
+from bot.cli.common import ConfigOption, console, errors, fail, runtime, spot_check_summary
 from bot.jobs import run_once
 from bot.logs import TEXT_FORMAT
 from bot.scheduler import run_forever
 from bot.worker import Heartbeat, worker_name
-from classifiers.metrics import wilson_interval
 from storage import migrate, queries
 from storage.database import describe
 from storage.models import Message, NetworkCursor, Worker, utcnow
@@ -84,9 +83,7 @@ def status(config: ConfigOption = None) -> None:
         console.print(f"officers' decisions: {decided} messages" + (
             f"; the classifier's score had put {agreed} ({agreed / decided:.0%}) on the same side" if decided else ""))
         checks = queries.spot_check_results(session, threshold=rt.config.classifier.threshold)
-        console.print("spot checks of automatic decisions: " + (", ".join(
-            _checked(label, n, right) for label, (n, right) in checks.items())
-            if any(n for n, _ in checks.values()) else "none decided yet"))
+        console.print("spot checks of automatic decisions: " + spot_check_summary(checks))
         beats = [f"{w.name} ({(utcnow() - w.heartbeat_at).total_seconds():.0f} s ago)"
                  for w in session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(10))]
         console.print("worker heartbeats: " + (", ".join(beats) or "none yet"))
@@ -103,13 +100,6 @@ def status(config: ConfigOption = None) -> None:
         console.print(table)
         for line in paused:
             console.print(line, style="bold red")
-
-
-def _checked(label: str, n: int, right: int) -> str:
-    """"data_request 46 of 47 right (95 % interval 0.89-1.00)": a small sample says how sure it is."""
-    interval = wilson_interval(right, n)
-    shown = f" (95 % interval {interval[0]:.2f}-{interval[1]:.2f})" if interval else ""
-    return f"{label} {right} of {n} right{shown}"
 
 
 def _counts(counts: dict[str, int]) -> str:
