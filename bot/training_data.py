@@ -5,12 +5,13 @@ classifiers/ stays free of database code; it receives these as plain records.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import classifiers
 from storage.erasure import ERASED_TEXT
-from storage.models import LabelDecision, Message
+from storage.models import Message
+from storage.queries import latest_decisions
 
 
 def decision_records(session: Session, *, first_decided_after: int | None = None) -> list[dict]:
@@ -24,20 +25,7 @@ def decision_records(session: Session, *, first_decided_after: int | None = None
     meta.json). `first_decided_after` keeps only the messages whose every
     decision is newer than that id: the messages such a model has never seen.
     """
-    newest = (
-        select(
-            LabelDecision.message_id,
-            LabelDecision.label,
-            func.row_number()
-            .over(
-                partition_by=LabelDecision.message_id,
-                order_by=(LabelDecision.created_at.desc(), LabelDecision.id.desc()),
-            )
-            .label("rank"),
-            func.min(LabelDecision.id).over(partition_by=LabelDecision.message_id).label("first_id"),
-            func.max(LabelDecision.id).over(partition_by=LabelDecision.message_id).label("last_id"),
-        )
-    ).subquery()
+    newest = latest_decisions()
     query = (
         select(Message.text, Message.lang, newest.c.label, newest.c.last_id)
         .join(newest, newest.c.message_id == Message.id)

@@ -319,14 +319,21 @@ def reply_counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Reply.state, func.count()).group_by(Reply.state)).all())
 
 
-def _latest_decisions():
-    """Each decided message's latest decision: its label and the model's score when it was made."""
-    return (
-        select(LabelDecision.message_id, LabelDecision.label, LabelDecision.previous_score, func.row_number().over(
+def latest_decisions(*, scored_only: bool = False):
+    """Each decided message's decisions, ranked: `rank` 1 is its latest (newest `created_at`, then highest
+    id), with its label and the model's score when it was made; `first_id` and `last_id` are the message's
+    oldest and newest decision ids. `scored_only` leaves out decisions on messages that had no score."""
+    ranked = select(
+        LabelDecision.message_id, LabelDecision.label, LabelDecision.previous_score,
+        func.row_number().over(
             partition_by=LabelDecision.message_id, order_by=(LabelDecision.created_at.desc(), LabelDecision.id.desc()),
-        ).label("rank"))
-        .where(LabelDecision.previous_score.is_not(None))
-    ).subquery()
+        ).label("rank"),
+        func.min(LabelDecision.id).over(partition_by=LabelDecision.message_id).label("first_id"),
+        func.max(LabelDecision.id).over(partition_by=LabelDecision.message_id).label("last_id"),
+    )
+    if scored_only:
+        ranked = ranked.where(LabelDecision.previous_score.is_not(None))
+    return ranked.subquery()
 
 
 def _agreed(latest, threshold: float):
@@ -340,7 +347,7 @@ def decision_agreement(session: Session, *, threshold: float) -> tuple[int, int]
     Each message counts once, by its latest decision; `previous_score` is the model's score when the
     officer decided, so this is the model in service then, whichever it was.
     """
-    latest = _latest_decisions()
+    latest = latest_decisions(scored_only=True)
     decided, same = session.execute(
         select(func.count(), func.coalesce(func.sum(_agreed(latest, threshold)), 0))
         .select_from(latest).where(latest.c.rank == 1)
@@ -351,14 +358,15 @@ def decision_agreement(session: Session, *, threshold: float) -> tuple[int, int]
 def decided_after(session: Session, *, decision_id: int) -> int:
     """Messages whose every decision is newer than `decision_id`: those a model trained on the decisions
     up to that id has never seen (see bot.training_data.decision_records)."""
-    firsts = select(func.min(LabelDecision.id).label("first_id")).group_by(LabelDecision.message_id).subquery()
-    return int(session.scalar(select(func.count()).select_from(firsts).where(firsts.c.first_id > decision_id)) or 0)
+    latest = latest_decisions()
+    return int(session.scalar(
+        select(func.count()).select_from(latest).where(latest.c.rank == 1, latest.c.first_id > decision_id)) or 0)
 
 
 def spot_check_results(session: Session, *, threshold: float) -> dict[str, tuple[int, int]]:
     """For each side the model decided alone ("data_request", "off_topic"): (spot checks officers
     decided, of which they confirmed the model's label). An unbiased sample of the automatic decisions."""
-    latest = _latest_decisions()
+    latest = latest_decisions(scored_only=True)
     side = case((latest.c.previous_score >= threshold, "data_request"), else_="off_topic")
     rows = session.execute(
         select(side, func.count(), func.coalesce(func.sum(_agreed(latest, threshold)), 0))
